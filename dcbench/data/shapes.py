@@ -1,0 +1,188 @@
+"""``shapes``: the built-in dataset, generated from a seed (nothing downloaded, no image in git).
+
+Six classes told apart by shape alone -- colour, size, rotation and position are random per object -- drawn on
+noisy gradient backgrounds with clutter lines, 1-6 objects per image, small and medium objects as COCO counts
+them. Each image is drawn from its own random stream (seed, split, index), so any image can be regenerated on
+its own and the files are identical on every machine for a given seed and generator version.
+
+The images are written once to the cache folder (``$DCBENCH_CACHE/datasets/shapes-<key>``) with a COCO JSON per
+split, and read back through the ordinary COCO reader.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import shutil
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+
+from dcbench.cache import cache_dir
+from dcbench.data.coco import read_coco
+from dcbench.data.model import DetectionDataset, concat
+from dcbench.errors import DatasetError
+
+GENERATOR_VERSION = 1
+CLASSES = ["circle", "square", "triangle", "cross", "star", "ring"]
+_SPLIT_STREAM = {"train": 0, "test": 1}
+
+
+@dataclass(frozen=True)
+class ShapesConfig:
+    seed: int = 0
+    n_train: int = 1000
+    n_test: int = 200
+    size: int = 128
+    min_objects: int = 1
+    max_objects: int = 6
+    min_extent: int = 10  # object diameter in pixels
+    max_extent: int = 44
+
+    def key(self) -> str:
+        blob = json.dumps({"v": GENERATOR_VERSION, **asdict(self)}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+    @classmethod
+    def from_options(cls, options: dict[str, str]) -> ShapesConfig:
+        known = {f.name: f.type for f in fields(cls)}
+        unknown = sorted(set(options) - set(known))
+        if unknown:
+            raise DatasetError(None, f"unknown shapes option(s) {', '.join(unknown)} (known: {', '.join(known)})")
+        try:
+            cfg = cls(**{k: int(v) for k, v in options.items()})
+        except ValueError as exc:
+            raise DatasetError(None, f"shapes options must be integers: {exc}") from None
+        if cfg.n_train < 1 or cfg.n_test < 1 or cfg.size < 32 or not 1 <= cfg.min_objects <= cfg.max_objects:
+            raise DatasetError(None, f"invalid shapes options: {cfg}")
+        if not 4 <= cfg.min_extent <= cfg.max_extent <= cfg.size // 2:
+            raise DatasetError(None, f"invalid shapes extents: need 4 <= min_extent <= max_extent <= size/2 ({cfg})")
+        return cfg
+
+
+def _polygon(kind: str, cx: float, cy: float, r: float, theta: float) -> list[tuple[float, float]]:
+    if kind == "square":
+        pts = [(math.cos(a), math.sin(a)) for a in (math.pi / 4 + k * math.pi / 2 for k in range(4))]
+        pts = [(x * 1.0, y * 1.0) for x, y in pts]
+    elif kind == "triangle":
+        pts = [(math.cos(a), math.sin(a)) for a in (-math.pi / 2 + k * 2 * math.pi / 3 for k in range(3))]
+    elif kind == "star":
+        pts = []
+        for k in range(10):
+            rad = 1.0 if k % 2 == 0 else 0.42
+            a = -math.pi / 2 + k * math.pi / 5
+            pts.append((rad * math.cos(a), rad * math.sin(a)))
+    elif kind == "cross":
+        w = 0.32
+        pts = [(-w, -1), (w, -1), (w, -w), (1, -w), (1, w), (w, w), (w, 1), (-w, 1), (-w, w), (-1, w), (-1, -w), (-w, -w)]
+    else:
+        raise ValueError(kind)
+    c, s = math.cos(theta), math.sin(theta)
+    return [(cx + r * (x * c - y * s), cy + r * (x * s + y * c)) for x, y in pts]
+
+
+def _iou(a: list[float], b: list[float]) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def _hsv(h: float, s: float, v: float) -> tuple[int, int, int]:
+    import colorsys
+
+    r, g, b = colorsys.hsv_to_rgb(h, s, v)
+    return int(r * 255), int(g * 255), int(b * 255)
+
+
+def draw_image(cfg: ShapesConfig, split: str, index: int):
+    """One image and its annotations, from its own random stream."""
+    from PIL import Image, ImageDraw
+
+    rng = np.random.default_rng([cfg.seed, _SPLIT_STREAM[split], index, GENERATOR_VERSION])
+    n = cfg.size
+    # background: a two-colour gradient, pixel noise, and clutter lines that are not objects
+    c0 = np.array(_hsv(rng.random(), rng.uniform(0.1, 0.6), rng.uniform(0.2, 0.8)), float)
+    c1 = np.array(_hsv(rng.random(), rng.uniform(0.1, 0.6), rng.uniform(0.2, 0.8)), float)
+    angle = rng.uniform(0, 2 * math.pi)
+    yy, xx = np.mgrid[0:n, 0:n] / max(n - 1, 1)
+    t = np.clip(0.5 + (xx - 0.5) * math.cos(angle) + (yy - 0.5) * math.sin(angle), 0, 1)[..., None]
+    bg = c0 * (1 - t) + c1 * t + rng.normal(0, 14, (n, n, 3))
+    image = Image.fromarray(np.clip(bg, 0, 255).astype(np.uint8), "RGB")
+    draw = ImageDraw.Draw(image)
+    for _ in range(int(rng.integers(2, 9))):
+        p = rng.uniform(0, n, 4).tolist()
+        draw.line(p, fill=_hsv(rng.random(), rng.uniform(0, 1), rng.uniform(0.2, 1)), width=int(rng.integers(1, 3)))
+
+    boxes: list[list[float]] = []
+    labels: list[int] = []
+    for _ in range(int(rng.integers(cfg.min_objects, cfg.max_objects + 1))):
+        for _try in range(30):
+            extent = float(rng.uniform(cfg.min_extent, cfg.max_extent))
+            r = extent / 2
+            cx, cy = rng.uniform(r + 1, n - r - 1, 2)
+            label = int(rng.integers(len(CLASSES)))
+            kind = CLASSES[label]
+            theta = float(rng.uniform(0, 2 * math.pi))
+            if kind in ("circle", "ring"):
+                box = [cx - r, cy - r, cx + r, cy + r]
+                pts = None
+            else:
+                pts = _polygon(kind, cx, cy, r, theta)
+                xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+                box = [min(xs), min(ys), max(xs), max(ys)]
+            if all(_iou(box, b) < 0.15 for b in boxes):
+                break
+        else:
+            continue
+        colour = _hsv(rng.random(), rng.uniform(0.5, 1.0), rng.uniform(0.55, 1.0))
+        if kind == "circle":
+            draw.ellipse(box, fill=colour)
+        elif kind == "ring":
+            draw.ellipse(box, outline=colour, width=max(2, int(round(r / 2.5))))
+        else:
+            draw.polygon(pts, fill=colour)
+        boxes.append([float(np.clip(v, 0, n)) for v in box])
+        labels.append(label)
+    return image, boxes, labels
+
+
+def _generate(cfg: ShapesConfig, root: Path) -> None:
+    tmp = root.with_name(root.name + f".tmp{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    for split, count in (("train", cfg.n_train), ("test", cfg.n_test)):
+        (tmp / split).mkdir(parents=True)
+        images, annotations = [], []
+        for k in range(count):
+            image, boxes, labels = draw_image(cfg, split, k)
+            name = f"{k:06d}.png"
+            image.save(tmp / split / name, format="PNG", compress_level=6)
+            images.append({"id": k + 1, "file_name": name, "width": cfg.size, "height": cfg.size})
+            for (x1, y1, x2, y2), label in zip(boxes, labels):
+                annotations.append({
+                    "id": len(annotations) + 1, "image_id": k + 1, "category_id": label + 1,
+                    "bbox": [round(x1, 2), round(y1, 2), round(x2 - x1, 2), round(y2 - y1, 2)],
+                    "area": round((x2 - x1) * (y2 - y1), 2), "iscrowd": 0,
+                })
+        cats = [{"id": i + 1, "name": c} for i, c in enumerate(CLASSES)]
+        (tmp / f"{split}.json").write_text(json.dumps({"images": images, "annotations": annotations, "categories": cats}))
+    (tmp / "config.json").write_text(json.dumps({"generator_version": GENERATOR_VERSION, **asdict(cfg)}, indent=2))
+    try:
+        os.replace(tmp, root)
+    except OSError:  # another process finished first: theirs is identical
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def shapes_dataset(cfg: ShapesConfig | None = None) -> DetectionDataset:
+    cfg = cfg or ShapesConfig()
+    root = cache_dir("datasets") / f"shapes-{cfg.key()}"
+    if not (root / "config.json").is_file():
+        _generate(cfg, root)
+    parts = {split: read_coco(root / f"{split}.json", images=root / split, name=f"shapes/{split}") for split in ("train", "test")}
+    opts = {k: v for k, v in asdict(cfg).items() if v != getattr(ShapesConfig(), k)}
+    source = "shapes" + (":?" + "&".join(f"{k}={v}" for k, v in opts.items()) if opts else "")
+    return concat("shapes", parts, source=source)

@@ -1,0 +1,118 @@
+"""Dataset specs on the command line, and the train/test split a benchmark uses.
+
+A spec is ``NAME`` or ``NAME:ARG``: a registered dataset (``shapes``, ``voc0712:ROOT``) or a format with a path
+(``voc:DIR``, ``coco:FILE.json``, ``yolo:DIR``). Options follow the argument after ``?``:
+``coco:val.json?images=val2017``, ``shapes:?n_train=200&seed=3``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, replace
+from urllib.parse import parse_qsl
+
+from dcbench.data.model import DetectionDataset
+from dcbench.errors import DatasetError
+
+DEFAULT_DATASET = "shapes"
+HOLDOUT_FRACTION = 0.2
+TRAIN_SPLITS = ("trainval", "train")
+TEST_SPLITS = ("test", "val")
+
+
+def parse_spec(spec: str) -> tuple[str, str | None]:
+    name, sep, arg = spec.partition(":")
+    if not name:
+        raise DatasetError(None, f"invalid dataset spec {spec!r}: expected NAME or NAME:ARG")
+    return name, (arg if sep else None)
+
+
+def split_options(arg: str | None) -> tuple[str | None, dict[str, str]]:
+    """``"path?k=v&k2=v2"`` -> ``("path", {"k": "v", "k2": "v2"})``; an empty path becomes None."""
+    if arg is None:
+        return None, {}
+    path, _, query = arg.partition("?")
+    return (path or None), dict(parse_qsl(query, keep_blank_values=True))
+
+
+def load_dataset(spec: str) -> DetectionDataset:
+    from dcbench.plugins.manager import get_registries
+
+    name, arg = parse_spec(spec)
+    loader = get_registries().datasets.load(name)
+    ds = loader(arg)
+    if not isinstance(ds, DetectionDataset):
+        raise DatasetError(None, f"dataset loader {name!r} returned {type(ds).__name__}, not a DetectionDataset")
+    ds.source = ds.source or spec
+    return ds
+
+
+@dataclass
+class TrainTest:
+    train: DetectionDataset
+    test: DetectionDataset
+    how: str  # recorded in results: which splits were used, or that a holdout was drawn
+
+    def as_dict(self) -> dict:
+        return {"train": len(self.train), "test": len(self.test), "how": self.how}
+
+
+def _pick(ds: DetectionDataset, preferred: tuple[str, ...]) -> str | None:
+    for name in preferred:
+        if name in ds.splits:
+            return name
+    for name in preferred:  # train2017, val2017 ...
+        for split in sorted(ds.splits):
+            if split.startswith(name):
+                return split
+    return None
+
+
+def _align_categories(test: DetectionDataset, categories: list[str]) -> DetectionDataset:
+    if test.categories == categories:
+        return test
+    unknown = [c for c in test.categories if c not in categories]
+    if unknown:
+        raise DatasetError(test.source, f"test classes not in the training set: {', '.join(unknown)}")
+    remap = [categories.index(c) for c in test.categories]
+    images = []
+    for im in test.images:
+        images.append(replace(im, labels=[remap[int(v)] for v in im.labels]))
+    return DetectionDataset(test.name, list(categories), images, {}, test.report, test.source)
+
+
+def holdout_indices(ds: DetectionDataset, fraction: float = HOLDOUT_FRACTION) -> tuple[list[int], list[int]]:
+    """A split that depends only on the image ids (not on order, seed or machine)."""
+    train, test = [], []
+    for k, im in enumerate(ds.images):
+        bucket = int(hashlib.sha1(im.id.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+        (test if bucket < fraction else train).append(k)
+    if not train or not test:
+        raise DatasetError(ds.source, f"cannot hold out a test split from {len(ds)} image(s); give a test set")
+    return train, test
+
+
+def resolve_train_test(ds: DetectionDataset, test_ds: DetectionDataset | None = None) -> TrainTest:
+    """The benchmark's train and test sets.
+
+    Train: the ``trainval`` or ``train`` split when there is one, else the whole dataset. Test: the separate test
+    dataset when given (its ``test``/``val`` split if it has one), else the ``test``/``val`` split, else a
+    deterministic 20 % holdout chosen by hashing image ids (said so in ``how``, which every result records).
+    """
+    train_split = _pick(ds, TRAIN_SPLITS)
+    if test_ds is not None:
+        train = ds.split(train_split) if train_split else ds
+        test_split = _pick(test_ds, TEST_SPLITS)
+        test = test_ds.split(test_split) if test_split else test_ds
+        test = _align_categories(test, ds.categories)
+        how = f"train: {ds.source}{'/' + train_split if train_split else ''}; test: {test_ds.source}{'/' + test_split if test_split else ''}"
+        return TrainTest(train, test, how)
+    test_split = _pick(ds, TEST_SPLITS)
+    if test_split and test_split != train_split:
+        train = ds.split(train_split) if train_split else ds.subset(
+            [i for i in range(len(ds)) if i not in set(ds.splits[test_split])])
+        return TrainTest(train, ds.split(test_split), f"splits {train_split or 'rest'}/{test_split} of {ds.source}")
+    base = ds.split(train_split) if train_split else ds
+    tr, te = holdout_indices(base)
+    how = f"holdout: {int(HOLDOUT_FRACTION * 100)} % of {ds.source} by hash of image id (no test split given)"
+    return TrainTest(base.subset(tr, f"{ds.name}/holdout-train"), base.subset(te, f"{ds.name}/holdout-test"), how)

@@ -1,0 +1,8 @@
+"""Built-in methods, registered through the same hook a third-party plugin uses."""
+
+from dcbench.plugins import hookimpl
+
+
+@hookimpl
+def dcbench_register_methods(registry):
+    pass

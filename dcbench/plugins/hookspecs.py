@@ -1,0 +1,59 @@
+"""The dcbench plugin contract. Read this file to write a plugin.
+
+A plugin is a module (or object) with functions marked ``@dcbench.plugins.hookimpl`` whose names are the hooks
+below. dcbench finds plugins in two places:
+
+* its own built-ins (``dcbench.data.plugin``, ``dcbench.methods.plugin``, ``dcbench.detectors.plugin``), which
+  use these same hooks and nothing else;
+* installed packages that declare an entry point in the group ``dcbench``::
+
+      [project.entry-points.dcbench]
+      my_plugin = "my_package.dcbench_plugin"
+
+  Set ``DCBENCH_DISABLE_PLUGIN_AUTOLOAD=1`` (or pass ``dcbench --no-plugins``) to skip them.
+
+Each hook receives a *registrar* and calls ``registry.add(name, target, description)`` once per thing it
+provides. ``target`` is a lazy reference ``"package.module:attribute"`` (preferred: nothing is imported until
+the thing is used, so ``dcbench --help`` and ``dcbench list`` stay fast) or the object itself.
+
+What a target must be, per kind (the Protocols are in the modules named; each is one short file):
+
+* method: a class whose instances have ``condense(train_set, budget, *, teacher, seed, workdir)``
+  returning a ``CondensedSet`` -- see ``dcbench.methods.base``;
+* detector: a class whose instances have ``train``, ``predict``, ``features`` and ``inversion_target``
+  -- see ``dcbench.detectors.base``;
+* dataset: a callable ``load(arg: str | None) -> DetectionDataset`` -- see ``dcbench.data.model``. ``arg`` is
+  what follows the first ``:`` in a dataset spec (``voc:DIR`` gives ``"DIR"``; ``shapes`` gives ``None``).
+
+Names are global per kind: registering a name twice (in one plugin or across plugins) is an error naming both
+sources, and the offending plugin's registrations for that kind are dropped; the other plugins keep working.
+
+Contract version: ``CONTRACT_VERSION`` below. It changes its major number when a hook or protocol changes in a
+way that breaks existing plugins.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from dcbench.plugins import hookspec
+
+if TYPE_CHECKING:
+    from dcbench.plugins.registry import Registrar
+
+CONTRACT_VERSION = "1.0"
+
+
+@hookspec
+def dcbench_register_methods(registry: Registrar) -> None:
+    """Register condensation methods: ``registry.add("random", "pkg.mod:RandomSelection", "one line")``."""
+
+
+@hookspec
+def dcbench_register_detectors(registry: Registrar) -> None:
+    """Register detector backends: ``registry.add("yolov3", "pkg.mod:factory", "one line")``."""
+
+
+@hookspec
+def dcbench_register_datasets(registry: Registrar) -> None:
+    """Register datasets or dataset formats: ``registry.add("shapes", "pkg.mod:load_shapes", "one line")``."""

@@ -1,0 +1,133 @@
+"""Finding plugins and filling the registries.
+
+Built-in plugins are registered first, then every entry point of the ``dcbench`` group (unless autoloading is
+disabled). A plugin that fails to import, or whose hook raises or clashes with a name already taken, is recorded
+in :attr:`Registries.problems` -- reported by name, one line each -- and skipped; the rest keep working.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import Any
+
+import pluggy
+
+from dcbench.errors import DcbenchError
+from dcbench.plugins import PROJECT, hookspecs
+from dcbench.plugins.registry import Registrar, Registry
+
+ENTRY_POINT_GROUP = PROJECT
+DISABLE_AUTOLOAD_ENV = "DCBENCH_DISABLE_PLUGIN_AUTOLOAD"
+
+BUILTIN_PLUGINS = (
+    "dcbench.data.plugin",
+    "dcbench.methods.plugin",
+    "dcbench.detectors.plugin",
+)
+
+
+def _has_attrs(*names: str):
+    def check(obj: Any) -> str | None:
+        missing = [n for n in names if not callable(getattr(obj, n, None))]
+        return f"does not provide {', '.join(missing)} (see the protocol in dcbench.plugins.hookspecs)" if missing else None
+
+    return check
+
+
+def _is_callable(obj: Any) -> str | None:
+    return None if callable(obj) else "is not callable (a dataset target must be a loader function)"
+
+
+@dataclass(frozen=True)
+class PluginProblem:
+    plugin: str
+    error: str
+
+    def __str__(self) -> str:
+        return f"plugin {self.plugin!r} skipped: {self.error}"
+
+
+@dataclass
+class Registries:
+    methods: Registry = field(default_factory=lambda: Registry("method", _has_attrs("condense")))
+    detectors: Registry = field(default_factory=lambda: Registry("detector", _has_attrs("train", "predict")))
+    datasets: Registry = field(default_factory=lambda: Registry("dataset", _is_callable))
+    problems: list[PluginProblem] = field(default_factory=list)
+    plugins: list[str] = field(default_factory=list)
+
+    def by_kind(self, kind: str) -> Registry:
+        return {"methods": self.methods, "detectors": self.detectors, "datasets": self.datasets}[kind]
+
+
+def autoload_disabled() -> bool:
+    return os.environ.get(DISABLE_AUTOLOAD_ENV, "").strip().lower() not in ("", "0", "false", "no")
+
+
+def make_plugin_manager(*, autoload: bool = True, extra: tuple[Any, ...] = ()) -> tuple[pluggy.PluginManager, list[PluginProblem]]:
+    pm = pluggy.PluginManager(PROJECT)
+    pm.add_hookspecs(hookspecs)
+    problems: list[PluginProblem] = []
+    for module_name in BUILTIN_PLUGINS:
+        pm.register(importlib.import_module(module_name), name=module_name)
+    for plugin in extra:
+        pm.register(plugin)
+    if autoload and not autoload_disabled():
+        for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+            if pm.get_plugin(ep.name) is not None or pm.is_blocked(ep.name):
+                continue
+            try:
+                plugin = ep.load()
+                pm.register(plugin, name=ep.name)
+            except Exception as exc:  # a broken third-party plugin must not take the CLI down
+                problems.append(PluginProblem(ep.name, f"{type(exc).__name__}: {exc}"))
+    return pm, problems
+
+
+_HOOKS = (
+    ("dcbench_register_methods", "methods"),
+    ("dcbench_register_detectors", "detectors"),
+    ("dcbench_register_datasets", "datasets"),
+)
+
+
+def build_registries(*, autoload: bool = True, extra: tuple[Any, ...] = ()) -> Registries:
+    pm, problems = make_plugin_manager(autoload=autoload, extra=extra)
+    regs = Registries(problems=problems)
+    builtin = set(BUILTIN_PLUGINS)
+    for hook_name, kind in _HOOKS:
+        registry = regs.by_kind(kind)
+        # Called one implementation at a time (not through the hook caller) so that each entry records which
+        # plugin registered it and a failing plugin is isolated from the others.
+        for impl in reversed(getattr(pm.hook, hook_name).get_hookimpls()):
+            registrar = Registrar(registry, impl.plugin_name)
+            try:
+                impl.function(registry=registrar)
+                registrar.commit()
+            except Exception as exc:
+                if impl.plugin_name in builtin:
+                    raise
+                message = str(exc) if isinstance(exc, DcbenchError) else f"{type(exc).__name__}: {exc}"
+                regs.problems.append(PluginProblem(impl.plugin_name, f"{hook_name}: {message}"))
+    regs.plugins = [name for name, _ in pm.list_name_plugin()]
+    return regs
+
+
+_cached: Registries | None = None
+
+
+def get_registries() -> Registries:
+    """The process-wide registries (built once)."""
+    global _cached
+    if _cached is None:
+        _cached = build_registries()
+    return _cached
+
+
+def reset_registries(autoload: bool | None = None) -> Registries:
+    """Rebuild the process-wide registries (the CLI's ``--no-plugins`` and tests use this)."""
+    global _cached
+    _cached = build_registries(autoload=True if autoload is None else autoload)
+    return _cached
