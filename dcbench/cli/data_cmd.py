@@ -47,6 +47,8 @@ def check(
                 ds.report.size_mismatch += 1
                 ds.report.note(f"{im.file}: annotated size {im.width}x{im.height}, image is {w}x{h}")
     summary = dataset_summary(ds)
+    for note in ds.report.notes:
+        console.warn(note)
     if json_out:
         console.out.print_json(json.dumps(summary))
         return
@@ -59,5 +61,3 @@ def check(
     for name, n in summary["per_class"].items():
         per_class.add_row(name, str(n))
     console.out.print(per_class)
-    for note in ds.report.notes:
-        console.warn(note)

@@ -58,6 +58,7 @@ class ImageRecord:
     ignore: np.ndarray  # (n,) bool: crowd or 'difficult'; not trained on, ignored by the evaluator
 
     def __post_init__(self) -> None:
+        self.file = Path(self.file)
         self.boxes = np.asarray(self.boxes, dtype=np.float32).reshape(-1, 4)
         self.labels = np.asarray(self.labels, dtype=np.int64).reshape(-1)
         self.ignore = np.asarray(self.ignore, dtype=bool).reshape(-1)

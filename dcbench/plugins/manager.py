@@ -73,7 +73,7 @@ def make_plugin_manager(*, autoload: bool = True, extra: tuple[Any, ...] = ()) -
     for module_name in BUILTIN_PLUGINS:
         pm.register(importlib.import_module(module_name), name=module_name)
     for plugin in extra:
-        pm.register(plugin)
+        pm.register(plugin, name=getattr(plugin, "__name__", type(plugin).__name__))
     if autoload and not autoload_disabled():
         for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
             if pm.get_plugin(ep.name) is not None or pm.is_blocked(ep.name):
@@ -101,7 +101,7 @@ def build_registries(*, autoload: bool = True, extra: tuple[Any, ...] = ()) -> R
         registry = regs.by_kind(kind)
         # Called one implementation at a time (not through the hook caller) so that each entry records which
         # plugin registered it and a failing plugin is isolated from the others.
-        for impl in reversed(getattr(pm.hook, hook_name).get_hookimpls()):
+        for impl in getattr(pm.hook, hook_name).get_hookimpls():  # registration order: built-ins first
             registrar = Registrar(registry, impl.plugin_name)
             try:
                 impl.function(registry=registrar)

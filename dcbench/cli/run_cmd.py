@@ -1,0 +1,89 @@
+"""``dcbench run``: one cell, end to end (condense, train a fresh detector, evaluate on the real test set)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from dcbench.cli import console
+from dcbench.errors import ConfigError
+
+
+def parse_options(pairs: list[str]) -> dict:
+    """``["iterations=300", "fbd=false"]`` -> ``{"iterations": 300, "fbd": False}`` (values parsed as JSON when they
+    are JSON, else kept as strings)."""
+    options = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"option {pair!r} is not KEY=VALUE")
+        try:
+            options[key.replace("-", "_")] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key.replace("-", "_")] = value
+    return options
+
+
+def metrics_table(result: dict) -> Table:
+    from dcbench.evaluation.coco_eval import METRICS
+
+    cfg = result["config"]
+    title = (f"{cfg['method']} @ {cfg['ratio']:g} ({result['budget']} images) | {result['eval_detector']} | "
+             f"{cfg['dataset']} | {cfg['protocol']['protocol_id']} | seed {cfg['seed']}")
+    table = Table(*METRICS, title=title, title_justify="left")
+    table.add_row(*("-" if result["metrics"][m] is None else f"{result['metrics'][m]:.2f}" for m in METRICS))
+    return table
+
+
+def run(
+    method: str = typer.Option("random", "--method", "-m", help="Condensation method (dcbench list methods)."),
+    detector: str = typer.Option("yolov3-tiny", "--detector", "-d", help="Detector that condenses (and evaluates)."),
+    ratio: float = typer.Option(0.01, "--ratio", "-r", help="Fraction of the train set to keep, in (0, 1]."),
+    dataset: str = typer.Option("shapes", "--dataset", help="Dataset spec: NAME or voc:DIR, coco:FILE.json, yolo:DIR."),
+    test: str | None = typer.Option(None, "--test", help="Separate test set spec (default: the dataset's test split)."),
+    eval_detector: str | None = typer.Option(None, "--eval-detector", help="Evaluate with another detector (cross-architecture)."),
+    protocol: str = typer.Option("quick", "--protocol", "-p", help="Training protocol preset: smoke, quick, paper."),
+    seed: int = typer.Option(0, "--seed", "-s", help="Seed for selection, synthesis and training."),
+    out: Path = typer.Option(Path("runs"), "--out", "-o", help="Folder for the cell's results."),
+    device: str | None = typer.Option(None, "--device", help="cpu, cuda or cuda:N (default: GPU when present)."),
+    imgsz: int | None = typer.Option(None, "--imgsz", help="Override the protocol's image size."),
+    epochs: int | None = typer.Option(None, "--epochs", help="Override the protocol's epochs."),
+    batch: int | None = typer.Option(None, "--batch", help="Override the protocol's batch size."),
+    option: list[str] = typer.Option([], "--option", "-O", help="Method option KEY=VALUE (repeatable)."),
+    teacher: Path | None = typer.Option(None, "--teacher", help="Use this teacher checkpoint instead of training one."),
+    force: bool = typer.Option(False, "--force", help="Redo the cell even if its result exists."),
+) -> None:
+    """Condense with METHOD at RATIO, train a fresh detector on the condensed set, and score it on the test set."""
+    from dcbench.device import resolve_device
+    from dcbench.harness.cell import CellConfig, read_result, run_cell
+    from dcbench.progress import Reporter
+    from dcbench.protocols import get_protocol
+
+    proto = get_protocol(protocol).with_overrides(imgsz=imgsz, epochs=epochs, batch=batch)
+    config = CellConfig(method=method, detector=detector, ratio=ratio, seed=seed, protocol=proto, dataset=dataset,
+                        test_dataset=test, eval_detector=eval_detector, method_options=parse_options(option),
+                        teacher_checkpoint=str(teacher) if teacher else None)
+    from dcbench.methods.base import budget_for
+
+    if not 0 < ratio <= 1:
+        budget_for(ratio, 1)  # raises the standard message
+    cell_dir = out / config.cell_name()
+    existing = read_result(cell_dir)
+    if existing and not force:
+        console.info(f"{cell_dir}/result.json exists: showing it (use --force to redo)")
+        console.out.print(metrics_table(existing))
+        return
+    resolved = resolve_device(device)
+    console.info(f"cell {config.cell_name()} on {resolved}")
+    result = run_cell(config, out, device=resolved, reporter=Reporter())
+    console.out.print(metrics_table(result))
+    t = result["timings"]
+    console.info("time: " + ", ".join(f"{k[:-2]} {v:.1f}s" for k, v in t.items()))
+    console.info(f"result: {cell_dir / 'result.json'}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run")(run)

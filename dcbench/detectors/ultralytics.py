@@ -1,0 +1,224 @@
+"""Ultralytics YOLO backend (AGPL-3.0 library, used through its public API only).
+
+Models are built from Ultralytics' model configs (``yolov3.yaml``, ``yolov3-spp.yaml``, ``yolov3-tiny.yaml``, or
+any config by name), never from downloaded weights. Note: Ultralytics' current YOLOv3 configs use its
+anchor-free detection head, not the original anchor-based YOLOv3 head; numbers are not directly comparable with
+the original Darknet YOLOv3.
+
+Everything Ultralytics would fetch or write outside the run is redirected: its settings folder lives in
+dcbench's cache (with a bundled font so the font check never downloads), ``YOLO_OFFLINE`` is set, auto-install
+and every logging integration are off. The dataset is handed over as a YOLO folder dcbench writes (never
+Ultralytics' ``fraction=``, which keeps the first files, not a sample), and predictions are scored by dcbench's
+own COCO evaluator.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from dcbench.cache import cache_dir
+from dcbench.data.model import DetectionDataset
+from dcbench.data.writers import write_yolo
+from dcbench.detectors.base import Checkpoint, InversionTarget
+from dcbench.errors import ConfigError
+from dcbench.evaluation.detections import Detections
+from dcbench.progress import SILENT
+
+_INTEGRATIONS = ("sync", "clearml", "comet", "dvc", "mlflow", "raytune", "tensorboard", "wandb", "hub", "neptune")
+_ready = False
+
+
+def _prepare() -> None:
+    """Make Ultralytics offline and quiet before its first import; idempotent."""
+    global _ready
+    if _ready:
+        return
+    import torch
+
+    threads = torch.get_num_threads()
+    config_dir = Path(os.environ.get("YOLO_CONFIG_DIR") or cache_dir("ultralytics-config"))
+    os.environ["YOLO_CONFIG_DIR"] = str(config_dir)
+    os.environ["YOLO_OFFLINE"] = "1"
+    os.environ["YOLO_AUTOINSTALL"] = "0"
+    os.environ.setdefault("YOLO_VERBOSE", "False")
+    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+    font_dir = config_dir / "Ultralytics"
+    font_dir.mkdir(parents=True, exist_ok=True)
+    import matplotlib
+
+    dejavu = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
+    for name in ("Arial.ttf", "Arial.Unicode.ttf"):
+        if not (font_dir / name).exists():
+            shutil.copyfile(dejavu, font_dir / name)
+    from ultralytics.utils import LOGGER, SETTINGS
+
+    SETTINGS.update({k: False for k in _INTEGRATIONS if k in SETTINGS})
+    LOGGER.setLevel(logging.WARNING)
+    torch.set_num_threads(threads)  # importing ultralytics may have pinned torch to one thread
+    _ready = True
+
+
+def ultralytics_device(device: str) -> str:
+    if device == "cpu":
+        return "cpu"
+    if device == "cuda":
+        return "0"
+    if device.startswith("cuda:"):
+        return device.split(":", 1)[1]
+    raise ConfigError(f"device {device!r} is not cpu, cuda or cuda:N")
+
+
+def _total(loss) -> float:
+    """Ultralytics reports the running loss as a tensor or, in newer releases, a dict of named terms."""
+    if loss is None:
+        return float("nan")
+    if isinstance(loss, dict):
+        return float(sum(float(v) for v in loss.values()))
+    return float(loss.sum())
+
+
+class UltralyticsDetector:
+    """Any Ultralytics detection model config. ``ultralytics:yolov8n.yaml`` selects the config by name."""
+
+    default_config: str | None = None
+
+    def __init__(self, arg: str | None = None):
+        config = arg or self.default_config
+        if not config:
+            raise ConfigError("the ultralytics detector needs a model config: ultralytics:yolov8n.yaml")
+        if config.endswith((".pt", ".pth")):
+            raise ConfigError(f"{config}: dcbench builds models from configs (.yaml); weight files would be downloaded")
+        if not config.endswith((".yaml", ".yml")):
+            config += ".yaml"
+        self.config = config
+        self.name = f"ultralytics:{config}"
+
+    # -- training -------------------------------------------------------------------------------------------
+    def train(self, dataset: DetectionDataset, *, protocol, seed: int, workdir: Path, device: str, reporter=None) -> Checkpoint:
+        _prepare()
+        from ultralytics import YOLO
+
+        workdir = Path(workdir)
+        data_dir = workdir / "yolo-data"
+        shutil.rmtree(data_dir, ignore_errors=True)
+        data_yaml = write_yolo(dataset, data_dir, "train")
+        epochs = protocol.epochs_for(len(dataset))
+        model = YOLO(self.config, task="detect")
+        run_dir = workdir / "ultralytics"
+        shutil.rmtree(run_dir, ignore_errors=True)
+        cpu = device == "cpu"
+        with (reporter or SILENT).stage(f"train {self.config} on {len(dataset)} images", total=epochs) as step:
+            model.add_callback(
+                "on_train_epoch_end",
+                lambda tr: step(tr.epoch + 1, f"loss {_total(tr.tloss):.3f}"),
+            )
+            model.train(
+                data=str(data_yaml), epochs=epochs, imgsz=protocol.imgsz, batch=min(protocol.batch, len(dataset)),
+                device=ultralytics_device(device), workers=0 if cpu else min(8, os.cpu_count() or 1),
+                seed=seed, deterministic=True, val=False, plots=False, pretrained=False, amp=not cpu,
+                project=str(workdir), name="ultralytics", exist_ok=True, verbose=False, cache=False,
+            )
+        last = run_dir / "weights" / "last.pt"
+        if not last.is_file():
+            raise RuntimeError(f"Ultralytics finished without writing {last}")
+        target = workdir / "detector.pt"
+        shutil.copyfile(last, target)
+        shutil.rmtree(data_dir, ignore_errors=True)  # a copy (or links) of the training images; not needed now
+        return Checkpoint(self.name, target, {"config": self.config, "epochs": epochs, "images": len(dataset)})
+
+    # -- inference ------------------------------------------------------------------------------------------
+    def _load(self, checkpoint: Checkpoint):
+        _prepare()
+        from ultralytics import YOLO
+
+        return YOLO(str(checkpoint.path), task="detect")
+
+    def predict(self, checkpoint: Checkpoint, dataset: DetectionDataset, *, protocol, device: str, reporter=None) -> list[Detections]:
+        model = self._load(checkpoint)
+        results: list[Detections] = []
+        chunk = 64
+        with (reporter or SILENT).stage(f"predict {len(dataset)} images", total=len(dataset)) as step:
+            for start in range(0, len(dataset), chunk):
+                files = [str(im.file) for im in dataset.images[start : start + chunk]]
+                for r in model.predict(source=files, imgsz=protocol.imgsz, conf=0.001, iou=0.7, max_det=100,
+                                       device=ultralytics_device(device), verbose=False, stream=True,
+                                       batch=min(16, len(files))):
+                    b = r.boxes
+                    results.append(Detections(b.xyxy.cpu().numpy(), b.conf.cpu().numpy(), b.cls.cpu().numpy().astype(np.int64)))
+                step(len(results))
+        return results
+
+    def _torch_model(self, checkpoint: Checkpoint, device: str):
+        import torch
+
+        model = self._load(checkpoint).model.to(torch.device(device)).eval()
+        for p in model.parameters():
+            p.requires_grad_(False)
+        return model
+
+    def features(self, checkpoint: Checkpoint, dataset: DetectionDataset, *, protocol, device: str, reporter=None) -> np.ndarray:
+        """Global-average-pooled output of the last backbone layer, on letterboxed images."""
+        import torch
+
+        from dcbench.detectors.imageio import letterbox
+
+        model = self._torch_model(checkpoint, device)
+        layer = model.model[len(model.yaml["backbone"]) - 1]
+        captured: list[torch.Tensor] = []
+        handle = layer.register_forward_hook(lambda _m, _i, out: captured.append(out))
+        feats = []
+        batch = 32
+        try:
+            with torch.no_grad(), (reporter or SILENT).stage(f"features of {len(dataset)} images", total=len(dataset)) as step:
+                for start in range(0, len(dataset), batch):
+                    arr = np.stack([letterbox(im.file, protocol.imgsz)[0] for im in dataset.images[start : start + batch]])
+                    x = torch.from_numpy(arr).permute(0, 3, 1, 2).float().div(255).to(device)
+                    captured.clear()
+                    model(x)
+                    feats.append(torch.nn.functional.adaptive_avg_pool2d(captured[0], 1).flatten(1).float().cpu().numpy())
+                    step(min(start + batch, len(dataset)))
+        finally:
+            handle.remove()
+        return np.concatenate(feats).astype(np.float32)
+
+    def inversion_target(self, checkpoint: Checkpoint, *, protocol, device: str) -> InversionTarget:
+        import torch
+        from ultralytics.cfg import get_cfg
+
+        model = self._torch_model(checkpoint, device)
+        model.args = get_cfg()  # the loss reads its box/cls/dfl gains from a full config
+        nc = int(model.nc)
+
+        def loss(images: torch.Tensor, targets) -> torch.Tensor:
+            b, _, h, w = images.shape
+            scale = images.new_tensor([w, h, w, h])
+            cls, boxes, idx = [], [], []
+            for i, (bx, lb) in enumerate(targets):
+                bx = bx.to(images)
+                xywh = torch.stack([(bx[:, 0] + bx[:, 2]) / 2, (bx[:, 1] + bx[:, 3]) / 2, bx[:, 2] - bx[:, 0], bx[:, 3] - bx[:, 1]], 1)
+                boxes.append(xywh / scale)
+                cls.append(lb.to(images).view(-1, 1))
+                idx.append(torch.full((len(lb),), float(i), device=images.device))
+            batch = {"img": images, "cls": torch.cat(cls), "bboxes": torch.cat(boxes), "batch_idx": torch.cat(idx)}
+            total, _items = model.loss(batch)
+            return total.sum() / b  # Ultralytics scales its loss by the batch size
+
+        return InversionTarget(model, loss, protocol.imgsz, device, nc)
+
+
+class YOLOv3(UltralyticsDetector):
+    default_config = "yolov3.yaml"
+
+
+class YOLOv3SPP(UltralyticsDetector):
+    default_config = "yolov3-spp.yaml"
+
+
+class YOLOv3Tiny(UltralyticsDetector):
+    default_config = "yolov3-tiny.yaml"
+

@@ -1,0 +1,67 @@
+"""Fetch: the teacher detector trained on the full train split, cached by what determines it.
+
+Key = (train-set fingerprint, detector, protocol values, seed). Every ratio and every method variant that needs
+the same teacher reuses the one checkpoint. The cache entry is written under a temporary name and renamed, so a
+killed training never leaves a checkpoint that looks finished.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from dcbench.cache import cache_dir
+from dcbench.data.model import DetectionDataset
+from dcbench.detectors.base import Checkpoint
+from dcbench.errors import ConfigError
+from dcbench.methods.base import Teacher
+
+
+def teacher_key(train: DetectionDataset, detector_name: str, protocol, seed: int) -> str:
+    values = {k: v for k, v in asdict(protocol).items() if k not in ("description", "name", "overrides")}
+    blob = json.dumps({"data": train.fingerprint(), "detector": detector_name, "protocol": values, "seed": seed}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def fetch_teacher(train: DetectionDataset, backend, *, protocol, seed: int, device: str, reporter=None,
+                  checkpoint_path: Path | None = None) -> tuple[Teacher, dict]:
+    """The teacher and a record of where it came from (``cached``, ``trained`` or ``given``)."""
+    if checkpoint_path is not None:
+        path = Path(checkpoint_path)
+        if not path.is_file():
+            raise ConfigError(f"{path}: teacher checkpoint not found")
+        ckpt = Checkpoint(backend.name, path, {"given": True})
+        return Teacher(backend, ckpt, protocol, device), {"source": "given", "path": str(path)}
+    key = teacher_key(train, backend.name, protocol, seed)
+    root = cache_dir("teachers") / key
+    meta_file = root / "teacher.json"
+    if meta_file.is_file():
+        meta = json.loads(meta_file.read_text())
+        ckpt = Checkpoint(backend.name, root / meta["weights"], meta.get("checkpoint_meta", {}))
+        return Teacher(backend, ckpt, protocol, device), {"source": "cached", "key": key, **meta}
+    work = root.with_name(f"{key}.partial{os.getpid()}")
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    started = time.perf_counter()
+    ckpt = backend.train(train, protocol=protocol, seed=seed, workdir=work, device=device, reporter=reporter)
+    weights = Path(ckpt.path).name
+    meta = {"weights": weights, "detector": backend.name, "train_images": len(train), "seed": seed,
+            "protocol": protocol.as_dict(), "train_s": round(time.perf_counter() - started, 2),
+            "checkpoint_meta": ckpt.meta}
+    (work / "teacher.json").write_text(json.dumps(meta, indent=2))
+    if Path(ckpt.path).parent != work:
+        shutil.copyfile(ckpt.path, work / weights)
+    for leftover in ("ultralytics", "yolo-data"):
+        shutil.rmtree(work / leftover, ignore_errors=True)
+    try:
+        os.replace(work, root)
+    except OSError:  # another process cached the same teacher meanwhile; theirs is equivalent
+        shutil.rmtree(work, ignore_errors=True)
+    meta = json.loads(meta_file.read_text())
+    ckpt = Checkpoint(backend.name, root / meta["weights"], meta.get("checkpoint_meta", {}))
+    return Teacher(backend, ckpt, protocol, device), {"source": "trained", "key": key, **meta}

@@ -1,0 +1,74 @@
+"""What a condensation method provides, and the condensed set it produces.
+
+A method is a class registered under a name. dcbench instantiates it with the user's options
+(``method_cls(**options)``) and calls ``condense``. A method that needs the Fetch teacher sets
+``requires_teacher = True``; dcbench then trains (or reuses) it and passes it in.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
+
+from dcbench.errors import ConfigError
+
+if TYPE_CHECKING:
+    from dcbench.data.model import DetectionDataset
+    from dcbench.detectors.base import Checkpoint, DetectorBackend
+    from dcbench.progress import Reporter
+    from dcbench.protocols import Protocol as TrainProtocol
+
+
+@dataclass
+class Teacher:
+    """The Fetch detector: trained on the full train split, frozen. What feature-based selectors and DCOD use."""
+
+    backend: DetectorBackend
+    checkpoint: Checkpoint
+    protocol: TrainProtocol
+    device: str
+
+
+@dataclass
+class CondenseContext:
+    """Everything a method may need besides the train set and budget."""
+
+    teacher: Teacher | None
+    seed: int
+    workdir: Path
+    protocol: TrainProtocol
+    device: str
+    reporter: Reporter | None = None
+
+
+@runtime_checkable
+class CondensationMethod(Protocol):
+    requires_teacher: ClassVar[bool]
+
+    def condense(self, train_set: DetectionDataset, budget: int, *, context: CondenseContext) -> CondensedSet:
+        """Return ``budget`` images with boxes, written under ``context.workdir`` (see :mod:`condensed`)."""
+
+    def describe(self) -> dict[str, Any]:
+        """The method's options as used, recorded in the manifest and the result."""
+
+
+def budget_for(ratio: float, n_train: int) -> int:
+    """M = round(ratio * N) (halves round up), at least 1. Warns when rounding moves the ratio by over 10 %."""
+    if not isinstance(ratio, (int, float)) or math.isnan(ratio) or not 0 < ratio <= 1:
+        raise ConfigError(f"ratio must be a fraction in (0, 1], got {ratio!r} (1 % is 0.01)")
+    if n_train < 1:
+        raise ConfigError("the training set is empty")
+    budget = max(1, math.floor(ratio * n_train + 0.5))
+    effective = budget / n_train
+    if abs(effective - ratio) / ratio > 0.10:
+        warnings.warn(
+            f"ratio {ratio:g} of {n_train} images gives {budget} image(s): an effective ratio of {effective:.4g}",
+            stacklevel=2,
+        )
+    return budget
+
+
+from dcbench.methods.condensed import CondensedSet  # noqa: E402

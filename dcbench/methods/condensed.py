@@ -1,0 +1,84 @@
+"""A condensed set on disk: images, boxes in COCO JSON and YOLO txt, and a manifest.
+
+Layout of a condensed set folder::
+
+    images/000000_<stem>.<ext>      the selected or synthesised images
+    labels/000000_<stem>.txt        YOLO boxes (for Ultralytics)
+    annotations.json                COCO instances (the source of truth when the set is read back)
+    classes.txt
+    data.yaml                       Ultralytics dataset file (relative paths: the folder can be moved)
+    manifest.json                   method, options, ratio, budget, seed, source fingerprint, timings
+
+The folder is written under a temporary name and renamed when complete; ``manifest.json`` exists only in a
+complete set.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from dcbench.data.coco import read_coco
+from dcbench.data.model import DetectionDataset
+from dcbench.data.writers import atomic_write_text, place_file, write_coco_json, yolo_file_names, yolo_label_lines
+from dcbench.errors import DatasetError
+
+MANIFEST = "manifest.json"
+
+
+@dataclass
+class CondensedSet:
+    path: Path
+    dataset: DetectionDataset
+    manifest: dict
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+
+def write_condensed(ds: DetectionDataset, out: Path, manifest: dict, *, image_writer=None) -> CondensedSet:
+    """Write ``ds`` as a condensed set folder at ``out`` (replacing an incomplete one).
+
+    ``image_writer(k, path)`` writes image ``k`` itself (synthesised images); by default the source file is
+    hard-linked or copied, so the bytes are those of the original image.
+    """
+    out = Path(out)
+    tmp = out.with_name(f".{out.name}.partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    (tmp / "images").mkdir(parents=True)
+    (tmp / "labels").mkdir()
+    names = yolo_file_names(ds)
+    for k, im in enumerate(ds.images):
+        target = tmp / "images" / names[k]
+        if image_writer is None:
+            place_file(im.file, target)
+        else:
+            image_writer(k, target)
+        lines = yolo_label_lines(ds, k)
+        (tmp / "labels" / (Path(names[k]).stem + ".txt")).write_text("\n".join(lines) + ("\n" if lines else ""))
+    write_coco_json(ds, tmp / "annotations.json", names)
+    (tmp / "classes.txt").write_text("\n".join(ds.categories) + "\n")
+    yaml_lines = ["train: images", "val: images", "names:"] + [f"  {i}: {json.dumps(n)}" for i, n in enumerate(ds.categories)]
+    (tmp / "data.yaml").write_text("\n".join(yaml_lines) + "\n")
+    atomic_write_text(tmp / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    if out.exists():
+        shutil.rmtree(out)
+    os.replace(tmp, out)
+    return load_condensed(out)
+
+
+def load_condensed(path: str | Path) -> CondensedSet:
+    path = Path(path)
+    manifest_file = path / MANIFEST
+    if not manifest_file.is_file():
+        raise DatasetError(path, "not a complete condensed set (no manifest.json)")
+    try:
+        manifest = json.loads(manifest_file.read_text())
+    except json.JSONDecodeError as exc:
+        raise DatasetError(manifest_file, f"malformed JSON: {exc}") from None
+    ds = read_coco(path / "annotations.json", images=path / "images", name=f"condensed:{path.name}")
+    ds.source = f"condensed:{path}"
+    return CondensedSet(path, ds, manifest)

@@ -1,0 +1,60 @@
+"""Progress for long stages: a rich bar on a terminal, plain lines otherwise (CI logs, pipes).
+
+Everything goes to stderr; stdout carries results only.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from contextlib import contextmanager
+
+
+class Reporter:
+    """Stage-level progress. ``with reporter.stage("train", total=30) as step: ... step(n, info)``."""
+
+    def __init__(self, *, enabled: bool = True, rich: bool | None = None):
+        self.enabled = enabled
+        self.rich = sys.stderr.isatty() if rich is None else rich
+
+    @contextmanager
+    def stage(self, name: str, total: int | None = None):
+        if not self.enabled:
+            yield lambda n=None, info="": None
+            return
+        if self.rich:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            from dcbench.cli.console import err
+
+            with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                          TextColumn("{task.fields[info]}"), console=err, transient=False) as progress:
+                task = progress.add_task(name, total=total, info="")
+
+                def step(n: int | None = None, info: str = "") -> None:
+                    if n is None:
+                        progress.advance(task)
+                    else:
+                        progress.update(task, completed=n)
+                    if info:
+                        progress.update(task, info=info)
+
+                yield step
+            return
+        start = time.perf_counter()
+        last = [0.0]
+        print(f"[dcbench] {name}: started", file=sys.stderr, flush=True)
+
+        def step(n: int | None = None, info: str = "") -> None:
+            now = time.perf_counter()
+            # a line at most every 5 s keeps CI logs readable
+            if now - last[0] >= 5.0 or (total is not None and n == total):
+                last[0] = now
+                where = f"{n}/{total}" if total is not None and n is not None else (str(n) if n is not None else "")
+                print(f"[dcbench] {name}: {where} {info}".rstrip(), file=sys.stderr, flush=True)
+
+        yield step
+        print(f"[dcbench] {name}: done in {time.perf_counter() - start:.1f}s", file=sys.stderr, flush=True)
+
+
+SILENT = Reporter(enabled=False)

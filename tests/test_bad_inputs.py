@@ -1,0 +1,100 @@
+"""A corpus of bad inputs: each gets a one-line error naming the file, a non-zero exit, and no traceback."""
+
+import json
+
+import pytest
+
+from dcbench.cli.app import main
+from tests.conftest import write_png, write_voc_xml
+
+
+def _voc(tmp_path, objects, filename="a.png", image=True):
+    if image:
+        write_png(tmp_path / "JPEGImages" / "a.png")
+    else:
+        (tmp_path / "JPEGImages").mkdir(parents=True)
+    write_voc_xml(tmp_path / "Annotations" / "a.xml", filename, objects)
+    return f"voc:{tmp_path}"
+
+
+def truncated_xml(tmp_path):
+    spec = _voc(tmp_path, [("cat", 1, 1, 5, 5)])
+    xml = tmp_path / "Annotations" / "a.xml"
+    xml.write_text(xml.read_text()[:60])
+    return spec, "a.xml", "malformed XML"
+
+
+def missing_image(tmp_path):
+    return _voc(tmp_path, [("cat", 1, 1, 5, 5)], image=False), "a.xml", "image file not found"
+
+
+def unknown_class(tmp_path):
+    spec = _voc(tmp_path, [("zebra", 1, 1, 5, 5)])
+    (tmp_path / "classes.txt").write_text("cat\ndog\n")
+    return spec, "a.xml", "unknown class 'zebra'"
+
+
+def negative_box(tmp_path):
+    return _voc(tmp_path, [("cat", 30, 5, 10, 20)]), "a.xml", "negative width"
+
+
+def absurd_box(tmp_path):
+    return _voc(tmp_path, [("cat", -200, 5, 10, 20)]), "a.xml", "outside the 64x48 image"
+
+
+def traversal_path(tmp_path):
+    return _voc(tmp_path, [("cat", 1, 1, 5, 5)], filename="../../etc/passwd"), "a.xml", "path traversal"
+
+
+def empty_dataset(tmp_path):
+    (tmp_path / "Annotations").mkdir()
+    (tmp_path / "JPEGImages").mkdir()
+    return f"voc:{tmp_path}", str(tmp_path), "no images"
+
+
+def malformed_json(tmp_path):
+    (tmp_path / "a.json").write_text('{"images": [')
+    return f"coco:{tmp_path / 'a.json'}", "a.json", "malformed JSON"
+
+
+def coco_unknown_category(tmp_path):
+    write_png(tmp_path / "i.png")
+    data = {"images": [{"id": 1, "file_name": "i.png", "width": 64, "height": 48}],
+            "annotations": [{"id": 1, "image_id": 1, "category_id": 5, "bbox": [1, 1, 4, 4]}],
+            "categories": [{"id": 1, "name": "a"}]}
+    (tmp_path / "a.json").write_text(json.dumps(data))
+    return f"coco:{tmp_path / 'a.json'}", "a.json", "unknown category_id 5"
+
+
+def yolo_bad_class(tmp_path):
+    write_png(tmp_path / "images" / "x.png")
+    (tmp_path / "labels").mkdir()
+    (tmp_path / "labels" / "x.txt").write_text("3 0.5 0.5 0.1 0.1\n")
+    (tmp_path / "classes.txt").write_text("a\nb\n")
+    return f"yolo:{tmp_path}", "x.txt", "unknown class id 3"
+
+
+def unreadable_image(tmp_path):
+    spec = _voc(tmp_path, [("cat", 1, 1, 5, 5)])
+    (tmp_path / "JPEGImages" / "a.png").write_bytes(b"not an image at all")
+    return spec, "a.png", "unreadable image"
+
+
+def unknown_dataset(tmp_path):
+    return "shapez", "shapez", "did you mean 'shapes'"
+
+
+CASES = [truncated_xml, missing_image, unknown_class, negative_box, absurd_box, traversal_path, empty_dataset,
+         malformed_json, coco_unknown_category, yolo_bad_class, unreadable_image, unknown_dataset]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.__name__ for c in CASES])
+def test_bad_input_gets_one_clear_line(case, tmp_path, capsys):
+    spec, names, problem = case(tmp_path)
+    status = main(["data", "check", spec])
+    err = capsys.readouterr().err
+    assert status != 0
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert names in lines[0] and problem in lines[0], lines[0]

@@ -1,0 +1,87 @@
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from dcbench.errors import RegistryError
+from dcbench.plugins import hookimpl
+from dcbench.plugins.manager import build_registries
+from dcbench.plugins.registry import Registry
+
+
+def test_lazy_target_is_imported_on_first_use_and_checked():
+    reg = Registry("method", lambda obj: None if hasattr(obj, "condense") else "has no condense")
+    reg.add("ok", "collections:OrderedDict", "not a method")
+    with pytest.raises(RegistryError, match="has no condense"):
+        reg.load("ok")
+    reg.add("good", type("M", (), {"condense": lambda self: None}), "a method")
+    assert reg.load("good") is reg.load("good")
+
+
+def test_duplicate_name_names_both_sources():
+    reg = Registry("method")
+    reg.add("random", "a:b", source="plugin-one")
+    with pytest.raises(RegistryError, match=r"plugin-one.*plugin-two"):
+        reg.add("random", "c:d", source="plugin-two")
+
+
+def test_unknown_name_lists_known_and_suggests_closest():
+    reg = Registry("detector")
+    for n in ("yolov3", "yolov3-tiny", "faster-rcnn"):
+        reg.add(n, "x:y")
+    with pytest.raises(RegistryError) as err:
+        reg.entry("yolov3-tny")
+    message = str(err.value)
+    assert "did you mean 'yolov3-tiny'" in message
+    assert "faster-rcnn" in message and "yolov3" in message
+
+
+def test_unloadable_target_is_a_clear_error():
+    reg = Registry("dataset")
+    reg.add("ghost", "no_such_module_xyz:load", source="ghost-plugin")
+    with pytest.raises(RegistryError, match="ghost-plugin.*ModuleNotFoundError"):
+        reg.load("ghost")
+
+
+class _Clashing:
+    @hookimpl
+    def dcbench_register_datasets(self, registry):
+        registry.add("extra", "x:y", "fine")
+        registry.add("shapes", "x:y", "clashes with the built-in")
+
+
+class _Raising:
+    @hookimpl
+    def dcbench_register_methods(self, registry):
+        raise RuntimeError("boom")
+
+
+def test_a_bad_plugin_is_reported_and_isolated():
+    regs = build_registries(autoload=False, extra=(_Clashing(), _Raising()))
+    # the clashing plugin's datasets are all dropped (no half registration), the built-ins survive
+    assert "shapes" in regs.datasets and "extra" not in regs.datasets
+    assert regs.datasets.entry("shapes").source == "dcbench.data.plugin"
+    problems = [str(p) for p in regs.problems]
+    assert any("duplicate dataset name 'shapes'" in p for p in problems)
+    assert any("RuntimeError: boom" in p for p in problems)
+
+
+def test_builtins_register_through_the_hooks():
+    regs = build_registries(autoload=False)
+    assert {"shapes", "voc", "coco", "yolo", "voc0712", "coco2017"} <= set(regs.datasets.names())
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["list"], ["list", "methods", "--format", "json"]])
+def test_help_and_list_do_not_import_heavy_libraries(argv):
+    code = textwrap.dedent(f"""
+        import sys
+        from dcbench.cli.app import main
+        status = main({argv!r})
+        heavy = sorted(m for m in ("torch", "ultralytics", "detectron2", "torchvision", "pycocotools") if m in sys.modules)
+        print("HEAVY=" + ",".join(heavy))
+        sys.exit(status)
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "HEAVY=\n" in proc.stdout or proc.stdout.rstrip().endswith("HEAVY="), proc.stdout[-500:]
