@@ -128,6 +128,10 @@ class UltralyticsDetector:
             raise RuntimeError(f"Ultralytics finished without writing {last}")
         target = workdir / "detector.pt"
         shutil.copyfile(last, target)
+        for name in ("results.csv", "args.yaml"):  # the training log is kept; best.pt/last.pt would be copies
+            if (run_dir / name).is_file():
+                shutil.copyfile(run_dir / name, workdir / f"ultralytics-{name}")
+        shutil.rmtree(run_dir, ignore_errors=True)
         shutil.rmtree(data_dir, ignore_errors=True)  # a copy (or links) of the training images; not needed now
         return Checkpoint(self.name, target, {"config": self.config, "epochs": epochs, "images": len(dataset)})
 

@@ -1,0 +1,58 @@
+"""``dcbench run`` end to end with the smoke protocol: the built-in dataset and a real one."""
+
+import json
+
+import pytest
+
+pytest.importorskip("ultralytics")
+
+from dcbench.cli.app import main  # noqa: E402
+from dcbench.methods.condensed import load_condensed  # noqa: E402
+from tests.conftest import shared  # noqa: E402
+
+
+def _result(out):
+    files = list(out.rglob("result.json"))
+    assert len(files) == 1
+    return files[0].parent, json.loads(files[0].read_text())
+
+
+def test_random_smoke_on_shapes_and_resume(tmp_path, capsys):
+    out = tmp_path / "runs"
+    argv = ["run", "--method", "random", "--detector", "yolov3-tiny", "--ratio", "0.1", "--protocol", "smoke",
+            "--out", str(out), "--device", "cpu"]
+    assert main(argv) == 0
+    cell, result = _result(out)
+    assert result["status"] == "ok" and result["budget"] == 100 and result["config"]["protocol"]["name"] == "smoke"
+    assert set(result["metrics"]) == {"mAP", "AP50", "AP75", "APs", "APm", "APl"}
+    assert {"load_s", "condense_s", "train_s", "predict_s", "evaluate_s", "total_s"} <= set(result["timings"])
+    assert result["environment"]["torch"] and result["environment"]["ultralytics"]
+    condensed = load_condensed(cell / result["condensed"]["path"])
+    assert len(condensed.dataset) == 100 and condensed.manifest["source_fingerprint"] == result["data"]["train_fingerprint"]
+    assert "mAP" in capsys.readouterr().out
+    # a finished cell is not redone
+    mtime = (cell / "result.json").stat().st_mtime_ns
+    assert main(argv) == 0
+    assert (cell / "result.json").stat().st_mtime_ns == mtime
+    assert "exists" in capsys.readouterr().err
+
+
+def test_bad_ratio_is_one_line_and_nothing_written(tmp_path, capsys):
+    assert main(["run", "--ratio", "1.5", "--out", str(tmp_path / "r"), "--protocol", "smoke"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "ratio must be a fraction in (0, 1]" in err[0]
+    assert not (tmp_path / "r").exists()
+
+
+def test_unknown_detector_suggests(tmp_path, capsys):
+    assert main(["run", "--detector", "yolov3-tny", "--out", str(tmp_path), "--protocol", "smoke", "--device", "cpu"]) == 2
+    assert "did you mean 'yolov3-tiny'" in capsys.readouterr().err
+
+
+def test_bccd_smoke_end_to_end(tmp_path):
+    root = shared("bccd") / "BCCD"
+    assert main(["run", "--dataset", f"voc:{root}", "--ratio", "0.05", "--protocol", "smoke", "--out",
+                 str(tmp_path), "--device", "cpu"]) == 0
+    _, result = _result(tmp_path)
+    assert result["data"]["train"] == 292 and result["data"]["test"] == 72  # trainval / test split files
+    assert result["budget"] == 15 and result["data"]["categories"] == ["Platelets", "RBC", "WBC"]
