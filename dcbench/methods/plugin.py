@@ -7,3 +7,9 @@ from dcbench.plugins import hookimpl
 def dcbench_register_methods(registry):
     registry.add("random", "dcbench.methods.random:RandomSelection",
                  "Random: M training images drawn uniformly (the DCOD paper's main baseline).")
+    registry.add("uniform", "dcbench.methods.uniform:UniformSelection",
+                 "Uniform: class-balanced draw of whole images.")
+    registry.add("kcenter", "dcbench.methods.feature_selection:KCenterSelection",
+                 "K-Center: greedy max-min L2 on whole-image features (-O extractor=teacher|resnet50:PATH).")
+    registry.add("herding", "dcbench.methods.feature_selection:HerdingSelection",
+                 "Herding: match the mean of whole-image features (-O extractor=teacher|resnet50:PATH).")

@@ -1,0 +1,109 @@
+"""Whole-image features for feature-based selection (K-Center, Herding, DCOD's initialisations).
+
+Extractors:
+
+* ``teacher`` (default): the Fetch detector's backbone, global-average-pooled. ImageNet weights cannot be
+  downloaded here, and the teacher is trained on the very data being condensed.
+* ``resnet50:PATH``: torchvision's ResNet-50 with ImageNet weights read from a local file (the DCOD paper's
+  choice), 2048-d pooled features of the image letterboxed to 224 px.
+
+Features are cached per (dataset fingerprint, extractor fingerprint, image size) in ``$DCBENCH_CACHE/features``,
+so several ratios and methods reuse one extraction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from dcbench.cache import cache_dir
+from dcbench.data.model import DetectionDataset
+from dcbench.errors import ConfigError
+from dcbench.progress import SILENT
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()[:16]
+
+
+def parse_extractor(spec: str) -> tuple[str, Path | None]:
+    kind, _, arg = spec.partition(":")
+    if kind == "teacher" and not arg:
+        return kind, None
+    if kind == "resnet50":
+        if not arg:
+            raise ConfigError("resnet50 needs a local ImageNet weights file: extractor=resnet50:/path/resnet50.pth")
+        path = Path(arg).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"{path}: ResNet-50 weights file not found")
+        return kind, path
+    raise ConfigError(f"unknown feature extractor {spec!r} (use teacher or resnet50:PATH)")
+
+
+def _resnet50_features(weights: Path, dataset: DetectionDataset, device: str, reporter) -> np.ndarray:
+    import torch
+    import torchvision
+
+    from dcbench.detectors.imageio import letterbox
+
+    model = torchvision.models.resnet50(weights=None)
+    state = torch.load(weights, map_location="cpu", weights_only=True)
+    state = state.get("state_dict", state) if isinstance(state, dict) else state
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        raise ConfigError(f"{weights}: not torchvision ResNet-50 weights: {str(exc).splitlines()[0]}") from None
+    model.fc = torch.nn.Identity()
+    model = model.eval().to(device)
+    mean = torch.tensor(IMAGENET_MEAN, device=device).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD, device=device).view(1, 3, 1, 1)
+    out = []
+    with torch.no_grad(), reporter.stage(f"resnet50 features of {len(dataset)} images", total=len(dataset)) as step:
+        for start in range(0, len(dataset), 32):
+            arr = np.stack([letterbox(im.file, 224)[0] for im in dataset.images[start : start + 32]])
+            x = torch.from_numpy(arr).permute(0, 3, 1, 2).float().div(255).to(device)
+            out.append(model((x - mean) / std).float().cpu().numpy())
+            step(min(start + 32, len(dataset)))
+    return np.concatenate(out)
+
+
+def image_features(dataset: DetectionDataset, extractor: str, *, teacher, protocol, device: str, reporter=None) -> tuple[np.ndarray, dict]:
+    """(N, D) float32 features of every image of ``dataset`` and a record of how they were made."""
+    reporter = reporter or SILENT
+    kind, path = parse_extractor(extractor)
+    if kind == "teacher":
+        if teacher is None:
+            raise ConfigError("the teacher feature extractor needs a trained teacher")
+        ident = {"kind": kind, "detector": teacher.backend.name, "weights": file_digest(Path(teacher.checkpoint.path)),
+                 "imgsz": protocol.imgsz}
+    else:
+        ident = {"kind": kind, "weights": file_digest(path), "imgsz": 224}
+    key = hashlib.sha256(json.dumps({"data": dataset.fingerprint(), **ident}, sort_keys=True).encode()).hexdigest()[:16]
+    cached = cache_dir("features") / f"{key}.npy"
+    record = {"extractor": extractor.split(":")[0], **ident, "cache_key": key}
+    if cached.is_file():
+        feats = np.load(cached)
+        if feats.shape[0] == len(dataset):
+            return feats, {**record, "cached": True, "dim": int(feats.shape[1])}
+    if kind == "teacher":
+        feats = teacher.backend.features(teacher.checkpoint, dataset, protocol=protocol, device=device, reporter=reporter)
+    else:
+        feats = _resnet50_features(path, dataset, device, reporter)
+    feats = np.ascontiguousarray(feats, dtype=np.float32)
+    if feats.shape[0] != len(dataset) or not np.isfinite(feats).all():
+        raise RuntimeError(f"feature extractor returned {feats.shape} (non-finite values?) for {len(dataset)} images")
+    tmp = cached.with_name(f".{cached.stem}.{os.getpid()}.npy")
+    np.save(tmp, feats)
+    os.replace(tmp, cached)
+    return feats, {**record, "cached": False, "dim": int(feats.shape[1])}
