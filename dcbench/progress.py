@@ -17,6 +17,10 @@ class Reporter:
         self.enabled = enabled
         self.rich = sys.stderr.isatty() if rich is None else rich
 
+    def note(self, message: str) -> None:
+        if self.enabled:
+            print(f"[dcbench] {message}", file=sys.stderr, flush=True)
+
     @contextmanager
     def stage(self, name: str, total: int | None = None):
         if not self.enabled:

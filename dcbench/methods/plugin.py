@@ -13,3 +13,5 @@ def dcbench_register_methods(registry):
                  "K-Center: greedy max-min L2 on whole-image features (-O extractor=teacher|resnet50:PATH).")
     registry.add("herding", "dcbench.methods.feature_selection:HerdingSelection",
                  "Herding: match the mean of whole-image features (-O extractor=teacher|resnet50:PATH).")
+    registry.add("dcod", "dcbench.methods.dcod.method:DCOD",
+                 "DCOD Fetch & Forge: invert the trained detector with FBD and IPE (-O fbd=false -O ipe=false ...).")
