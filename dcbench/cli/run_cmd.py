@@ -27,6 +27,28 @@ def parse_options(pairs: list[str]) -> dict:
     return options
 
 
+def parse_extra_flags(args: list[str]) -> dict:
+    """Flags ``run`` does not know are the method's options: ``--no-fbd`` -> fbd=False, ``--iterations 50`` or
+    ``--iterations=50`` -> iterations=50, a bare ``--flip`` -> flip=True. The method validates the names."""
+    pairs, i = [], 0
+    while i < len(args):
+        token = args[i]
+        if not token.startswith("--") or len(token) < 3:
+            raise ConfigError(f"unexpected argument {token!r}")
+        name, sep, value = token[2:].partition("=")
+        if sep:
+            pairs.append(f"{name}={value}")
+        elif name.startswith("no-"):
+            pairs.append(f"{name[3:]}=false")
+        elif i + 1 < len(args) and not args[i + 1].startswith("--"):
+            pairs.append(f"{name}={args[i + 1]}")
+            i += 1
+        else:
+            pairs.append(f"{name}=true")
+        i += 1
+    return parse_options(pairs)
+
+
 def metrics_table(result: dict) -> Table:
     from dcbench.evaluation.coco_eval import METRICS
 
@@ -39,6 +61,7 @@ def metrics_table(result: dict) -> Table:
 
 
 def run(
+    ctx: typer.Context,
     method: str = typer.Option("random", "--method", "-m", help="Condensation method (dcbench list methods)."),
     detector: str = typer.Option("yolov3-tiny", "--detector", "-d", help="Detector that condenses (and evaluates)."),
     ratio: float = typer.Option(0.01, "--ratio", "-r", help="Fraction of the train set to keep, in (0, 1]."),
@@ -56,7 +79,11 @@ def run(
     teacher: Path | None = typer.Option(None, "--teacher", help="Use this teacher checkpoint instead of training one."),
     force: bool = typer.Option(False, "--force", help="Redo the cell even if its result exists."),
 ) -> None:
-    """Condense with METHOD at RATIO, train a fresh detector on the condensed set, and score it on the test set."""
+    """Condense with METHOD at RATIO, train a fresh detector on the condensed set, and score it on the test set.
+
+    Options this command does not know are passed to the method: ``--method dcod --no-fbd --no-ipe`` is plain
+    inversion, ``--iterations 500`` sets DCOD's forge length.
+    """
     from dcbench.device import resolve_device
     from dcbench.harness.cell import CellConfig, read_result, run_cell
     from dcbench.progress import Reporter
@@ -64,7 +91,7 @@ def run(
 
     proto = get_protocol(protocol).with_overrides(imgsz=imgsz, epochs=epochs, batch=batch)
     config = CellConfig(method=method, detector=detector, ratio=ratio, seed=seed, protocol=proto, dataset=dataset,
-                        test_dataset=test, eval_detector=eval_detector, method_options=parse_options(option),
+                        test_dataset=test, eval_detector=eval_detector, method_options={**parse_options(option), **parse_extra_flags(list(ctx.args))},
                         teacher_checkpoint=str(teacher) if teacher else None)
     from dcbench.methods.base import budget_for
 
@@ -86,4 +113,4 @@ def run(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("run")(run)
+    app.command("run", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(run)

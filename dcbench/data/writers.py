@@ -24,6 +24,14 @@ def atomic_write_text(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
 def coco_dict(ds: DetectionDataset, file_names: list[str] | None = None) -> dict:
     """COCO instances dict. Image ids are 1..N in dataset order, category ids 1..K in category order."""
     images, annotations = [], []

@@ -175,8 +175,8 @@ def forge(slots: list[Slot], target, cfg: DCODConfig, *, seed: int, workdir: Pat
                             damp_update(x.data, before, weight)
                         if cfg.clamp:
                             x.data.clamp_(0, 1)
-                    terms = {"it": it, "total": float(loss), "det": float(l_det), "bn": float(r_bn),
-                             "tv": float(r_tv), "l2": float(r_l2), "k": k}
+                    terms = {"it": it, "total": loss.item(), "det": l_det.item(), "bn": r_bn.item(),
+                             "tv": r_tv.item(), "l2": r_l2.item(), "k": k}
                     if it % 10 == 0 or it == cfg.iterations - 1:
                         log.append(terms)
                     iter_times.append(time.perf_counter() - t_it)

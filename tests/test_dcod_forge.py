@@ -1,0 +1,112 @@
+"""A short forge against a tiny real teacher: the loss goes down, and a killed forge resumes to the same images."""
+
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("ultralytics")
+
+from dcbench.cli.app import main  # noqa: E402
+from dcbench.data.shapes import ShapesConfig, shapes_dataset  # noqa: E402
+from dcbench.detectors.ultralytics import YOLOv3Tiny  # noqa: E402
+from dcbench.methods.dcod.config import DCODConfig  # noqa: E402
+from dcbench.methods.dcod.forge import Slot, forge  # noqa: E402
+from dcbench.methods.dcod.method import load_source  # noqa: E402
+from dcbench.protocols import get_protocol  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    ds = shapes_dataset(ShapesConfig(n_train=16, n_test=4, size=64, max_extent=28)).split("train")
+    backend = YOLOv3Tiny()
+    protocol = get_protocol("smoke")
+    ckpt = backend.train(ds, protocol=protocol, seed=0, workdir=tmp_path_factory.mktemp("teacher"), device="cpu")
+    target = backend.inversion_target(ckpt, protocol=protocol, device="cpu")
+    return ds, target
+
+
+def _slots(ds, n=3):
+    return [Slot([lambda i=i: load_source(ds, i, 64)] + [lambda j=j: load_source(ds, j, 64) for j in range(4, 12)])
+            for i in range(n)]
+
+
+def test_short_forge_lowers_the_total_loss(setup, tmp_path):
+    ds, target = setup
+    cfg = DCODConfig(iterations=30, batch=3, lr=0.05, jitter=0, flip=False, erase=False, ipe=False, schedule="constant")
+    result = forge(_slots(ds), target, cfg, seed=0, workdir=tmp_path)
+    totals = [h["total"] for h in result.history[0]]
+    assert totals[-1] < totals[0]
+    assert len(result.images) == 3 and result.images[0].shape == (64, 64, 3) and result.images[0].dtype == np.uint8
+
+
+class _Kill(Exception):
+    pass
+
+
+class _KillingReporter:
+    """Raises after ``n`` iterations, as a SIGKILL would stop a forge in the middle."""
+
+    def __init__(self, n):
+        from dcbench.progress import SILENT
+
+        self.n, self.silent = n, SILENT
+
+    def note(self, message):
+        pass
+
+    def stage(self, name, total=None):
+        from contextlib import contextmanager
+
+        @contextmanager
+        def cm():
+            def step(i=None, info=""):
+                if i is not None and i >= self.n:
+                    raise _Kill()
+            yield step
+        return cm()
+
+
+def test_interrupted_forge_resumes_to_the_same_result(setup, tmp_path):
+    ds, target = setup
+    cfg = DCODConfig(iterations=12, batch=2, checkpoint_every=4, lr=0.05)  # FBD + IPE on: 1 -> 2 -> 3
+    straight = forge(_slots(ds), target, cfg, seed=3, workdir=tmp_path / "a")
+    with pytest.raises(_Kill):
+        forge(_slots(ds), target, cfg, seed=3, workdir=tmp_path / "b", reporter=_KillingReporter(10))
+    states = sorted(p.name for p in (tmp_path / "b" / "forge").iterdir())
+    assert states == ["batch_0000.state.pt"]  # killed in batch 0 after the iteration-8 checkpoint
+    resumed = forge(_slots(ds), target, cfg, seed=3, workdir=tmp_path / "b")
+    for a, b in zip(straight.images, resumed.images):
+        assert np.array_equal(a, b)
+    for (ba, la), (bb, lb) in zip(straight.targets, resumed.targets):
+        assert np.allclose(ba, bb) and np.array_equal(la, lb)
+    assert len(straight.targets[0][0]) >= len(ds.images[0].boxes)  # 3x3 canvas carries the boxes of 9 sources
+
+
+def test_dcod_end_to_end_and_plain_inversion(tmp_path):
+    out = tmp_path / "runs"
+    small = "shapes:?n_train=60&n_test=12&size=64&max_extent=28"
+    base = ["run", "--method", "dcod", "--detector", "yolov3-tiny", "--ratio", "0.05", "--protocol", "smoke",
+            "--dataset", small, "--out", str(out), "--device", "cpu"]
+    assert main(base + ["-O", "snapshots=0,4"]) == 0
+    assert main(base + ["--no-fbd", "--no-ipe"]) == 0
+    results = [json.loads(p.read_text()) for p in sorted(out.rglob("result.json"))]
+    assert len(results) == 2
+    full = next(r for r in results if r["condensed"]["manifest"]["options"]["fbd"])
+    plain = next(r for r in results if not r["condensed"]["manifest"]["options"]["fbd"])
+    assert plain["condensed"]["manifest"]["options"]["ipe"] is False
+    assert full["budget"] == 3 and full["condensed"]["manifest"]["kind"] == "synthesis"
+    assert full["condensed"]["manifest"]["options"]["iterations"] == 4  # from the smoke protocol, recorded
+    assert full["teacher"]["source"] == "trained" and plain["teacher"]["source"] == "cached"
+    assert {"fetch_s", "condense_s", "train_s"} <= set(full["timings"])
+    cell = next(p.parent for p in out.rglob("result.json") if "snapshots" in p.parent.name)
+    assert sorted(p.name for p in (cell / "snapshots").iterdir())[:1] == ["it00000_000.png"]
+    assert main(["show", str(cell / "condensed"), "--out", str(tmp_path / "grid.png")]) == 0
+    from PIL import Image
+
+    assert Image.open(tmp_path / "grid.png").size[0] > 0
+
+
+def test_unknown_method_flag_is_a_clear_error(tmp_path, capsys):
+    assert main(["run", "--method", "dcod", "--no-fdb", "--protocol", "smoke", "--out", str(tmp_path), "--device", "cpu"]) == 2
+    assert "unknown dcod option(s) fdb" in capsys.readouterr().err

@@ -1,0 +1,117 @@
+"""DCOD's parts on hand-made tensors: priors, the FBD mask, IPE's box remapping, the augmentation's boxes."""
+
+import pytest
+import torch
+
+from dcbench.errors import ConfigError
+from dcbench.methods.dcod.augment import shift_and_flip
+from dcbench.methods.dcod.config import DCODConfig
+from dcbench.methods.dcod.fbd import background_weight, box_mask, damp_update, random_erase
+from dcbench.methods.dcod.ipe import expand, k_at, parse_schedule, patch_rect, remap_boxes, stage_starts
+from dcbench.methods.dcod.priors import BatchNormStatistics, l2_prior, total_variation
+
+
+def test_total_variation_and_l2_by_hand():
+    x = torch.tensor([[[[0.0, 1.0, 1.0], [0.0, 0.0, 1.0], [0.0, 0.0, 0.0]]]])
+    # positions (r, c) in the top-left 2x2: dx = x[r, c+1] - x[r, c], dy = x[r+1, c] - x[r, c]
+    # (0,0): dx 1, dy 0 -> 1; (0,1): dx 0, dy -1 -> 1; (1,0): dx 0, dy 0 -> 0; (1,1): dx 1, dy 0 -> 1
+    expected = 3.0
+    diag = torch.tensor([[[[0.0, 1.0], [1.0, 1.0]]]])  # one position with dx = dy = 1: sqrt(2)
+    assert total_variation(diag, "sum").item() == pytest.approx(2 ** 0.5, abs=1e-3)
+    assert total_variation(x, "sum").item() == pytest.approx(expected, abs=1e-3)
+    assert total_variation(x, "mean").item() == pytest.approx(expected / 4, abs=1e-3)
+    assert l2_prior(x, "sum").item() == pytest.approx(3.0)
+    assert l2_prior(x, "mean").item() == pytest.approx(3.0 / 9)
+
+
+def test_batchnorm_prior_by_hand():
+    bn = torch.nn.BatchNorm2d(2).eval()
+    bn.running_mean.copy_(torch.tensor([0.0, 1.0]))
+    bn.running_var.copy_(torch.tensor([1.0, 4.0]))
+    prior = BatchNormStatistics(torch.nn.Sequential(bn))
+    x = torch.zeros(2, 2, 1, 2)
+    x[:, 0] = torch.tensor([1.0, 3.0])  # channel 0: mean 2, var 1 -> (2-0)^2 + (1-1)^2 = 4
+    x[:, 1] = torch.tensor([1.0, 1.0])  # channel 1: mean 1, var 0 -> (1-1)^2 + (0-4)^2 = 16
+    bn(x)
+    assert prior.value().item() == pytest.approx(20.0)
+    prior.reset()
+    with pytest.raises(RuntimeError):
+        prior.value()
+    prior.close()
+
+
+def test_fbd_mask_and_damped_update():
+    targets = [(torch.tensor([[1.0, 2.0, 3.0, 4.0]]), torch.tensor([0])), (torch.zeros(0, 4), torch.zeros(0))]
+    mask = box_mask(targets, 6, "cpu")
+    expected = torch.zeros(6, 6)
+    expected[2:4, 1:3] = 1
+    assert torch.equal(mask[0, 0], expected) and mask[1].sum() == 0
+    w = background_weight(mask, 0.7)
+    assert w[0, 0, 2, 1] == 1.0 and w[0, 0, 0, 0] == pytest.approx(0.7)
+    before = torch.zeros(2, 1, 6, 6)
+    x = torch.ones(2, 1, 6, 6)
+    damp_update(x, before, w)
+    assert x[0, 0, 3, 2] == 1.0 and x[0, 0, 5, 5] == pytest.approx(0.7)
+
+
+def test_random_erase_stays_inside_boxes():
+    x = torch.zeros(1, 3, 32, 32)
+    targets = [(torch.tensor([[4.0, 6.0, 20.0, 18.0]]), torch.tensor([0]))]
+    out = random_erase(x, targets, p=1.0, generator=torch.Generator().manual_seed(0))
+    changed = (out != x).any(1)[0]
+    assert changed.any()
+    rows, cols = torch.where(changed)
+    assert rows.min() >= 6 and rows.max() < 18 and cols.min() >= 4 and cols.max() < 20
+    assert torch.equal(x, torch.zeros_like(x))  # the stored image is untouched
+
+
+def test_ipe_box_remapping_for_k2_and_k3():
+    boxes = torch.tensor([[0.0, 0.0, 60.0, 30.0]])
+    # k = 2 on a 120 canvas: 60 px patches; patch 3 is bottom-right
+    assert remap_boxes(boxes, 120, 0, 2).tolist() == [[0, 0, 30, 15]]
+    assert remap_boxes(boxes, 120, 3, 2).tolist() == [[60, 60, 90, 75]]
+    # k = 3: 40 px patches; patch 5 is row 1, column 2
+    assert remap_boxes(boxes, 120, 5, 3).tolist() == [[80, 40, 100, 50]]
+    # patches tile the canvas exactly even when the size is not divisible by k
+    cover = torch.zeros(64, 64)
+    for j in range(9):
+        x0, y0, w, h = patch_rect(j, 3, 64)
+        cover[y0 : y0 + h, x0 : x0 + w] += 1
+    assert torch.equal(cover, torch.ones(64, 64))
+
+
+def test_ipe_expand_keeps_forged_patches_and_adds_sources():
+    canvas = torch.zeros(3, 60, 60)
+    canvas[:, :30, :30] = 0.25  # patch 0 of the 2x2 grid
+    new = [torch.full((3, 60, 60), v) for v in (0.5, 0.6, 0.7, 0.8, 0.9)]
+    out = expand(canvas, 2, 3, new)
+    assert torch.allclose(out[:, :20, :20], torch.tensor(0.25))  # patch 0 resampled into 20 px
+    assert torch.allclose(out[:, 40:, 40:], torch.tensor(0.9))  # source 8 = the fifth new one
+
+
+def test_ipe_schedule():
+    stages = stage_starts(parse_schedule("1:0,2:0.3333,3:0.6667"), 300)
+    assert stages == [(1, 0), (2, 100), (3, 200)]
+    assert [k_at(stages, i) for i in (0, 99, 100, 199, 200, 299)] == [1, 1, 2, 2, 3, 3]
+    for bad in ("2:0.5", "1:0,3:0.5,2:0.7", "x"):
+        with pytest.raises(ConfigError):
+            parse_schedule(bad)
+
+
+def test_shift_and_flip_moves_boxes_with_pixels():
+    x = torch.zeros(1, 1, 16, 16)
+    x[0, 0, 2:6, 3:7] = 1.0  # object at x 3..7, y 2..6
+    targets = [(torch.tensor([[3.0, 2.0, 7.0, 6.0]]), torch.tensor([1]))]
+    for seed in range(6):
+        out, moved = shift_and_flip(x, targets, 2, True, torch.Generator().manual_seed(seed))
+        x1, y1, x2, y2 = (int(v) for v in moved[0][0][0].tolist())
+        assert out[0, 0, y1:y2, x1:x2].sum() == 16 and (out == 1).sum() == 16
+
+
+def test_config_defaults_are_the_papers_and_options_are_checked():
+    cfg = DCODConfig()
+    assert (cfg.lr, cfg.w_det, cfg.w_bn, cfg.w_tv, cfg.w_l2, cfg.fbd_alpha) == (0.002, 1.0, 0.1, 1.0, 0.001, 0.7)
+    assert cfg.init == "random" and cfg.fbd and cfg.ipe and cfg.fbd_mode == "update"
+    with pytest.raises(ConfigError, match="unknown dcod option"):
+        DCODConfig.from_options(fdb=False)
+    assert DCODConfig.from_options(fbd="false", snapshots="0,10").fbd is False
