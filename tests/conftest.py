@@ -10,6 +10,12 @@ import pytest
 # Generated datasets and caches go to a per-session folder, never to the user's home.
 os.environ.setdefault("DCBENCH_CACHE", tempfile.mkdtemp(prefix="dcbench-test-cache-"))
 os.environ.setdefault("DCBENCH_DISABLE_PLUGIN_AUTOLOAD", "0")
+# Test modules import ultralytics at collection (importorskip), before dcbench can prepare it: make it offline and
+# keep its settings out of the home folder from the start, as dcbench.detectors.ultralytics does for real runs.
+os.environ.setdefault("YOLO_CONFIG_DIR", os.path.join(os.environ["DCBENCH_CACHE"], "ultralytics-config"))
+os.environ["YOLO_OFFLINE"] = "1"
+os.environ["YOLO_AUTOINSTALL"] = "0"
+os.environ.setdefault("YOLO_VERBOSE", "False")
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

@@ -99,7 +99,8 @@ def test_dcod_end_to_end_and_plain_inversion(tmp_path):
     assert full["condensed"]["manifest"]["options"]["iterations"] == 4  # from the smoke protocol, recorded
     assert full["teacher"]["source"] == "trained" and plain["teacher"]["source"] == "cached"
     assert {"fetch_s", "condense_s", "train_s"} <= set(full["timings"])
-    cell = next(p.parent for p in out.rglob("result.json") if "snapshots" in p.parent.name)
+    cell = next(p.parent for p in out.rglob("result.json") if "fbd" not in p.parent.name)
+    assert "snapshots" not in cell.name  # reporting options do not make a new cell
     assert sorted(p.name for p in (cell / "snapshots").iterdir())[:1] == ["it00000_000.png"]
     assert main(["show", str(cell / "condensed"), "--out", str(tmp_path / "grid.png")]) == 0
     from PIL import Image

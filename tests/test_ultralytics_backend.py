@@ -60,3 +60,26 @@ def test_inversion_loss_gradient_reaches_the_image(trained):
     # the loss depends on where the boxes are: moving them changes it
     moved = [(t[0] + 5, t[1]) for t in targets]
     assert not torch.isclose(target.loss(images.detach(), moved), loss.detach())
+
+
+def test_any_ultralytics_config_by_name_and_no_weight_files():
+    from dcbench.errors import ConfigError
+    from dcbench.harness.cell import make_detector
+
+    assert make_detector("ultralytics:yolov8n.yaml").config == "yolov8n.yaml"
+    assert make_detector("yolov3-spp").config == "yolov3-spp.yaml"
+    with pytest.raises(ConfigError, match="downloaded"):
+        make_detector("ultralytics:yolov8n.pt")
+
+
+def test_ultralytics_stays_offline_and_out_of_home(tmp_path):
+    import os
+
+    from dcbench.detectors.ultralytics import _prepare
+
+    _prepare()
+    assert os.environ["YOLO_OFFLINE"] == "1" and os.environ["YOLO_AUTOINSTALL"] == "0"
+    from ultralytics.utils import SETTINGS
+
+    assert SETTINGS["sync"] is False
+    assert "dcbench" in os.environ["YOLO_CONFIG_DIR"] or os.environ.get("DCBENCH_CACHE", "") in os.environ["YOLO_CONFIG_DIR"]

@@ -57,6 +57,8 @@ def read_image_size(path: Path, *, where: str | Path | None = None) -> tuple[int
         raise DatasetError(where or path, f"image file not found: {path}") from None
     except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise DatasetError(path, f"unreadable image: {exc}") from exc
+    except Exception as exc:  # Ultralytics patches Image.open and may fail differently (a missing HEIF plugin)
+        raise DatasetError(path, f"unreadable image: {type(exc).__name__}: {exc}") from exc
 
 
 def sanitize_boxes(

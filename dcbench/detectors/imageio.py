@@ -28,12 +28,19 @@ def letterbox(path, size: int) -> tuple[np.ndarray, Letterbox]:
     """(size, size, 3) uint8 RGB canvas holding the image resized to fit, centred, and how it was placed."""
     from PIL import Image
 
-    with Image.open(path) as im:
-        im = im.convert("RGB")
-        w, h = im.size
-        scale = size / max(w, h)
-        nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
-        resized = im.resize((nw, nh), Image.BILINEAR)
+    from dcbench.errors import DatasetError
+
+    try:
+        with Image.open(path) as im:
+            im = im.convert("RGB")
+            w, h = im.size
+            scale = size / max(w, h)
+            nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
+            resized = im.resize((nw, nh), Image.BILINEAR)
+    except FileNotFoundError:
+        raise DatasetError(path, "image file not found") from None
+    except Exception as exc:
+        raise DatasetError(path, f"unreadable image: {type(exc).__name__}: {exc}") from exc
     canvas = np.full((size, size, 3), PAD_VALUE, dtype=np.uint8)
     px, py = (size - nw) // 2, (size - nh) // 2
     canvas[py : py + nh, px : px + nw] = np.asarray(resized)

@@ -49,10 +49,25 @@ class CellConfig:
         parts = [self.dataset, self.method, self.detector]
         if self.eval_detector and self.eval_detector != self.detector:
             parts.append(f"eval-{self.eval_detector}")
-        if self.method_options:
-            parts.append("+".join(f"{k}={v}" for k, v in sorted(self.method_options.items())))
+        identity = {k: v for k, v in self.method_options.items() if k not in self._bookkeeping()}
+        if identity:
+            parts.append("+".join(f"{k}={v}" for k, v in sorted(identity.items())))
+        if self.teacher_checkpoint:
+            import hashlib
+
+            parts.append("teacher-" + hashlib.sha256(str(Path(self.teacher_checkpoint).resolve()).encode()).hexdigest()[:8])
         parts += [f"r{self.ratio:g}", f"s{self.seed}", self.protocol.protocol_id]
         return re.sub(r"[^A-Za-z0-9._=+-]+", "_", "__".join(parts)).strip("_")
+
+    def _bookkeeping(self) -> frozenset:
+        """Options that change how a method reports, not what it produces (e.g. DCOD's snapshots): they do not
+        make a new cell. A method lists them in its ``bookkeeping_options`` class attribute."""
+        from dcbench.plugins.manager import get_registries
+
+        try:
+            return frozenset(getattr(get_registries().methods.load(self.method), "bookkeeping_options", ()))
+        except Exception:
+            return frozenset()
 
     def as_dict(self) -> dict:
         d = asdict(self)
@@ -115,9 +130,7 @@ def run_cell(config: CellConfig, out_root: Path, *, device: str, reporter: Repor
         budget = budget_for(config.ratio, len(split.train))
     notes = [str(w.message) for w in caught]
     for note in notes:
-        from dcbench.cli.console import warn
-
-        warn(note)
+        reporter.note(f"warning: {note}")
     timed("load", t0)
 
     teacher = teacher_record = None

@@ -47,6 +47,8 @@ class CondenseContext:
 @runtime_checkable
 class CondensationMethod(Protocol):
     requires_teacher: ClassVar[bool]
+    # optional: names of options that change reporting only (snapshots...), excluded from a cell's identity
+    bookkeeping_options: ClassVar[tuple[str, ...]]
 
     def condense(self, train_set: DetectionDataset, budget: int, *, context: CondenseContext) -> CondensedSet:
         """Return ``budget`` images with boxes, written under ``context.workdir`` (see :mod:`condensed`)."""

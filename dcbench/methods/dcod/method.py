@@ -42,6 +42,7 @@ class DCOD:
 
     requires_teacher = True
     name = "dcod"
+    bookkeeping_options = ("snapshots", "checkpoint_every")
 
     def __init__(self, **options):
         self.config = DCODConfig.from_options(**options)
