@@ -17,7 +17,7 @@ METRICS = ("mAP", "AP50", "AP75", "APs", "APm", "APl")
 
 
 def variant(result: dict) -> str:
-    opts = result["config"]["method_options"]
+    opts = result["method"].get("variant", result["config"]["method_options"])
     label = result["config"]["method"]
     return label + (" " + " ".join(f"{k}={v}" for k, v in sorted(opts.items())) if opts else "")
 

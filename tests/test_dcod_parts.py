@@ -34,6 +34,12 @@ def test_batchnorm_prior_by_hand():
     x[:, 1] = torch.tensor([1.0, 1.0])  # channel 1: mean 1, var 0 -> (1-1)^2 + (0-4)^2 = 16
     bn(x)
     assert prior.value().item() == pytest.approx(20.0)
+    prior.close()
+    mean_prior = BatchNormStatistics(torch.nn.Sequential(bn), "mean")
+    bn(x)
+    assert mean_prior.value().item() == pytest.approx(10.0)  # (4 + 0) / 2 + (0 + 16) / 2
+    mean_prior.close()
+    prior = BatchNormStatistics(torch.nn.Sequential(bn))
     prior.reset()
     with pytest.raises(RuntimeError):
         prior.value()

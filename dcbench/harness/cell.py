@@ -49,7 +49,7 @@ class CellConfig:
         parts = [self.dataset, self.method, self.detector]
         if self.eval_detector and self.eval_detector != self.detector:
             parts.append(f"eval-{self.eval_detector}")
-        identity = {k: v for k, v in self.method_options.items() if k not in self._bookkeeping()}
+        identity = self.variant_options()
         if identity:
             parts.append("+".join(f"{k}={v}" for k, v in sorted(identity.items())))
         if self.teacher_checkpoint:
@@ -58,6 +58,10 @@ class CellConfig:
             parts.append("teacher-" + hashlib.sha256(str(Path(self.teacher_checkpoint).resolve()).encode()).hexdigest()[:8])
         parts += [f"r{self.ratio:g}", f"s{self.seed}", self.protocol.protocol_id]
         return re.sub(r"[^A-Za-z0-9._=+-]+", "_", "__".join(parts)).strip("_")
+
+    def variant_options(self) -> dict[str, Any]:
+        """The method options that make this method variant (reporting-only options left out)."""
+        return {k: v for k, v in self.method_options.items() if k not in self._bookkeeping()}
 
     def _bookkeeping(self) -> frozenset:
         """Options that change how a method reports, not what it produces (e.g. DCOD's snapshots): they do not
@@ -165,7 +169,8 @@ def run_cell(config: CellConfig, out_root: Path, *, device: str, reporter: Repor
         "cell": config.cell_name(),
         "status": "ok",
         "config": config.as_dict(),
-        "method": {"name": config.method, "options": method.describe() if hasattr(method, "describe") else {}},
+        "method": {"name": config.method, "variant": config.variant_options(),
+                   "options": method.describe() if hasattr(method, "describe") else {}},
         "detector": describe(detector),
         "eval_detector": describe(evaluator_backend),
         "data": {

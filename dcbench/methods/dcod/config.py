@@ -37,6 +37,7 @@ class DCODConfig:
     flip: bool = True  # random horizontal flip per iteration, boxes mirrored
     # -- dcbench's choice where the spec's "sum over pixels" would swamp the detection loss ----------------------
     prior_reduction: str = "mean"  # R_tv and R_l2 per pixel ("mean") or summed over pixels ("sum", the literal text)
+    bn_reduction: str = "sum"  # R_bn per layer: squared norms summed over channels (the spec) or averaged ("mean")
     # -- bookkeeping ------------------------------------------------------------------------------------------
     snapshots: tuple[int, ...] = ()  # iterations at which the first batch's images are saved
     checkpoint_every: int = 100  # iterations between resumable states of the batch in flight
@@ -46,8 +47,9 @@ class DCODConfig:
             raise ConfigError(f"dcod init {self.init!r} is not one of {', '.join(INITS)}")
         if self.fbd_mode not in FBD_MODES:
             raise ConfigError(f"dcod fbd_mode {self.fbd_mode!r} is not one of {', '.join(FBD_MODES)}")
-        if self.prior_reduction not in REDUCTIONS:
-            raise ConfigError(f"dcod prior_reduction {self.prior_reduction!r} is not one of {', '.join(REDUCTIONS)}")
+        for name in ("prior_reduction", "bn_reduction"):
+            if getattr(self, name) not in REDUCTIONS:
+                raise ConfigError(f"dcod {name} {getattr(self, name)!r} is not one of {', '.join(REDUCTIONS)}")
         if self.optimizer not in ("adam", "sgd") or self.schedule not in ("cosine", "constant"):
             raise ConfigError("dcod optimizer must be adam or sgd, schedule cosine or constant")
         if not 0 <= self.fbd_alpha <= 1 or not 0 <= self.erase_p <= 1:

@@ -9,7 +9,8 @@ class BatchNormStatistics:
     """Collects, during one forward pass, sum over BatchNorm layers of
     ||batch mean - running mean||^2 + ||batch var - running var||^2 of each layer's input (DeepInversion-style)."""
 
-    def __init__(self, module: torch.nn.Module):
+    def __init__(self, module: torch.nn.Module, reduction: str = "sum"):
+        self.reduction = reduction  # "sum" over channels (the spec's squared norms) or "mean" over channels
         self.layers = [m for m in module.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
         self._terms: list[torch.Tensor] = []
         self._handles = [m.register_forward_hook(self._hook) for m in self.layers]
@@ -19,7 +20,11 @@ class BatchNormStatistics:
         dims = [0] + list(range(2, x.dim()))
         mean = x.mean(dims)
         var = x.var(dims, unbiased=False)
-        self._terms.append(((mean - module.running_mean) ** 2).sum() + ((var - module.running_var) ** 2).sum())
+        d_mean, d_var = (mean - module.running_mean) ** 2, (var - module.running_var) ** 2
+        if self.reduction == "mean":
+            self._terms.append(d_mean.mean() + d_var.mean())
+        else:
+            self._terms.append(d_mean.sum() + d_var.sum())
 
     def reset(self) -> None:
         self._terms = []
