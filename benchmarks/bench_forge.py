@@ -73,7 +73,7 @@ def main() -> None:
     variants = {"forge FBD+IPE (default)": {}, "forge no FBD": {"fbd": False}, "forge no IPE": {"ipe": False},
                 "forge plain inversion": {"fbd": False, "ipe": False}}
     for name, opts in variants.items():
-        cfg = DCODConfig(iterations=args.iterations, batch=args.batch, **opts).resolved(protocol)
+        cfg = DCODConfig(iterations=args.iterations, forge_batch=args.batch, **opts).resolved(protocol)
         slots = [Slot([lambda i=i, j=j: load_source(ds, (i * 9 + j) % len(ds), args.imgsz) for j in range(9)])
                  for i in range(args.batch)]
         result = forge(slots, target, cfg, seed=0, workdir=work / name.replace(" ", "_"))

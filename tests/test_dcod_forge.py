@@ -33,7 +33,7 @@ def _slots(ds, n=3):
 
 def test_short_forge_lowers_the_total_loss(setup, tmp_path):
     ds, target = setup
-    cfg = DCODConfig(iterations=30, batch=3, lr=0.05, jitter=0, flip=False, erase=False, ipe=False, schedule="constant")
+    cfg = DCODConfig(iterations=30, forge_batch=3, lr=0.05, jitter=0, flip=False, erase=False, ipe=False, schedule="constant")
     result = forge(_slots(ds), target, cfg, seed=0, workdir=tmp_path)
     totals = [h["total"] for h in result.history[0]]
     assert totals[-1] < totals[0]
@@ -69,7 +69,7 @@ class _KillingReporter:
 
 def test_interrupted_forge_resumes_to_the_same_result(setup, tmp_path):
     ds, target = setup
-    cfg = DCODConfig(iterations=12, batch=2, checkpoint_every=4, lr=0.05)  # FBD + IPE on: 1 -> 2 -> 3
+    cfg = DCODConfig(iterations=12, forge_batch=2, checkpoint_every=4, lr=0.05)  # FBD + IPE on: 1 -> 2 -> 3
     straight = forge(_slots(ds), target, cfg, seed=3, workdir=tmp_path / "a")
     with pytest.raises(_Kill):
         forge(_slots(ds), target, cfg, seed=3, workdir=tmp_path / "b", reporter=_KillingReporter(10))

@@ -29,7 +29,7 @@ class DCODConfig:
     erase_p: float = 0.5  # per box and iteration
     ipe_schedule: str = "1:0,2:0.3333,3:0.6667"  # k:start-fraction of the run
     iterations: int | None = None  # None: the protocol's forge_iterations (paper: 3000)
-    batch: int | None = None  # None: the protocol's forge_batch; BatchNorm statistics are batch statistics
+    forge_batch: int | None = None  # None: the protocol's forge_batch; BatchNorm statistics are batch statistics
     optimizer: str = "adam"
     schedule: str = "cosine"
     clamp: bool = True  # pixels clamped to [0, 1] after each step
@@ -56,7 +56,7 @@ class DCODConfig:
             raise ConfigError("dcod fbd_alpha and erase_p must lie in [0, 1]")
         if self.lr <= 0 or min(self.w_det, self.w_bn, self.w_tv, self.w_l2) < 0:
             raise ConfigError("dcod lr must be positive and loss weights non-negative")
-        for name in ("iterations", "batch", "jitter"):
+        for name in ("iterations", "forge_batch", "jitter"):
             v = getattr(self, name)
             if v is not None and (not isinstance(v, int) or v < (0 if name == "jitter" else 1)):
                 raise ConfigError(f"dcod {name} must be a positive integer, got {v!r}")
@@ -85,7 +85,7 @@ class DCODConfig:
         from dataclasses import replace
 
         return replace(self, iterations=self.iterations or protocol.forge_iterations,
-                       batch=self.batch or protocol.forge_batch,
+                       forge_batch=self.forge_batch or protocol.forge_batch,
                        jitter=self.jitter if self.jitter is not None else protocol.imgsz // 32)
 
     def as_dict(self) -> dict:

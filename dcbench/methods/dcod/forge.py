@@ -88,7 +88,7 @@ class ForgeResult:
 
 
 def forge(slots: list[Slot], target, cfg: DCODConfig, *, seed: int, workdir: Path, reporter=None) -> ForgeResult:
-    """Forge every slot; ``cfg`` must be resolved (iterations, batch, jitter set)."""
+    """Forge every slot; ``cfg`` must be resolved (iterations, forge_batch, jitter set)."""
     import time
 
     reporter = reporter or SILENT
@@ -103,10 +103,10 @@ def forge(slots: list[Slot], target, cfg: DCODConfig, *, seed: int, workdir: Pat
     targets: list = []
     history: list = []
     iter_times: list[float] = []
-    n_batches = math.ceil(len(slots) / cfg.batch)
+    n_batches = math.ceil(len(slots) / cfg.forge_batch)
     try:
         for b in range(n_batches):
-            batch_slots = slots[b * cfg.batch : (b + 1) * cfg.batch]
+            batch_slots = slots[b * cfg.forge_batch : (b + 1) * cfg.forge_batch]
             done_file = state_dir / f"batch_{b:04d}.done.pt"
             state_file = state_dir / f"batch_{b:04d}.state.pt"
             if done_file.is_file():
