@@ -17,6 +17,11 @@ def _as_tensor(features) -> torch.Tensor:
     return x.float()
 
 
+def _squared_norms(x: torch.Tensor) -> torch.Tensor:
+    # a reduction kernel: (x * x).sum(1) would allocate a second N x D matrix (0.9 GB at COCO scale)
+    return torch.linalg.vector_norm(x, dim=1).square_()
+
+
 def _check_budget(budget: int, n: int) -> None:
     if not 1 <= budget <= n:
         raise ValueError(f"budget {budget} is not in [1, {n}]")
@@ -30,7 +35,7 @@ def kcenter_greedy(features, budget: int, first: int) -> list[int]:
     _check_budget(budget, n)
     if not 0 <= first < n:
         raise ValueError(f"first center {first} is not in [0, {n})")
-    sq = (x * x).sum(1)
+    sq = _squared_norms(x)
     # squared distance to the nearest center; ||x - c||^2 = ||x||^2 - 2 x.c + ||c||^2 avoids an (N, D) temporary
     nearest = (sq - 2 * (x @ x[first]) + sq[first]).clamp_(min=0)
     nearest[first] = -1.0  # chosen points can never be picked again
@@ -54,7 +59,7 @@ def herding(features, budget: int) -> list[int]:
     x = _as_tensor(features)
     n = x.shape[0]
     _check_budget(budget, n)
-    sq = (x * x).sum(1)
+    sq = _squared_norms(x)
     mu = x.mean(0)
     total = torch.zeros_like(mu)
     taken = torch.zeros(n, dtype=torch.bool)
@@ -73,7 +78,7 @@ def herding(features, budget: int) -> list[int]:
 def covering_radius(features, picks: list[int]) -> float:
     """Largest distance from any point to its nearest picked point (what k-center minimises)."""
     x = _as_tensor(features)
-    sq = (x * x).sum(1)
+    sq = _squared_norms(x)
     nearest = torch.full((x.shape[0],), float("inf"))
     for i in picks:
         torch.minimum(nearest, (sq - 2 * (x @ x[i]) + sq[i]).clamp_(min=0), out=nearest)
