@@ -70,3 +70,13 @@ def tiny_voc(tmp_path: Path) -> Path:
     (root / "ImageSets" / "Main" / "trainval.txt").write_text("a\nb\nc\n")
     (root / "ImageSets" / "Main" / "test.txt").write_text("d\n")
     return root
+
+
+@pytest.fixture(autouse=True)
+def _fresh_registries():
+    """The CLI caches the registries per process (``--no-plugins`` rebuilds them): start and end each test clean."""
+    from dcbench.plugins import manager
+
+    manager._cached = None
+    yield
+    manager._cached = None

@@ -85,3 +85,45 @@ def test_help_and_list_do_not_import_heavy_libraries(argv):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "HEAVY=\n" in proc.stdout or proc.stdout.rstrip().endswith("HEAVY="), proc.stdout[-500:]
+
+
+def _fake_entry_points(*eps):
+    from importlib.metadata import EntryPoint
+
+    return lambda group: [EntryPoint(name=n, value=v, group="dcbench") for n, v in eps] if group == "dcbench" else []
+
+
+def test_broken_entry_point_is_one_line_and_the_cli_still_works(monkeypatch, capsys):
+    from dcbench.cli.app import main
+    from dcbench.plugins import manager
+
+    monkeypatch.setattr(manager, "entry_points", _fake_entry_points(("broken-plugin", "no_such_module_xyz.plugin")))
+    assert main(["list", "datasets"]) == 0
+    captured = capsys.readouterr()
+    problem_lines = [line for line in captured.err.splitlines() if "broken-plugin" in line]
+    assert len(problem_lines) == 1 and "ModuleNotFoundError" in problem_lines[0]
+    assert "shapes" in captured.out
+    # disabling autoload skips it silently, as pytest's PYTEST_DISABLE_PLUGIN_AUTOLOAD does
+    assert main(["--no-plugins", "list", "datasets"]) == 0
+    assert "broken-plugin" not in capsys.readouterr().err
+    monkeypatch.setenv("DCBENCH_DISABLE_PLUGIN_AUTOLOAD", "1")
+    assert not manager.build_registries().problems
+
+
+def test_plugin_for_another_contract_major_is_skipped(monkeypatch, tmp_path):
+    import sys
+
+    from dcbench.plugins import manager
+
+    (tmp_path / "future_plugin.py").write_text(
+        "from dcbench.plugins import hookimpl\n"
+        "dcbench_contract = '2.0'\n"
+        "@hookimpl\n"
+        "def dcbench_register_methods(registry):\n"
+        "    registry.add('future', 'x:y', 'from the future')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(manager, "entry_points", _fake_entry_points(("future", "future_plugin")))
+    regs = manager.build_registries()
+    assert "future" not in regs.methods
+    assert any("plugin contract 2.0" in str(p) for p in regs.problems)
+    sys.modules.pop("future_plugin", None)

@@ -88,10 +88,10 @@ def make_detector(spec: str):
     return cls(arg) if arg is not None else cls()
 
 
-def make_method(name: str, options: dict[str, Any]):
+def make_method(name: str, options: dict[str, Any], registries=None):
     from dcbench.plugins.manager import get_registries
 
-    cls = get_registries().methods.load(name)
+    cls = (registries or get_registries()).methods.load(name)
     try:
         return cls(**options)
     except TypeError as exc:

@@ -29,7 +29,8 @@ Names are global per kind: registering a name twice (in one plugin or across plu
 sources, and the offending plugin's registrations for that kind are dropped; the other plugins keep working.
 
 Contract version: ``CONTRACT_VERSION`` below. It changes its major number when a hook or protocol changes in a
-way that breaks existing plugins.
+way that breaks existing plugins. A plugin module may declare ``dcbench_contract = "1"``; a plugin declaring
+another major version is reported and skipped instead of failing later in the middle of a run.
 """
 
 from __future__ import annotations

@@ -80,9 +80,14 @@ def make_plugin_manager(*, autoload: bool = True, extra: tuple[Any, ...] = ()) -
                 continue
             try:
                 plugin = ep.load()
+                declared = str(getattr(plugin, "dcbench_contract", hookspecs.CONTRACT_VERSION))
+                if declared.split(".")[0] != hookspecs.CONTRACT_VERSION.split(".")[0]:
+                    problems.append(PluginProblem(
+                        ep.name, f"written for plugin contract {declared}, this dcbench has {hookspecs.CONTRACT_VERSION}"))
+                    continue
                 pm.register(plugin, name=ep.name)
             except Exception as exc:  # a broken third-party plugin must not take the CLI down
-                problems.append(PluginProblem(ep.name, f"{type(exc).__name__}: {exc}"))
+                problems.append(PluginProblem(ep.name, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"))
     return pm, problems
 
 

@@ -1,0 +1,24 @@
+"""The test kit for plugin authors: contract checks for a condensation method or a dataset, and small data.
+
+In a plugin's tests::
+
+    from dcbench.testing import check_method, check_dataset, check_registers
+
+    def test_contract(tmp_path):
+        check_registers(my_plugin_module, methods=["my-method"])
+        check_method("my-method", tmp_path)
+
+or, with pytest, ``from dcbench.testing.fixtures import dcbench_cache, dcbench_tiny_dataset`` in ``conftest.py``
+(or ``pytest_plugins = ["dcbench.testing.fixtures"]`` in a root conftest) for the fixtures
+``dcbench_tiny_dataset`` (a small generated dataset with train/test splits and a class without boxes) and
+``dcbench_cache`` (an isolated cache folder).
+"""
+
+from dcbench.testing.contracts import (
+    check_dataset,
+    check_method,
+    check_registers,
+    tiny_dataset,
+)
+
+__all__ = ["check_dataset", "check_method", "check_registers", "tiny_dataset"]

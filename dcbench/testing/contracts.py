@@ -1,0 +1,151 @@
+"""Contract checks a plugin author runs against their own method or dataset.
+
+Each check raises ``AssertionError`` with a message saying which part of the contract failed, so it reads well
+under pytest and in a plain script.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dcbench.data.model import DetectionDataset
+from dcbench.errors import DcbenchError
+
+
+def tiny_dataset(*, n_train: int = 24, n_test: int = 6, size: int = 64, empty_class: bool = True) -> DetectionDataset:
+    """A small generated dataset with ``train``/``test`` splits. With ``empty_class`` the category list ends with
+    a class that no box uses, as real datasets have (a method must survive it)."""
+    from dcbench.data.shapes import ShapesConfig, shapes_dataset
+
+    ds = shapes_dataset(ShapesConfig(n_train=n_train, n_test=n_test, size=size, max_extent=min(28, size // 2)))
+    if empty_class:
+        ds = replace(ds, categories=[*ds.categories, "unused-class"])
+    return ds
+
+
+def check_registers(plugin: Any, *, methods=(), detectors=(), datasets=()) -> None:
+    """The plugin registers the given names cleanly (no clash with the built-ins, no error), lazily."""
+    from dcbench.plugins.manager import build_registries
+
+    regs = build_registries(autoload=False, extra=(plugin,))
+    assert not regs.problems, f"the plugin reported problems: {[str(p) for p in regs.problems]}"
+    for kind, names in (("methods", methods), ("detectors", detectors), ("datasets", datasets)):
+        registry = regs.by_kind(kind)
+        for name in names:
+            assert name in registry, f"{kind[:-1]} {name!r} is not registered (registered: {registry.names()})"
+            entry = registry.entry(name)
+            assert entry.description, f"{kind[:-1]} {name!r} has no description for `dcbench list`"
+            registry.load(name)  # imports and checks the target against the kind's protocol
+
+
+def _registries(plugin: Any | None):
+    """Fresh registries: with ``plugin`` registered explicitly, or as installed (entry points)."""
+    from dcbench.plugins.manager import build_registries
+
+    return build_registries(autoload=plugin is None, extra=(plugin,) if plugin is not None else ())
+
+
+def _condense(name: str, options: dict, train: DetectionDataset, budget: int, seed: int, workdir: Path, regs):
+    from dcbench.harness.cell import make_method
+    from dcbench.methods.base import CondenseContext
+    from dcbench.protocols import get_protocol
+
+    method = make_method(name, options, regs)
+    assert not getattr(method, "requires_teacher", False), (
+        "check_method covers teacher-free methods; test a method that needs a teacher end to end with "
+        "`dcbench run --protocol smoke`")
+    context = CondenseContext(None, seed, workdir, get_protocol("smoke"), "cpu")
+    return method.condense(train, budget, context=context)
+
+
+def check_method(name: str, workdir: str | Path, *, plugin: Any | None = None, options: dict | None = None,
+                 dataset: DetectionDataset | None = None, budgets: tuple[int, ...] = (1, 5),
+                 bad_options: dict | None = None) -> None:
+    """A registered, teacher-free method honours the contract (``plugin``: your plugin module, registered
+    explicitly; without it the method is looked up among the installed plugins):
+
+    * returns exactly ``budget`` images for each budget, no image twice;
+    * writes a condensed set that loads back (COCO JSON, YOLO labels, manifest with method, budget and seed),
+      with the dataset's categories and boxes inside their images;
+    * is deterministic per seed: the same seed gives the same files byte for byte (the manifest's timings aside);
+    * survives a class without any box (the tiny dataset has one);
+    * rejects an unknown option with a dcbench error (a clear one-line message), not a traceback.
+    """
+    from dcbench.harness.cell import make_method
+    from dcbench.methods.condensed import load_condensed
+
+    workdir = Path(workdir)
+    regs = _registries(plugin)
+    options = options or {}
+    ds = dataset or tiny_dataset()
+    train = ds.split("train") if "train" in ds.splits else ds
+    for budget in budgets:
+        cs = _condense(name, options, train, budget, 0, workdir / f"b{budget}-a", regs)
+        assert len(cs) == budget, f"budget {budget}: the method returned {len(cs)} images"
+        loaded = load_condensed(cs.path)
+        assert loaded.dataset.categories == train.categories, "the condensed set changed the category list"
+        for key in ("method", "budget", "seed"):
+            assert key in loaded.manifest, f"manifest.json lacks {key!r}"
+        assert loaded.manifest["budget"] == budget and loaded.manifest["seed"] == 0
+        for im in loaded.dataset.images:
+            if im.n_boxes:
+                assert (im.boxes[:, :2] >= -1e-3).all() and (im.boxes[:, 2] <= im.width + 1e-3).all() \
+                    and (im.boxes[:, 3] <= im.height + 1e-3).all(), f"{im.file}: a box lies outside the image"
+        ids = loaded.manifest.get("selected_ids")
+        if ids is not None:
+            assert len(set(ids)) == len(ids) == budget, "the selection contains an image twice"
+        again = _condense(name, options, train, budget, 0, workdir / f"b{budget}-b", regs)
+        _same_files(cs.path, again.path)
+    try:
+        make_method(name, bad_options or {"no_such_option_xyz": 1}, regs)
+    except DcbenchError:
+        pass
+    else:
+        raise AssertionError(f"method {name!r} accepted an unknown option instead of raising a dcbench error")
+
+
+def _same_files(a: Path, b: Path) -> None:
+    files_a = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
+    files_b = sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
+    assert files_a == files_b, "the same seed produced different file lists"
+    for rel in files_a:
+        if rel.name != "manifest.json":
+            assert (a / rel).read_bytes() == (b / rel).read_bytes(), f"the same seed produced a different {rel}"
+
+
+def check_dataset(name: str, arg: str | None, *, bad_arg: str | None = "/nonexistent/dcbench-test-path") -> DetectionDataset:
+    """A registered dataset loads through its spec, validates, and is stable:
+
+    * returns a non-empty DetectionDataset with unique category names and boxes inside their images;
+    * every label indexes a category; ignore flags are booleans of the right length;
+    * loading twice gives the same fingerprint;
+    * a bad argument fails with a DatasetError (one line naming the file), not a traceback.
+    """
+    from dcbench.data.spec import load_dataset
+    from dcbench.errors import DatasetError
+
+    spec = name if arg is None else f"{name}:{arg}"
+    ds = load_dataset(spec)
+    assert isinstance(ds, DetectionDataset) and len(ds) > 0, f"{spec}: no images"
+    assert len(set(ds.categories)) == len(ds.categories), f"{spec}: duplicate category names"
+    for im in ds.images:
+        assert im.file.is_file(), f"{im.file}: image file missing"
+        if im.n_boxes:
+            assert (im.labels >= 0).all() and (im.labels < ds.num_classes).all(), f"{im.file}: label out of range"
+            assert ((im.boxes[:, 2] > im.boxes[:, 0]) & (im.boxes[:, 3] > im.boxes[:, 1])).all(), f"{im.file}: empty box"
+            assert (im.boxes >= -1e-3).all() and (im.boxes[:, [0, 2]] <= im.width + 1e-3).all() \
+                and (im.boxes[:, [1, 3]] <= im.height + 1e-3).all(), f"{im.file}: box outside the image"
+        assert im.ignore.dtype == np.bool_ and len(im.ignore) == im.n_boxes
+    assert load_dataset(spec).fingerprint() == ds.fingerprint(), f"{spec}: two loads differ"
+    if bad_arg is not None:
+        try:
+            load_dataset(f"{name}:{bad_arg}")
+        except DatasetError as exc:
+            assert "\n" not in str(exc), "the error message spans several lines"
+        else:
+            raise AssertionError(f"{name}:{bad_arg} loaded instead of raising a DatasetError")
+    return ds

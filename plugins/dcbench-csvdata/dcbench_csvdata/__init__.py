@@ -1,0 +1,1 @@
+"""Detection datasets described by one CSV file: an example dcbench dataset plugin."""

@@ -1,0 +1,1 @@
+"""Object-count-aware selection: an example dcbench method plugin."""

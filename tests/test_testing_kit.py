@@ -1,0 +1,42 @@
+"""The plugin authors' kit holds for the built-ins too (and would catch a broken method)."""
+
+import pytest
+
+from dcbench.testing import check_dataset, check_method
+
+
+@pytest.mark.parametrize("name", ["random", "uniform"])
+def test_builtin_selection_methods_pass_the_kit(name, tmp_path):
+    check_method(name, tmp_path)
+
+
+def test_builtin_dataset_formats_pass_the_kit(tiny_voc):
+    ds = check_dataset("voc", str(tiny_voc))
+    assert len(ds) == 4
+
+
+class _Greedy:
+    """Breaks the contract: returns one image more than the budget."""
+
+    requires_teacher = False
+
+    def describe(self):
+        return {}
+
+    def condense(self, train_set, budget, *, context):
+        from dcbench.methods.selection import selection_to_condensed
+
+        return selection_to_condensed(train_set, list(range(budget + 1)), method="greedy", options={},
+                                      budget=budget + 1, context=context, started=0.0)
+
+
+def test_the_kit_catches_a_method_that_ignores_the_budget(tmp_path):
+    from dcbench.plugins import hookimpl
+
+    class Plugin:
+        @hookimpl
+        def dcbench_register_methods(self, registry):
+            registry.add("greedy", _Greedy, "takes one too many")
+
+    with pytest.raises(AssertionError, match="budget 1: the method returned 2 images"):
+        check_method("greedy", tmp_path, plugin=Plugin())
