@@ -5,8 +5,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from dcbench.data.coco import read_coco
 from dcbench.data.model import DetectionDataset, concat
 from dcbench.data.spec import split_options
+from dcbench.data.voc import VOC_CLASSES, read_voc
+from dcbench.data.yolo import read_yolo
 from dcbench.errors import DatasetError
 
 DATA_ROOT_ENV = "DCBENCH_DATA_ROOT"
@@ -65,8 +68,6 @@ def load_voc0712(arg: str | None) -> DetectionDataset:
     """The DCOD paper's VOC protocol: train on VOC2007 trainval + VOC2012 trainval (16,551 images), test on
     VOC2007 test (4,952). Expects ``ROOT/VOCdevkit/VOC2007`` and ``ROOT/VOCdevkit/VOC2012`` (or ROOT being
     ``VOCdevkit`` itself), each with Annotations/, JPEGImages/ and ImageSets/Main/."""
-    from dcbench.data.voc import VOC_CLASSES, read_voc
-
     root = _root(arg, "voc0712")
     devkit = root / "VOCdevkit" if (root / "VOCdevkit").is_dir() else root
     expected = {
@@ -107,7 +108,3 @@ def load_coco2017(arg: str | None) -> DetectionDataset:
         parts[split] = read_coco(ann)
     return concat("coco2017", parts, source=f"coco2017:{root}")
 
-
-from dcbench.data.coco import read_coco  # noqa: E402  (kept below the loaders that document the formats)
-from dcbench.data.voc import read_voc  # noqa: E402
-from dcbench.data.yolo import read_yolo  # noqa: E402

@@ -18,6 +18,7 @@ from dcbench.errors import ConfigError
 if TYPE_CHECKING:
     from dcbench.data.model import DetectionDataset
     from dcbench.detectors.base import Checkpoint, DetectorBackend
+    from dcbench.methods.condensed import CondensedSet
     from dcbench.progress import Reporter
     from dcbench.protocols import Protocol as TrainProtocol
 
@@ -72,5 +73,3 @@ def budget_for(ratio: float, n_train: int) -> int:
         )
     return budget
 
-
-from dcbench.methods.condensed import CondensedSet  # noqa: E402

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from typing import ClassVar
 
 import numpy as np
 
@@ -46,3 +47,22 @@ def selection_to_condensed(
 def rng_for(seed: int, *stream: int) -> np.random.Generator:
     """A generator that depends only on the seed (and a stream id), never on the clock."""
     return np.random.default_rng([int(seed), *stream])
+
+
+class IndexSelection:
+    """Base for teacher-free selectors: implement ``select(train_set, budget, seed) -> indices``."""
+
+    requires_teacher: ClassVar[bool] = False
+    name: ClassVar[str] = "selection"
+
+    def describe(self) -> dict:
+        return {}
+
+    def select(self, train_set: DetectionDataset, budget: int, seed: int) -> list[int]:
+        raise NotImplementedError
+
+    def condense(self, train_set: DetectionDataset, budget: int, *, context: CondenseContext) -> CondensedSet:
+        started = time.perf_counter()
+        idx = self.select(train_set, budget, context.seed)
+        return selection_to_condensed(train_set, idx, method=self.name, options=self.describe(), budget=budget,
+                                      context=context, started=started)

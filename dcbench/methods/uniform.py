@@ -9,14 +9,10 @@ filled with random remaining images (background-only ones). Deterministic per se
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
 from dcbench.data.model import DetectionDataset
-from dcbench.methods.base import CondenseContext
-from dcbench.methods.condensed import CondensedSet
-from dcbench.methods.selection import rng_for, selection_to_condensed
+from dcbench.methods.selection import IndexSelection, rng_for
 
 
 def uniform_select(classes_per_image: list[set[int]], num_classes: int, budget: int, seed: int) -> list[int]:
@@ -55,19 +51,9 @@ def uniform_select(classes_per_image: list[set[int]], num_classes: int, budget: 
     return picks
 
 
-class UniformSelection:
-    requires_teacher = False
+class UniformSelection(IndexSelection):
     name = "uniform"
-
-    def describe(self) -> dict:
-        return {}
 
     def select(self, train_set: DetectionDataset, budget: int, seed: int) -> list[int]:
         classes = [set(im.labels[~im.ignore].tolist()) for im in train_set.images]
         return sorted(uniform_select(classes, train_set.num_classes, budget, seed))
-
-    def condense(self, train_set: DetectionDataset, budget: int, *, context: CondenseContext) -> CondensedSet:
-        started = time.perf_counter()
-        idx = self.select(train_set, budget, context.seed)
-        return selection_to_condensed(train_set, idx, method=self.name, options=self.describe(), budget=budget,
-                                      context=context, started=started)

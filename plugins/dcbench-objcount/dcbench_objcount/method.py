@@ -8,20 +8,16 @@ Ties are broken by a seeded random order; images left over fill the budget by co
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 
 import numpy as np
 
 from dcbench.data.model import DetectionDataset
 from dcbench.errors import ConfigError
-from dcbench.methods.base import CondenseContext
-from dcbench.methods.condensed import CondensedSet
-from dcbench.methods.selection import rng_for, selection_to_condensed
+from dcbench.methods.selection import IndexSelection, rng_for
 
 
-class ObjectCountSelection:
-    requires_teacher = False
+class ObjectCountSelection(IndexSelection):
     name = "objcount"
 
     def __init__(self, class_cap: float = 0.5):
@@ -53,9 +49,3 @@ class ObjectCountSelection:
                 break
         picks += skipped[: budget - len(picks)]
         return sorted(picks)
-
-    def condense(self, train_set: DetectionDataset, budget: int, *, context: CondenseContext) -> CondensedSet:
-        started = time.perf_counter()
-        picks = self.select(train_set, budget, context.seed)
-        return selection_to_condensed(train_set, picks, method=self.name, options=self.describe(), budget=budget,
-                                      context=context, started=started)
