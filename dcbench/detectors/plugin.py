@@ -13,3 +13,5 @@ def dcbench_register_detectors(registry):
                  "YOLOv3-tiny (Ultralytics config), from yolov3-tiny.yaml; fast on a CPU")
     registry.add("ultralytics", "dcbench.detectors.ultralytics:UltralyticsDetector",
                  "Any Ultralytics detection config: ultralytics:yolov8n.yaml")
+    registry.add("torchvision", "dcbench.detectors.torchvision_det:TorchvisionDetector",
+                 "torchvision Faster R-CNN from scratch: torchvision:fasterrcnn_resnet50_fpn, ..._mobilenet_v3_large_fpn")

@@ -1,0 +1,191 @@
+"""torchvision detection backend: Faster R-CNN (ResNet-50-FPN, its v2, MobileNetV3-FPN) trained from scratch.
+
+Always available with the base install. Models are built with ``weights=None, weights_backbone=None`` (nothing is
+downloaded; torchvision then uses trainable BatchNorm instead of frozen BN, and trains every backbone layer, as
+training from scratch requires). Training follows torchvision's detection reference recipe in miniature: SGD
+(momentum 0.9, weight decay 1e-4), lr 0.02 x batch / 16 with a linear warm-up and cosine decay, horizontal flips.
+Image size: the protocol's ``imgsz`` is the longer side (``min_size = max_size = imgsz``). torchvision's default
+anchor sizes (32-512 px) assume 800 px inputs; they are scaled by ``imgsz / 800`` (at least 4 px) so that the
+anchors cover the same fraction of the image at every protocol.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from dcbench.data.model import DetectionDataset
+from dcbench.detectors.base import Checkpoint, InversionTarget
+from dcbench.errors import ConfigError
+from dcbench.evaluation.detections import Detections
+from dcbench.progress import SILENT
+
+ARCHITECTURES = ("fasterrcnn_resnet50_fpn", "fasterrcnn_resnet50_fpn_v2", "fasterrcnn_mobilenet_v3_large_fpn",
+                 "fasterrcnn_mobilenet_v3_large_320_fpn")
+BASE_LR = 0.02  # per 16 images, torchvision's detection reference
+WARMUP_ITERS = 100
+
+
+def _image_tensor(path):
+    import torch
+    from PIL import Image
+
+    from dcbench.errors import DatasetError
+
+    try:
+        with Image.open(path) as im:
+            arr = np.asarray(im.convert("RGB"))
+    except Exception as exc:
+        raise DatasetError(path, f"unreadable image: {type(exc).__name__}: {exc}") from exc
+    return torch.from_numpy(arr.copy()).permute(2, 0, 1).float().div(255)
+
+
+class TorchvisionDetector:
+    """``torchvision:ARCH`` with ARCH one of :data:`ARCHITECTURES`."""
+
+    def __init__(self, arg: str | None = None):
+        arch = arg or "fasterrcnn_mobilenet_v3_large_fpn"
+        if arch not in ARCHITECTURES:
+            raise ConfigError(f"unknown torchvision detector {arch!r} (known: {', '.join(ARCHITECTURES)})")
+        self.arch = arch
+        self.name = f"torchvision:{arch}"
+
+    def anchor_sizes(self, imgsz: int) -> tuple[tuple[int, ...], ...]:
+        scaled = tuple(max(4, round(s * imgsz / 800)) for s in (32, 64, 128, 256, 512))
+        if "mobilenet" in self.arch:  # two feature maps (plus pool), each with every size
+            return (scaled,) * 3
+        return tuple((s,) for s in scaled)  # one size per FPN level
+
+    def _build(self, num_classes: int, imgsz: int):
+        from torchvision.models import detection
+        from torchvision.models.detection.anchor_utils import AnchorGenerator
+
+        builder = getattr(detection, self.arch)
+        # background is class 0 in torchvision; dataset class k is label k + 1
+        model = builder(weights=None, weights_backbone=None, num_classes=num_classes + 1,
+                        min_size=imgsz, max_size=imgsz, box_detections_per_img=100, box_score_thresh=0.001)
+        sizes = self.anchor_sizes(imgsz)
+        default = model.rpn.anchor_generator
+        if [len(s) for s in default.sizes] != [len(s) for s in sizes]:
+            raise RuntimeError(f"{self.arch}: unexpected anchor layout {default.sizes}")
+        # same number of anchors per location as the default, so the RPN head keeps its shape
+        model.rpn.anchor_generator = AnchorGenerator(sizes, default.aspect_ratios)
+        return model
+
+    def _load(self, checkpoint: Checkpoint, device: str):
+        import torch
+
+        state = torch.load(checkpoint.path, map_location="cpu", weights_only=False)
+        model = self._build(state["num_classes"], state["imgsz"])
+        model.load_state_dict(state["model"])
+        return model.to(device).eval(), state
+
+    def train(self, dataset: DetectionDataset, *, protocol, seed: int, workdir: Path, device: str, reporter=None) -> Checkpoint:
+        import torch
+
+        torch.manual_seed(seed)
+        workdir = Path(workdir)
+        workdir.mkdir(parents=True, exist_ok=True)
+        model = self._build(dataset.num_classes, protocol.imgsz).to(device).train()
+        batch = min(protocol.batch, len(dataset))
+        epochs = protocol.epochs_for(len(dataset))
+        steps_per_epoch = math.ceil(len(dataset) / batch)
+        total = epochs * steps_per_epoch
+        lr = BASE_LR * batch / 16
+        params = [p for p in model.parameters() if p.requires_grad]
+        opt = torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=1e-4)
+        warm = min(WARMUP_ITERS, max(1, total // 10))
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            opt, lambda it: (it + 1) / warm if it < warm else 0.5 * (1 + math.cos(math.pi * (it - warm) / max(1, total - warm))))
+        gen = torch.Generator().manual_seed(seed)
+        images = [im for im in dataset.images]
+        step_no = 0
+        with (reporter or SILENT).stage(f"train {self.arch} on {len(dataset)} images", total=epochs) as step:
+            for epoch in range(epochs):
+                order = torch.randperm(len(images), generator=gen).tolist()
+                running = 0.0
+                for start in range(0, len(order), batch):
+                    xs, ts = [], []
+                    for i in order[start : start + batch]:
+                        im = images[i]
+                        x = _image_tensor(im.file)
+                        keep = ~im.ignore
+                        boxes = torch.from_numpy(im.boxes[keep].copy())
+                        labels = torch.from_numpy(im.labels[keep].copy()) + 1
+                        if torch.rand((), generator=gen).item() < 0.5:  # horizontal flip
+                            x = x.flip(-1)
+                            boxes = torch.stack([im.width - boxes[:, 2], boxes[:, 1], im.width - boxes[:, 0], boxes[:, 3]], 1)
+                        xs.append(x.to(device))
+                        ts.append({"boxes": boxes.reshape(-1, 4).to(device), "labels": labels.to(device)})
+                    losses = model(xs, ts)
+                    loss = sum(losses.values())
+                    if not torch.isfinite(loss):
+                        raise RuntimeError(f"{self.name}: training loss is {float(loss)} at epoch {epoch + 1}")
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    torch.nn.utils.clip_grad_norm_(params, 10.0)
+                    opt.step()
+                    sched.step()
+                    step_no += 1
+                    running += float(loss)
+                step(epoch + 1, f"loss {running / steps_per_epoch:.3f}")
+        target = workdir / "detector.pt"
+        torch.save({"model": model.state_dict(), "num_classes": dataset.num_classes, "imgsz": protocol.imgsz,
+                    "arch": self.arch}, target)
+        return Checkpoint(self.name, target, {"arch": self.arch, "epochs": epochs, "images": len(dataset),
+                                              "iterations": step_no, "lr": lr,
+                                              "anchor_sizes": [list(a) for a in self.anchor_sizes(protocol.imgsz)]})
+
+    def predict(self, checkpoint: Checkpoint, dataset: DetectionDataset, *, protocol, device: str, reporter=None) -> list[Detections]:
+        import torch
+
+        model, _ = self._load(checkpoint, device)
+        out: list[Detections] = []
+        with torch.no_grad(), (reporter or SILENT).stage(f"predict {len(dataset)} images", total=len(dataset)) as step:
+            for start in range(0, len(dataset), 8):
+                xs = [_image_tensor(im.file).to(device) for im in dataset.images[start : start + 8]]
+                for r in model(xs):
+                    out.append(Detections(r["boxes"].cpu().numpy(), r["scores"].cpu().numpy(),
+                                          (r["labels"] - 1).cpu().numpy()))
+                step(len(out))
+        return out
+
+    def features(self, checkpoint: Checkpoint, dataset: DetectionDataset, *, protocol, device: str, reporter=None) -> np.ndarray:
+        """Global-average-pooled coarsest FPN level of the backbone, on the model's own resized input."""
+        import torch
+
+        model, _ = self._load(checkpoint, device)
+        feats = []
+        with torch.no_grad(), (reporter or SILENT).stage(f"features of {len(dataset)} images", total=len(dataset)) as step:
+            for start in range(0, len(dataset), 8):
+                xs = [_image_tensor(im.file).to(device) for im in dataset.images[start : start + 8]]
+                batch, _ = model.transform(xs)
+                levels = model.backbone(batch.tensors)
+                coarsest = list(levels.values())[-1]
+                feats.append(torch.nn.functional.adaptive_avg_pool2d(coarsest, 1).flatten(1).cpu().numpy())
+                step(min(start + 8, len(dataset)))
+        return np.concatenate(feats).astype(np.float32)
+
+    def inversion_target(self, checkpoint: Checkpoint, *, protocol, device: str) -> InversionTarget:
+        import torch
+
+        model, state = self._load(checkpoint, device)
+        for p in model.parameters():
+            p.requires_grad_(False)
+
+        def loss(images: torch.Tensor, targets) -> torch.Tensor:
+            # torchvision returns losses only in training mode; BatchNorm stays in eval mode (running statistics)
+            model.train()
+            for m in model.modules():
+                if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                    m.eval()
+            try:
+                ts = [{"boxes": b.to(images).reshape(-1, 4), "labels": lb.to(device).long() + 1} for b, lb in targets]
+                losses = model(list(images), ts)
+            finally:
+                model.eval()
+            return sum(losses.values())
+
+        return InversionTarget(model, loss, protocol.imgsz, device, state["num_classes"])
