@@ -47,3 +47,21 @@ def test_inversion_loss_reaches_the_image_with_frozen_batchnorm(trained):
 def test_unknown_architecture_is_a_clear_error():
     with pytest.raises(ConfigError, match="unknown torchvision detector"):
         TorchvisionDetector("maskrcnn_resnet50_fpn")
+
+
+def test_dcod_forges_with_a_faster_rcnn_teacher_and_yolo_evaluates(tmp_path):
+    """DCOD is backend-agnostic: a torchvision teacher, a YOLO student (cross-architecture)."""
+    pytest.importorskip("ultralytics")
+    import json
+
+    from dcbench.cli.app import main
+
+    assert main(["run", "--method", "dcod", "--detector", "torchvision:fasterrcnn_mobilenet_v3_large_320_fpn",
+                 "--eval-detector", "yolov3-tiny", "--ratio", "0.05", "--protocol", "smoke",
+                 "--dataset", "shapes:?n_train=40&n_test=8&size=64&max_extent=28", "--out", str(tmp_path),
+                 "--device", "cpu"]) == 0
+    (result_file,) = tmp_path.rglob("result.json")
+    result = json.loads(result_file.read_text())
+    assert result["detector"] == "torchvision:fasterrcnn_mobilenet_v3_large_320_fpn"
+    assert result["eval_detector"] == "ultralytics:yolov3-tiny.yaml" and "eval-" in result["cell"]
+    assert result["condensed"]["manifest"]["teacher"]["detector"].startswith("torchvision:")

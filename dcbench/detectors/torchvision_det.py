@@ -129,7 +129,7 @@ class TorchvisionDetector:
                     opt.step()
                     sched.step()
                     step_no += 1
-                    running += float(loss)
+                    running += loss.item()
                 step(epoch + 1, f"loss {running / steps_per_epoch:.3f}")
         target = workdir / "detector.pt"
         torch.save({"model": model.state_dict(), "num_classes": dataset.num_classes, "imgsz": protocol.imgsz,
