@@ -15,3 +15,7 @@ def dcbench_register_detectors(registry):
                  "Any Ultralytics detection config: ultralytics:yolov8n.yaml")
     registry.add("torchvision", "dcbench.detectors.torchvision_det:TorchvisionDetector",
                  "torchvision Faster R-CNN from scratch: torchvision:fasterrcnn_resnet50_fpn, ..._mobilenet_v3_large_fpn")
+    registry.add("detectron2", "dcbench.detectors.detectron2_det:Detectron2Detector",
+                 "Detectron2 Faster R-CNN from a model-zoo config, from scratch: detectron2:faster_rcnn_R_50_FPN")
+    registry.add("faster-rcnn", "dcbench.detectors.detectron2_det:Detectron2Detector",
+                 "Alias of detectron2:faster_rcnn_R_50_FPN (needs the detectron2 extra)")

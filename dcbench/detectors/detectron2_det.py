@@ -1,0 +1,231 @@
+"""Detectron2 backend (Apache-2.0): Faster R-CNN from a model-zoo config, trained from scratch.
+
+Install: the official way is from Detectron2's repository (see the README); ``python scripts/install_detectron2.py``
+installs its pure-Python part where building it is not possible. Nothing is downloaded at run time:
+``MODEL.WEIGHTS`` is emptied, and training from scratch uses ``MODEL.RESNETS.NORM = "BN"`` with nothing frozen
+(``MODEL.BACKBONE.FREEZE_AT = 0``); with the config's frozen BN the loss diverges. Images are resized so that
+their longer side is the protocol's ``imgsz`` (as the torchvision backend does), anchors are scaled by
+``imgsz / 800`` like there, and predictions are mapped back to the original pixels and scored by dcbench's
+evaluator (not Detectron2's COCOEvaluator).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from dcbench.data.model import DetectionDataset
+from dcbench.detectors.base import Checkpoint, InversionTarget
+from dcbench.errors import ConfigError
+from dcbench.evaluation.detections import Detections
+from dcbench.progress import SILENT
+
+CONFIGS = {
+    "faster_rcnn_R_50_FPN": "COCO-Detection/faster_rcnn_R_50_FPN_1x.yaml",
+    "faster_rcnn_R_101_FPN": "COCO-Detection/faster_rcnn_R_101_FPN_3x.yaml",
+}
+BASE_LR = 0.02  # per 16 images, Detectron2's default
+WARMUP_ITERS = 100
+
+
+def _import():
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import detectron2  # noqa: F401
+            from detectron2 import model_zoo  # noqa: F401
+    except ImportError as exc:
+        raise ConfigError(
+            f"Detectron2 is not installed ({exc}): install it from its repository, or run "
+            "`python scripts/install_detectron2.py` (see the README)") from None
+
+
+def _resized(path, imgsz: int):
+    """(3, h, w) float BGR 0-255 tensor with the longer side ``imgsz``, and the scale applied."""
+    import torch
+    from PIL import Image
+
+    from dcbench.errors import DatasetError
+
+    try:
+        with Image.open(path) as im:
+            im = im.convert("RGB")
+            scale = imgsz / max(im.width, im.height)
+            im = im.resize((max(1, round(im.width * scale)), max(1, round(im.height * scale))), Image.BILINEAR)
+            arr = np.asarray(im)[:, :, ::-1].copy()
+    except Exception as exc:
+        raise DatasetError(path, f"unreadable image: {type(exc).__name__}: {exc}") from exc
+    return torch.from_numpy(arr).permute(2, 0, 1).float(), scale
+
+
+class Detectron2Detector:
+    """``detectron2:faster_rcnn_R_50_FPN`` (alias ``faster-rcnn``) or ``detectron2:faster_rcnn_R_101_FPN``."""
+
+    def __init__(self, arg: str | None = None):
+        arch = arg or "faster_rcnn_R_50_FPN"
+        if arch not in CONFIGS:
+            raise ConfigError(f"unknown detectron2 model {arch!r} (known: {', '.join(CONFIGS)})")
+        self.arch = arch
+        self.name = f"detectron2:{arch}"
+
+    def _cfg(self, num_classes: int, imgsz: int, device: str):
+        _import()
+        from detectron2 import model_zoo
+        from detectron2.config import get_cfg
+
+        cfg = get_cfg()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            cfg.merge_from_file(model_zoo.get_config_file(CONFIGS[self.arch]))
+        cfg.MODEL.WEIGHTS = ""
+        cfg.MODEL.RESNETS.NORM = "BN"
+        cfg.MODEL.BACKBONE.FREEZE_AT = 0
+        cfg.MODEL.ROI_HEADS.NUM_CLASSES = num_classes
+        cfg.MODEL.ROI_HEADS.SCORE_THRESH_TEST = 0.001
+        cfg.TEST.DETECTIONS_PER_IMAGE = 100
+        cfg.MODEL.ANCHOR_GENERATOR.SIZES = [[max(4, round(s * imgsz / 800))] for s in (32, 64, 128, 256, 512)]
+        cfg.MODEL.DEVICE = "cuda" if device.startswith("cuda") else "cpu"
+        return cfg
+
+    def _model(self, num_classes: int, imgsz: int, device: str):
+        import torch
+        from detectron2.modeling import build_model
+
+        model = build_model(self._cfg(num_classes, imgsz, device))
+        return model.to(torch.device(device))
+
+    def _load(self, checkpoint: Checkpoint, device: str):
+        import torch
+
+        state = torch.load(checkpoint.path, map_location="cpu", weights_only=False)
+        model = self._model(state["num_classes"], state["imgsz"], device)
+        model.load_state_dict(state["model"])
+        return model.eval(), state
+
+    def _inputs(self, images, imgsz: int, device: str, *, train: bool, gen=None):
+        import torch
+        from detectron2.structures import Boxes, Instances
+
+        inputs = []
+        for im in images:
+            x, scale = _resized(im.file, imgsz)
+            item = {"image": x.to(device), "height": im.height, "width": im.width}
+            if train:
+                keep = ~im.ignore
+                boxes = torch.from_numpy(im.boxes[keep].copy()) * scale
+                if gen is not None and torch.rand((), generator=gen).item() < 0.5:
+                    item["image"] = item["image"].flip(-1)
+                    w = x.shape[-1]
+                    boxes = torch.stack([w - boxes[:, 2], boxes[:, 1], w - boxes[:, 0], boxes[:, 3]], 1)
+                inst = Instances(tuple(x.shape[-2:]))
+                inst.gt_boxes = Boxes(boxes.reshape(-1, 4).to(device))
+                inst.gt_classes = torch.from_numpy(im.labels[keep].copy()).to(device)
+                item["instances"] = inst
+            inputs.append(item)
+        return inputs
+
+    def train(self, dataset: DetectionDataset, *, protocol, seed: int, workdir: Path, device: str, reporter=None) -> Checkpoint:
+        import torch
+        from detectron2.utils.events import EventStorage
+
+        torch.manual_seed(seed)
+        workdir = Path(workdir)
+        workdir.mkdir(parents=True, exist_ok=True)
+        model = self._model(dataset.num_classes, protocol.imgsz, device).train()
+        batch = min(protocol.batch, len(dataset))
+        epochs = protocol.epochs_for(len(dataset))
+        steps = math.ceil(len(dataset) / batch)
+        total = epochs * steps
+        lr = BASE_LR * batch / 16
+        params = [p for p in model.parameters() if p.requires_grad]
+        opt = torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=1e-4)
+        warm = min(WARMUP_ITERS, max(1, total // 10))
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            opt, lambda it: (it + 1) / warm if it < warm else 0.5 * (1 + math.cos(math.pi * (it - warm) / max(1, total - warm))))
+        gen = torch.Generator().manual_seed(seed)
+        iterations = 0
+        with EventStorage(), (reporter or SILENT).stage(f"train {self.arch} on {len(dataset)} images", total=epochs) as step:
+            for epoch in range(epochs):
+                order = torch.randperm(len(dataset), generator=gen).tolist()
+                running = 0.0
+                for start in range(0, len(order), batch):
+                    chunk = [dataset.images[i] for i in order[start : start + batch]]
+                    losses = model(self._inputs(chunk, protocol.imgsz, device, train=True, gen=gen))
+                    loss = sum(losses.values())
+                    if not torch.isfinite(loss):
+                        raise RuntimeError(f"{self.name}: training loss is {loss.item()} at epoch {epoch + 1}")
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    torch.nn.utils.clip_grad_norm_(params, 10.0)
+                    opt.step()
+                    sched.step()
+                    iterations += 1
+                    running += loss.item()
+                step(epoch + 1, f"loss {running / steps:.3f}")
+        target = workdir / "detector.pt"
+        torch.save({"model": model.state_dict(), "num_classes": dataset.num_classes, "imgsz": protocol.imgsz,
+                    "arch": self.arch}, target)
+        return Checkpoint(self.name, target, {"arch": self.arch, "epochs": epochs, "images": len(dataset),
+                                              "iterations": iterations, "lr": lr})
+
+    def predict(self, checkpoint: Checkpoint, dataset: DetectionDataset, *, protocol, device: str, reporter=None) -> list[Detections]:
+        import torch
+
+        model, state = self._load(checkpoint, device)
+        out: list[Detections] = []
+        with torch.no_grad(), (reporter or SILENT).stage(f"predict {len(dataset)} images", total=len(dataset)) as step:
+            for start in range(0, len(dataset), 8):
+                chunk = dataset.images[start : start + 8]
+                for r in model(self._inputs(chunk, state["imgsz"], device, train=False)):
+                    inst = r["instances"].to("cpu")
+                    out.append(Detections(inst.pred_boxes.tensor.numpy(), inst.scores.numpy(), inst.pred_classes.numpy()))
+                step(len(out))
+        return out
+
+    def features(self, checkpoint: Checkpoint, dataset: DetectionDataset, *, protocol, device: str, reporter=None) -> np.ndarray:
+        """Global-average-pooled coarsest FPN level."""
+        import torch
+
+        model, state = self._load(checkpoint, device)
+        feats = []
+        with torch.no_grad(), (reporter or SILENT).stage(f"features of {len(dataset)} images", total=len(dataset)) as step:
+            for start in range(0, len(dataset), 8):
+                images = model.preprocess_image(self._inputs(dataset.images[start : start + 8], state["imgsz"], device, train=False))
+                levels = model.backbone(images.tensor)
+                coarsest = levels[sorted(levels)[-1]]
+                feats.append(torch.nn.functional.adaptive_avg_pool2d(coarsest, 1).flatten(1).cpu().numpy())
+                step(min(start + 8, len(dataset)))
+        return np.concatenate(feats).astype(np.float32)
+
+    def inversion_target(self, checkpoint: Checkpoint, *, protocol, device: str) -> InversionTarget:
+        import torch
+        from detectron2.structures import Boxes, Instances
+        from detectron2.utils.events import EventStorage
+
+        model, state = self._load(checkpoint, device)
+        for p in model.parameters():
+            p.requires_grad_(False)
+
+        def loss(images: torch.Tensor, targets) -> torch.Tensor:
+            inputs = []
+            for x, (boxes, labels) in zip(images, targets):
+                inst = Instances(tuple(x.shape[-2:]))
+                inst.gt_boxes = Boxes(boxes.to(images).reshape(-1, 4))
+                inst.gt_classes = labels.to(device).long()
+                inputs.append({"image": x.flip(0) * 255.0, "instances": inst})  # RGB [0, 1] -> BGR [0, 255]
+            # Detectron2 returns losses only in training mode; BatchNorm stays in eval mode (running statistics)
+            model.train()
+            for m in model.modules():
+                if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                    m.eval()
+            try:
+                with EventStorage():
+                    losses = model(inputs)
+            finally:
+                model.eval()
+            return sum(losses.values())
+
+        return InversionTarget(model, loss, protocol.imgsz, device, state["num_classes"])
