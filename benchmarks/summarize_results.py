@@ -28,7 +28,7 @@ def main(dirs: list[str]) -> None:
         for f in sorted(Path(d).rglob("result.json")):
             r = json.loads(f.read_text())
             groups[(variant(r), r["config"]["ratio"], r["config"]["protocol"]["protocol_id"])].append(r)
-    print(f"| method | ratio | images | protocol | seeds | " + " | ".join(METRICS) + " |")
+    print("| method | ratio | images | protocol | seeds | " + " | ".join(METRICS) + " |")
     print("|" + "---|" * (5 + len(METRICS)))
     for (name, ratio, proto), rs in sorted(groups.items(), key=lambda kv: (kv[0][1], kv[0][0])):
         cells = []

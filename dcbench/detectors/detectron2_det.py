@@ -11,7 +11,6 @@ evaluator (not Detectron2's COCOEvaluator).
 
 from __future__ import annotations
 
-import math
 import warnings
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import numpy as np
 
 from dcbench.data.model import DetectionDataset
 from dcbench.detectors.base import Checkpoint, InversionTarget
+from dcbench.detectors.rcnn_common import loss_mode, scaled_anchor_sizes, train_from_scratch
 from dcbench.errors import ConfigError
 from dcbench.evaluation.detections import Detections
 from dcbench.progress import SILENT
@@ -27,8 +27,6 @@ CONFIGS = {
     "faster_rcnn_R_50_FPN": "COCO-Detection/faster_rcnn_R_50_FPN_1x.yaml",
     "faster_rcnn_R_101_FPN": "COCO-Detection/faster_rcnn_R_101_FPN_3x.yaml",
 }
-BASE_LR = 0.02  # per 16 images, Detectron2's default
-WARMUP_ITERS = 100
 
 
 def _import():
@@ -86,7 +84,7 @@ class Detectron2Detector:
         cfg.MODEL.ROI_HEADS.NUM_CLASSES = num_classes
         cfg.MODEL.ROI_HEADS.SCORE_THRESH_TEST = 0.001
         cfg.TEST.DETECTIONS_PER_IMAGE = 100
-        cfg.MODEL.ANCHOR_GENERATOR.SIZES = [[max(4, round(s * imgsz / 800))] for s in (32, 64, 128, 256, 512)]
+        cfg.MODEL.ANCHOR_GENERATOR.SIZES = [[s] for s in scaled_anchor_sizes(imgsz)]
         cfg.MODEL.DEVICE = "cuda" if device.startswith("cuda") else "cpu"
         return cfg
 
@@ -131,45 +129,18 @@ class Detectron2Detector:
         import torch
         from detectron2.utils.events import EventStorage
 
-        torch.manual_seed(seed)
         workdir = Path(workdir)
         workdir.mkdir(parents=True, exist_ok=True)
-        model = self._model(dataset.num_classes, protocol.imgsz, device).train()
-        batch = min(protocol.batch, len(dataset))
-        epochs = protocol.epochs_for(len(dataset))
-        steps = math.ceil(len(dataset) / batch)
-        total = epochs * steps
-        lr = BASE_LR * batch / 16
-        params = [p for p in model.parameters() if p.requires_grad]
-        opt = torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=1e-4)
-        warm = min(WARMUP_ITERS, max(1, total // 10))
-        sched = torch.optim.lr_scheduler.LambdaLR(
-            opt, lambda it: (it + 1) / warm if it < warm else 0.5 * (1 + math.cos(math.pi * (it - warm) / max(1, total - warm))))
-        gen = torch.Generator().manual_seed(seed)
-        iterations = 0
-        with EventStorage(), (reporter or SILENT).stage(f"train {self.arch} on {len(dataset)} images", total=epochs) as step:
-            for epoch in range(epochs):
-                order = torch.randperm(len(dataset), generator=gen).tolist()
-                running = 0.0
-                for start in range(0, len(order), batch):
-                    chunk = [dataset.images[i] for i in order[start : start + batch]]
-                    losses = model(self._inputs(chunk, protocol.imgsz, device, train=True, gen=gen))
-                    loss = sum(losses.values())
-                    if not torch.isfinite(loss):
-                        raise RuntimeError(f"{self.name}: training loss is {loss.item()} at epoch {epoch + 1}")
-                    opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    torch.nn.utils.clip_grad_norm_(params, 10.0)
-                    opt.step()
-                    sched.step()
-                    iterations += 1
-                    running += loss.item()
-                step(epoch + 1, f"loss {running / steps:.3f}")
+        torch.manual_seed(seed)  # the initial weights
+        model = self._model(dataset.num_classes, protocol.imgsz, device)
+        with EventStorage():
+            record = train_from_scratch(
+                model, dataset, lambda images, gen: model(self._inputs(images, protocol.imgsz, device, train=True, gen=gen)),
+                protocol=protocol, seed=seed, name=self.arch, reporter=reporter or SILENT)
         target = workdir / "detector.pt"
         torch.save({"model": model.state_dict(), "num_classes": dataset.num_classes, "imgsz": protocol.imgsz,
                     "arch": self.arch}, target)
-        return Checkpoint(self.name, target, {"arch": self.arch, "epochs": epochs, "images": len(dataset),
-                                              "iterations": iterations, "lr": lr})
+        return Checkpoint(self.name, target, {"arch": self.arch, "images": len(dataset), **record})
 
     def predict(self, checkpoint: Checkpoint, dataset: DetectionDataset, *, protocol, device: str, reporter=None) -> list[Detections]:
         import torch
@@ -216,16 +187,8 @@ class Detectron2Detector:
                 inst.gt_boxes = Boxes(boxes.to(images).reshape(-1, 4))
                 inst.gt_classes = labels.to(device).long()
                 inputs.append({"image": x.flip(0) * 255.0, "instances": inst})  # RGB [0, 1] -> BGR [0, 255]
-            # Detectron2 returns losses only in training mode; BatchNorm stays in eval mode (running statistics)
-            model.train()
-            for m in model.modules():
-                if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
-                    m.eval()
-            try:
-                with EventStorage():
-                    losses = model(inputs)
-            finally:
-                model.eval()
+            with loss_mode(model), EventStorage():
+                losses = model(inputs)
             return sum(losses.values())
 
         return InversionTarget(model, loss, protocol.imgsz, device, state["num_classes"])

@@ -11,21 +11,19 @@ anchors cover the same fraction of the image at every protocol.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
 
 from dcbench.data.model import DetectionDataset
 from dcbench.detectors.base import Checkpoint, InversionTarget
+from dcbench.detectors.rcnn_common import loss_mode, scaled_anchor_sizes, train_from_scratch
 from dcbench.errors import ConfigError
 from dcbench.evaluation.detections import Detections
 from dcbench.progress import SILENT
 
 ARCHITECTURES = ("fasterrcnn_resnet50_fpn", "fasterrcnn_resnet50_fpn_v2", "fasterrcnn_mobilenet_v3_large_fpn",
                  "fasterrcnn_mobilenet_v3_large_320_fpn")
-BASE_LR = 0.02  # per 16 images, torchvision's detection reference
-WARMUP_ITERS = 100
 
 
 def _image_tensor(path):
@@ -53,7 +51,7 @@ class TorchvisionDetector:
         self.name = f"torchvision:{arch}"
 
     def anchor_sizes(self, imgsz: int) -> tuple[tuple[int, ...], ...]:
-        scaled = tuple(max(4, round(s * imgsz / 800)) for s in (32, 64, 128, 256, 512))
+        scaled = scaled_anchor_sizes(imgsz)
         if "mobilenet" in self.arch:  # two feature maps (plus pool), each with every size
             return (scaled,) * 3
         return tuple((s,) for s in scaled)  # one size per FPN level
@@ -85,57 +83,31 @@ class TorchvisionDetector:
     def train(self, dataset: DetectionDataset, *, protocol, seed: int, workdir: Path, device: str, reporter=None) -> Checkpoint:
         import torch
 
-        torch.manual_seed(seed)
         workdir = Path(workdir)
         workdir.mkdir(parents=True, exist_ok=True)
-        model = self._build(dataset.num_classes, protocol.imgsz).to(device).train()
-        batch = min(protocol.batch, len(dataset))
-        epochs = protocol.epochs_for(len(dataset))
-        steps_per_epoch = math.ceil(len(dataset) / batch)
-        total = epochs * steps_per_epoch
-        lr = BASE_LR * batch / 16
-        params = [p for p in model.parameters() if p.requires_grad]
-        opt = torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=1e-4)
-        warm = min(WARMUP_ITERS, max(1, total // 10))
-        sched = torch.optim.lr_scheduler.LambdaLR(
-            opt, lambda it: (it + 1) / warm if it < warm else 0.5 * (1 + math.cos(math.pi * (it - warm) / max(1, total - warm))))
-        gen = torch.Generator().manual_seed(seed)
-        images = [im for im in dataset.images]
-        step_no = 0
-        with (reporter or SILENT).stage(f"train {self.arch} on {len(dataset)} images", total=epochs) as step:
-            for epoch in range(epochs):
-                order = torch.randperm(len(images), generator=gen).tolist()
-                running = 0.0
-                for start in range(0, len(order), batch):
-                    xs, ts = [], []
-                    for i in order[start : start + batch]:
-                        im = images[i]
-                        x = _image_tensor(im.file)
-                        keep = ~im.ignore
-                        boxes = torch.from_numpy(im.boxes[keep].copy())
-                        labels = torch.from_numpy(im.labels[keep].copy()) + 1
-                        if torch.rand((), generator=gen).item() < 0.5:  # horizontal flip
-                            x = x.flip(-1)
-                            boxes = torch.stack([im.width - boxes[:, 2], boxes[:, 1], im.width - boxes[:, 0], boxes[:, 3]], 1)
-                        xs.append(x.to(device))
-                        ts.append({"boxes": boxes.reshape(-1, 4).to(device), "labels": labels.to(device)})
-                    losses = model(xs, ts)
-                    loss = sum(losses.values())
-                    if not torch.isfinite(loss):
-                        raise RuntimeError(f"{self.name}: training loss is {float(loss)} at epoch {epoch + 1}")
-                    opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    torch.nn.utils.clip_grad_norm_(params, 10.0)
-                    opt.step()
-                    sched.step()
-                    step_no += 1
-                    running += loss.item()
-                step(epoch + 1, f"loss {running / steps_per_epoch:.3f}")
+        torch.manual_seed(seed)  # the initial weights
+        model = self._build(dataset.num_classes, protocol.imgsz).to(device)
+
+        def step_losses(images, gen):
+            xs, ts = [], []
+            for im in images:
+                x = _image_tensor(im.file)
+                keep = ~im.ignore
+                boxes = torch.from_numpy(im.boxes[keep].copy())
+                if torch.rand((), generator=gen).item() < 0.5:  # horizontal flip
+                    x = x.flip(-1)
+                    boxes = torch.stack([im.width - boxes[:, 2], boxes[:, 1], im.width - boxes[:, 0], boxes[:, 3]], 1)
+                xs.append(x.to(device))
+                ts.append({"boxes": boxes.reshape(-1, 4).to(device),
+                           "labels": (torch.from_numpy(im.labels[keep].copy()) + 1).to(device)})
+            return model(xs, ts)
+
+        record = train_from_scratch(model, dataset, step_losses, protocol=protocol, seed=seed, name=self.arch,
+                                    reporter=reporter or SILENT)
         target = workdir / "detector.pt"
         torch.save({"model": model.state_dict(), "num_classes": dataset.num_classes, "imgsz": protocol.imgsz,
                     "arch": self.arch}, target)
-        return Checkpoint(self.name, target, {"arch": self.arch, "epochs": epochs, "images": len(dataset),
-                                              "iterations": step_no, "lr": lr,
+        return Checkpoint(self.name, target, {"arch": self.arch, "images": len(dataset), **record,
                                               "anchor_sizes": [list(a) for a in self.anchor_sizes(protocol.imgsz)]})
 
     def predict(self, checkpoint: Checkpoint, dataset: DetectionDataset, *, protocol, device: str, reporter=None) -> list[Detections]:
@@ -176,16 +148,9 @@ class TorchvisionDetector:
             p.requires_grad_(False)
 
         def loss(images: torch.Tensor, targets) -> torch.Tensor:
-            # torchvision returns losses only in training mode; BatchNorm stays in eval mode (running statistics)
-            model.train()
-            for m in model.modules():
-                if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
-                    m.eval()
-            try:
-                ts = [{"boxes": b.to(images).reshape(-1, 4), "labels": lb.to(device).long() + 1} for b, lb in targets]
+            ts = [{"boxes": b.to(images).reshape(-1, 4), "labels": lb.to(device).long() + 1} for b, lb in targets]
+            with loss_mode(model):
                 losses = model(list(images), ts)
-            finally:
-                model.eval()
             return sum(losses.values())
 
         return InversionTarget(model, loss, protocol.imgsz, device, state["num_classes"])

@@ -1,0 +1,75 @@
+"""What the two-stage (R-CNN) backends share: the from-scratch training loop and the loss mode for inversion.
+
+Both torchvision's and Detectron2's Faster R-CNN return their losses only in training mode; for model inversion
+the BatchNorm layers must still use their running statistics, hence :func:`loss_mode`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from contextlib import contextmanager
+
+BASE_LR = 0.02  # per 16 images: torchvision's detection reference and Detectron2's default
+WARMUP_ITERS = 100
+MAX_GRAD_NORM = 10.0
+
+
+@contextmanager
+def loss_mode(model):
+    """Training mode (so the model returns losses) with BatchNorm frozen in eval mode; eval mode afterwards."""
+    import torch
+
+    model.train()
+    for m in model.modules():
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+            m.eval()
+    try:
+        yield model
+    finally:
+        model.eval()
+
+
+def train_from_scratch(model, dataset, step_losses: Callable, *, protocol, seed: int, name: str, reporter) -> dict:
+    """SGD (momentum 0.9, weight decay 1e-4), lr 0.02 x batch / 16, linear warm-up then cosine decay, gradient
+    norm clipped at 10. ``step_losses(images, generator)`` returns the loss dict for a list of ImageRecords.
+    Returns what the checkpoint records (epochs, iterations, lr)."""
+    import torch
+
+    torch.manual_seed(seed)
+    model.train()
+    batch = min(protocol.batch, len(dataset))
+    epochs = protocol.epochs_for(len(dataset))
+    steps = math.ceil(len(dataset) / batch)
+    total = epochs * steps
+    lr = BASE_LR * batch / 16
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=1e-4)
+    warm = min(WARMUP_ITERS, max(1, total // 10))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda it: (it + 1) / warm if it < warm else 0.5 * (1 + math.cos(math.pi * (it - warm) / max(1, total - warm))))
+    gen = torch.Generator().manual_seed(seed)
+    iterations = 0
+    with reporter.stage(f"train {name} on {len(dataset)} images", total=epochs) as step:
+        for epoch in range(epochs):
+            order = torch.randperm(len(dataset), generator=gen).tolist()
+            running = 0.0
+            for start in range(0, len(order), batch):
+                losses = step_losses([dataset.images[i] for i in order[start : start + batch]], gen)
+                loss = sum(losses.values())
+                if not torch.isfinite(loss):
+                    raise RuntimeError(f"{name}: training loss is {loss.item()} at epoch {epoch + 1}")
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(params, MAX_GRAD_NORM)
+                opt.step()
+                sched.step()
+                iterations += 1
+                running += loss.item()
+            step(epoch + 1, f"loss {running / steps:.3f}")
+    return {"epochs": epochs, "iterations": iterations, "lr": lr}
+
+
+def scaled_anchor_sizes(imgsz: int) -> tuple[int, ...]:
+    """torchvision's and Detectron2's default anchors (32-512 px) assume 800 px inputs: scale them to ``imgsz``."""
+    return tuple(max(4, round(s * imgsz / 800)) for s in (32, 64, 128, 256, 512))
