@@ -17,10 +17,12 @@ def _result(out):
     return files[0].parent, json.loads(files[0].read_text())
 
 
-def test_random_smoke_on_shapes_and_resume(tmp_path, capsys):
+def test_random_smoke_on_shapes_and_resume(tmp_path, capsys, monkeypatch):
+    # a relative --out, as in the README's main command (Ultralytics would resolve it against its own runs dir)
+    monkeypatch.chdir(tmp_path)
     out = tmp_path / "runs"
     argv = ["run", "--method", "random", "--detector", "yolov3-tiny", "--ratio", "0.1", "--protocol", "smoke",
-            "--out", str(out), "--device", "cpu"]
+            "--out", "runs", "--device", "cpu"]
     assert main(argv) == 0
     cell, result = _result(out)
     assert result["status"] == "ok" and result["budget"] == 100 and result["config"]["protocol"]["name"] == "smoke"

@@ -89,6 +89,7 @@ def run(
     from dcbench.progress import Reporter
     from dcbench.protocols import get_protocol
 
+    out = out.expanduser().resolve()
     proto = get_protocol(protocol).with_overrides(imgsz=imgsz, epochs=epochs, batch=batch)
     config = CellConfig(method=method, detector=detector, ratio=ratio, seed=seed, protocol=proto, dataset=dataset,
                         test_dataset=test, eval_detector=eval_detector, method_options={**parse_options(option), **parse_extra_flags(list(ctx.args))},

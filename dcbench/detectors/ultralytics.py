@@ -103,7 +103,8 @@ class UltralyticsDetector:
         _prepare()
         from ultralytics import YOLO
 
-        workdir = Path(workdir)
+        # absolute: Ultralytics resolves a relative ``project`` against its own runs folder, not the cwd
+        workdir = Path(workdir).resolve()
         data_dir = workdir / "yolo-data"
         shutil.rmtree(data_dir, ignore_errors=True)
         data_yaml = write_yolo(dataset, data_dir, "train")
