@@ -120,3 +120,14 @@ def test_coco_reader_maps_sparse_category_ids_and_crowd(tmp_path):
     ds = read_coco(tmp_path / "a.json")
     assert ds.categories == ["car", "toothbrush"]
     assert ds.images[0].labels.tolist() == [1, 0] and ds.images[0].ignore.tolist() == [False, True]
+
+
+def test_fingerprint_is_memoised_but_follows_changes(tiny_voc):
+    from dataclasses import replace
+
+    ds = read_voc(tiny_voc)
+    first = ds.fingerprint()
+    assert ds._fingerprint is not None and ds.fingerprint() == first
+    renamed = replace(ds, categories=[*ds.categories, "extra"])
+    assert renamed.fingerprint() != first  # a copy does not inherit the memo
+    assert ds.subset([0, 1]).fingerprint() != first

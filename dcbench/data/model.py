@@ -80,6 +80,9 @@ class DetectionDataset:
     splits: dict[str, list[int]] = field(default_factory=dict)
     report: LoadReport = field(default_factory=LoadReport)
     source: str = ""
+    # memo of fingerprint(): a run asks for it several times (teacher key, feature key, manifest, result), and at
+    # COCO scale each call stats 118k files. init=False: copies made with replace()/subset() recompute it.
+    _fingerprint: tuple | None = field(default=None, init=False, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.images)
@@ -121,6 +124,9 @@ class DetectionDataset:
     def fingerprint(self) -> str:
         """A content hash of the annotations, image sizes and file sizes (not pixels: hashing 18 GB of COCO on
         every run would cost minutes). Two datasets with equal fingerprints train identical detectors."""
+        key = (id(self.images), len(self.images), tuple(self.categories))
+        if self._fingerprint is not None and self._fingerprint[0] == key:
+            return self._fingerprint[1]
         h = hashlib.sha256()
         h.update("\x1f".join(self.categories).encode())
         for im in self.images:
@@ -132,7 +138,8 @@ class DetectionDataset:
             h.update(im.boxes.tobytes())
             h.update(im.labels.tobytes())
             h.update(im.ignore.tobytes())
-        return h.hexdigest()[:16]
+        self._fingerprint = (key, h.hexdigest()[:16])
+        return self._fingerprint[1]
 
 
 def concat(name: str, parts: dict[str, DetectionDataset], source: str = "") -> DetectionDataset:

@@ -109,8 +109,8 @@ def resolve_train_test(ds: DetectionDataset, test_ds: DetectionDataset | None = 
         return TrainTest(train, test, how)
     test_split = _pick(ds, TEST_SPLITS)
     if test_split and test_split != train_split:
-        train = ds.split(train_split) if train_split else ds.subset(
-            [i for i in range(len(ds)) if i not in set(ds.splits[test_split])])
+        held_out = set(ds.splits[test_split])
+        train = ds.split(train_split) if train_split else ds.subset([i for i in range(len(ds)) if i not in held_out])
         return TrainTest(train, ds.split(test_split), f"splits {train_split or 'rest'}/{test_split} of {ds.source}")
     base = ds.split(train_split) if train_split else ds
     tr, te = holdout_indices(base)

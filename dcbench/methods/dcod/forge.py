@@ -136,7 +136,13 @@ def forge(slots: list[Slot], target, cfg: DCODConfig, *, seed: int, workdir: Pat
                     gen.set_state(st["generator"])
                     start_it, log = st["iteration"], st["history"]
                     reporter.note(f"forge: resumed batch {b + 1}/{n_batches} at iteration {start_it}")
-            batch_targets = [targets_at(s, k, size, device) for s in batch_slots]
+            def layout(k: int):
+                """Targets and FBD weight for a k x k layout: they change only when IPE re-lays the canvas."""
+                targets = [targets_at(s, k, size, device) for s in batch_slots]
+                weight = background_weight(box_mask(targets, size, device), cfg.fbd_alpha) if cfg.fbd else None
+                return targets, weight
+
+            batch_targets, weight = layout(k)
             with reporter.stage(f"forge batch {b + 1}/{n_batches} ({len(batch_slots)} images)", total=cfg.iterations) as step:
                 for it in range(start_it, cfg.iterations):
                     t_it = time.perf_counter()
@@ -150,10 +156,9 @@ def forge(slots: list[Slot], target, cfg: DCODConfig, *, seed: int, workdir: Pat
                         x = relaid.clone().requires_grad_(True)
                         opt = _make_optimizer(cfg, x)  # per-pixel optimiser state no longer lines up with the pixels
                         k = new_k
-                        batch_targets = [targets_at(s, k, size, device) for s in batch_slots]
+                        batch_targets, weight = layout(k)
                     if b == 0 and it in cfg.snapshots:
                         _snapshot(x, workdir, it)
-                    weight = background_weight(box_mask(batch_targets, size, device), cfg.fbd_alpha) if cfg.fbd else None
                     x_in = x * weight if (cfg.fbd and cfg.fbd_mode == "input") else x
                     x_aug, t_aug = shift_and_flip(x_in, batch_targets, cfg.jitter, cfg.flip, gen)
                     if cfg.fbd and cfg.erase and cfg.erase_p > 0:
