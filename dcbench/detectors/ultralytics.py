@@ -123,6 +123,9 @@ class UltralyticsDetector:
                 device=ultralytics_device(device), workers=0 if cpu else min(8, os.cpu_count() or 1),
                 seed=seed, deterministic=True, val=False, plots=False, pretrained=False, amp=not cpu,
                 project=str(workdir), name="ultralytics", exist_ok=True, verbose=False, cache=False,
+                # only the final checkpoint: a per-epoch last.pt was half the wall time of a 10-image student
+                # (300 one-batch epochs). The cost: a NaN loss now fails the run instead of reloading last.pt.
+                save=False,
             )
         last = run_dir / "weights" / "last.pt"
         if not last.is_file():

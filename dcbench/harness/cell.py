@@ -8,6 +8,7 @@ cell is finished, and nothing else in the cell folder is trusted without it.
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 import warnings
@@ -26,6 +27,7 @@ from dcbench.protocols import Protocol
 
 RESULT_FILE = "result.json"
 RESULT_SCHEMA = 1
+FULL_KIND = "full train split"  # the condensed "kind" of a full-data cell, how leaderboards find the upper-bound row
 
 
 @dataclass
@@ -46,18 +48,40 @@ class CellConfig:
         return self.eval_detector or self.detector
 
     def cell_name(self) -> str:
-        parts = [self.dataset, self.method, self.detector]
-        if self.eval_detector and self.eval_detector != self.detector:
-            parts.append(f"eval-{self.eval_detector}")
+        """The cell's folder name: everything that changes its result, readable."""
+        extra = [f"eval-{self.eval_detector}"] if self.eval_detector and self.eval_detector != self.detector else []
+        return self._name(extra + self._variant_parts(), condensing=True)
+
+    def condense_name(self) -> str:
+        """The condensed set's folder name: what changes the *condensed set*. The evaluation detector never does;
+        the condensing detector, its teacher and the protocol matter only to methods that use a teacher, so a
+        Random set is shared by every detector of a matrix."""
+        return self._name(self._variant_parts(), condensing=self.uses_teacher())
+
+    def _variant_parts(self) -> list[str]:
         identity = self.variant_options()
-        if identity:
-            parts.append("+".join(f"{k}={v}" for k, v in sorted(identity.items())))
-        if self.teacher_checkpoint:
+        return ["+".join(f"{k}={v}" for k, v in sorted(identity.items()))] if identity else []
+
+    def _name(self, extra: list[str], *, condensing: bool) -> str:
+        parts = [self.dataset, self.method] + ([self.detector] if condensing else []) + extra
+        if condensing and self.teacher_checkpoint:
             import hashlib
 
             parts.append("teacher-" + hashlib.sha256(str(Path(self.teacher_checkpoint).resolve()).encode()).hexdigest()[:8])
-        parts += [f"r{self.ratio:g}", f"s{self.seed}", self.protocol.protocol_id]
+        parts += [f"r{self.ratio:g}", f"s{self.seed}"] + ([self.protocol.protocol_id] if condensing else [])
         return re.sub(r"[^A-Za-z0-9._=+-]+", "_", "__".join(parts)).strip("_")
+
+    def uses_teacher(self) -> bool:
+        return bool(getattr(self._method_class(), "requires_teacher", True))
+
+    def student_is_teacher(self) -> bool:
+        """The full-data row: its student is the evaluation detector's teacher (see methods.full)."""
+        return bool(getattr(self._method_class(), "student_is_teacher", False))
+
+    def _method_class(self):
+        from dcbench.plugins.manager import get_registries
+
+        return get_registries().methods.load(self.method)
 
     def variant_options(self) -> dict[str, Any]:
         """The method options that make this method variant (reporting-only options left out)."""
@@ -66,10 +90,8 @@ class CellConfig:
     def _bookkeeping(self) -> frozenset:
         """Options that change how a method reports, not what it produces (e.g. DCOD's snapshots): they do not
         make a new cell. A method lists them in its ``bookkeeping_options`` class attribute."""
-        from dcbench.plugins.manager import get_registries
-
         try:
-            return frozenset(getattr(get_registries().methods.load(self.method), "bookkeeping_options", ()))
+            return frozenset(getattr(self._method_class(), "bookkeeping_options", ()))
         except Exception:
             return frozenset()
 
@@ -108,60 +130,121 @@ def read_result(cell_dir: Path) -> dict | None:
         return None
 
 
-def run_cell(config: CellConfig, out_root: Path, *, device: str, reporter: Reporter | None = None) -> dict:
-    from dcbench.detectors.base import describe
-    from dcbench.evaluation.coco_eval import evaluate
-    from dcbench.harness.teacher import fetch_teacher
+CONDENSED_ROOT = "condensed"  # condensed sets live beside the cells, shared by every cell that needs the same set
 
-    reporter = reporter or Reporter()
-    cell_dir = Path(out_root) / config.cell_name()
-    cell_dir.mkdir(parents=True, exist_ok=True)
-    timings: dict[str, float] = {}
-    t_all = time.perf_counter()
 
-    def timed(stage: str, t0: float) -> None:
-        timings[f"{stage}_s"] = round(time.perf_counter() - t0, 3)
+@dataclass
+class CellInputs:
+    """What a cell reads before it does anything expensive: built once, so errors surface before training."""
 
-    t0 = time.perf_counter()
+    method: Any
+    detector: Any
+    evaluator: Any
+    split: Any
+    budget: int
+    notes: list[str]
+
+
+def prepare(config: CellConfig) -> CellInputs:
     method = make_method(config.method, config.method_options)
     detector = make_detector(config.detector)
-    evaluator_backend = make_detector(config.evaluation_detector) if config.eval_detector else detector
+    evaluator = detector if config.evaluation_detector == config.detector else make_detector(config.evaluation_detector)
     dataset = load_dataset(config.dataset)
     test_dataset = load_dataset(config.test_dataset) if config.test_dataset else None
     split = resolve_train_test(dataset, test_dataset)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         budget = budget_for(config.ratio, len(split.train))
-    notes = [str(w.message) for w in caught]
-    for note in notes:
-        reporter.note(f"warning: {note}")
-    timed("load", t0)
+    return CellInputs(method, detector, evaluator, split, budget, [str(w.message) for w in caught])
 
+
+def fetch_cell_teacher(config: CellConfig, inputs: CellInputs, backend, *, device: str, reporter: Reporter | None = None):
+    """The Fetch teacher of ``backend`` on the cell's train split (trained once, then cached). A checkpoint given
+    with ``--teacher`` stands for the condensing detector's teacher only."""
+    from dcbench.harness.teacher import fetch_teacher
+
+    given = config.teacher_checkpoint if backend is inputs.detector else None
+    return fetch_teacher(inputs.split.train, backend, protocol=config.protocol, seed=config.seed, device=device,
+                         reporter=reporter, checkpoint_path=Path(given) if given else None)
+
+
+def condense_cell(config: CellConfig, out_root: Path, *, device: str, inputs: CellInputs | None = None,
+                  reporter: Reporter | None = None):
+    """The cell's condensed set, made once per :meth:`CellConfig.condense_name` under ``OUT/condensed/`` and
+    reused (a complete set has a manifest; a killed one is redone, DCOD resuming its forge). Returns the set,
+    the teacher record and the stage timings."""
+    from dcbench.methods.condensed import MANIFEST, load_condensed
+
+    inputs = inputs or prepare(config)
+    workdir = Path(out_root) / CONDENSED_ROOT / config.condense_name()
+    timings: dict[str, float] = {}
     teacher = teacher_record = None
-    if getattr(method, "requires_teacher", False):
+    record_file = workdir / "condense.json"
+    if (workdir / "condensed" / MANIFEST).is_file() and record_file.is_file():
+        record = json.loads(record_file.read_text())
+        return load_condensed(workdir / "condensed"), record["teacher"], {"reused_condensed_set": 1.0}
+    if getattr(inputs.method, "requires_teacher", False):
         t0 = time.perf_counter()
-        teacher, teacher_record = fetch_teacher(
-            split.train, detector, protocol=config.protocol, seed=config.seed, device=device, reporter=reporter,
-            checkpoint_path=Path(config.teacher_checkpoint) if config.teacher_checkpoint else None)
-        timed("fetch", t0)
-
+        teacher, teacher_record = fetch_cell_teacher(config, inputs, inputs.detector, device=device, reporter=reporter)
+        timings["fetch_s"] = round(time.perf_counter() - t0, 3)
     t0 = time.perf_counter()
-    context = CondenseContext(teacher, config.seed, cell_dir, config.protocol, device, reporter)
-    condensed = method.condense(split.train, budget, context=context)
-    if len(condensed) != budget:
-        raise ConfigError(f"method {config.method!r} returned {len(condensed)} images for a budget of {budget}")
-    timed("condense", t0)
+    workdir.mkdir(parents=True, exist_ok=True)
+    context = CondenseContext(teacher, config.seed, workdir, config.protocol, device, reporter)
+    condensed = inputs.method.condense(inputs.split.train, inputs.budget, context=context)
+    if len(condensed) != inputs.budget:
+        raise ConfigError(f"method {config.method!r} returned {len(condensed)} images for a budget of {inputs.budget}")
+    timings["condense_s"] = round(time.perf_counter() - t0, 3)
+    # written after the set: its presence means the set is complete and says how it was made
+    atomic_write_text(record_file, json.dumps({"cell": config.condense_name(), "teacher": teacher_record,
+                                               "timings": timings}, indent=2, default=str) + "\n")
+    return condensed, teacher_record, timings
 
+
+def run_cell(config: CellConfig, out_root: Path, *, device: str, reporter: Reporter | None = None) -> dict:
+    """Condense (or reuse the condensed set), train the evaluation detector on it, score it, write result.json.
+
+    A method with ``student_is_teacher`` (the full-data reference row) trains on the whole train split, which is
+    exactly the Fetch teacher of the evaluation detector: the cached teacher is used and nothing is trained twice.
+    """
+    from dcbench.detectors.base import describe
+    from dcbench.evaluation.coco_eval import evaluate
+
+    reporter = reporter or Reporter()
+    cell_dir = Path(out_root) / config.cell_name()
+    cell_dir.mkdir(parents=True, exist_ok=True)
+    t_all = time.perf_counter()
     t0 = time.perf_counter()
-    student = evaluator_backend.train(condensed.dataset, protocol=config.protocol, seed=config.seed,
-                                      workdir=cell_dir / "student", device=device, reporter=reporter)
-    timed("train", t0)
+    inputs = prepare(config)
+    split, evaluator_backend = inputs.split, inputs.evaluator
+    for note in inputs.notes:
+        reporter.note(f"warning: {note}")
+    timings: dict[str, float] = {"load_s": round(time.perf_counter() - t0, 3)}
+
+    if getattr(inputs.method, "student_is_teacher", False):
+        t0 = time.perf_counter()
+        fetched, teacher_record = fetch_cell_teacher(config, inputs, evaluator_backend, device=device, reporter=reporter)
+        student = fetched.checkpoint
+        timings["train_s"] = round(time.perf_counter() - t0, 3)
+        condensed_record = {"path": None, "images": len(split.train), "boxes": split.train.n_boxes,
+                            "manifest": {"method": config.method, "kind": FULL_KIND}}
+        student_record = {"checkpoint": str(student.path), "teacher": teacher_record, **student.meta}
+    else:
+        condensed, teacher_record, stage_timings = condense_cell(config, out_root, device=device, inputs=inputs,
+                                                                 reporter=reporter)
+        timings.update(stage_timings)
+        condensed_record = {"path": os.path.relpath(condensed.path, cell_dir), "images": len(condensed),
+                            "boxes": condensed.dataset.n_boxes, "manifest": condensed.manifest}
+        t0 = time.perf_counter()
+        student = evaluator_backend.train(condensed.dataset, protocol=config.protocol, seed=config.seed,
+                                          workdir=cell_dir / "student", device=device, reporter=reporter)
+        timings["train_s"] = round(time.perf_counter() - t0, 3)
+        student_record = {"checkpoint": os.path.relpath(student.path, cell_dir), **student.meta}
     t0 = time.perf_counter()
     detections = evaluator_backend.predict(student, split.test, protocol=config.protocol, device=device, reporter=reporter)
-    timed("predict", t0)
+    timings["predict_s"] = round(time.perf_counter() - t0, 3)
     t0 = time.perf_counter()
     metrics = evaluate(split.test, detections)
-    timed("evaluate", t0)
+    timings["evaluate_s"] = round(time.perf_counter() - t0, 3)
     timings["total_s"] = round(time.perf_counter() - t_all, 3)
 
     result = {
@@ -170,8 +253,8 @@ def run_cell(config: CellConfig, out_root: Path, *, device: str, reporter: Repor
         "status": "ok",
         "config": config.as_dict(),
         "method": {"name": config.method, "variant": config.variant_options(),
-                   "options": method.describe() if hasattr(method, "describe") else {}},
-        "detector": describe(detector),
+                   "options": inputs.method.describe() if hasattr(inputs.method, "describe") else {}},
+        "detector": describe(inputs.detector),
         "eval_detector": describe(evaluator_backend),
         "data": {
             **split.as_dict(),
@@ -179,14 +262,12 @@ def run_cell(config: CellConfig, out_root: Path, *, device: str, reporter: Repor
             "train_fingerprint": split.train.fingerprint(),
             "test_fingerprint": split.test.fingerprint(),
         },
-        "budget": budget,
-        "effective_ratio": budget / len(split.train),
-        "warnings": notes,
+        "budget": inputs.budget,
+        "effective_ratio": inputs.budget / len(split.train),
+        "warnings": inputs.notes,
         "teacher": teacher_record,
-        "condensed": {"path": str(condensed.path.relative_to(cell_dir)), "images": len(condensed),
-                      "boxes": condensed.dataset.n_boxes, "manifest": condensed.manifest},
-        "student": {"checkpoint": str(Path(student.path).relative_to(cell_dir)) if Path(student.path).is_relative_to(cell_dir) else str(student.path),
-                    **student.meta},
+        "condensed": condensed_record,
+        "student": student_record,
         "metrics": metrics,
         "timings": timings,
         "device": {"name": device},

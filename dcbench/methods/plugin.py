@@ -13,5 +13,7 @@ def dcbench_register_methods(registry):
                  "K-Center: greedy max-min L2 on whole-image features (-O extractor=teacher|resnet50:PATH).")
     registry.add("herding", "dcbench.methods.feature_selection:HerdingSelection",
                  "Herding: match the mean of whole-image features (-O extractor=teacher|resnet50:PATH).")
+    registry.add("full", "dcbench.methods.full:FullData",
+                 "Full data: the whole train split (ratio 1), the upper-bound row; reuses the cached teacher.")
     registry.add("dcod", "dcbench.methods.dcod.method:DCOD",
                  "DCOD Fetch & Forge: invert the trained detector with FBD and IPE (-O fbd=false -O ipe=false ...).")

@@ -1,0 +1,73 @@
+"""``dcbench matrix SPEC``: every cell of a matrix spec, resumable; ``--dry-run`` shows what is done and what not."""
+
+from __future__ import annotations
+
+import inspect
+import time
+from collections import Counter
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from dcbench.cli import console
+from dcbench.errors import ConfigError
+
+
+def matrix(
+    spec: Path = typer.Argument(..., help="Matrix spec (TOML)."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Results folder (default: runs/<spec name>)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="List the cells and their state; run nothing."),
+    executor: str = typer.Option("local", "--executor", "-e", help="local (sequential) or ray."),
+    address: str | None = typer.Option(None, "--address", help="Ray cluster address (default: a private local instance)."),
+    num_cpus: int | None = typer.Option(None, "--num-cpus", help="CPUs of the private local Ray instance."),
+    device: str | None = typer.Option(None, "--device", help="cpu, cuda or cuda:N (default: GPU when present)."),
+) -> None:
+    """Run every cell of SPEC that has no result yet (failed cells are retried). Exit status 1 when a cell failed."""
+    from dcbench.harness.executors import get_executor
+    from dcbench.harness.matrix import cell_state, load_spec
+
+    matrix_spec = load_spec(spec)
+    out = (out or Path("runs") / matrix_spec.name).expanduser().resolve()
+    cells = matrix_spec.cells()
+    states = {c.cell_name(): cell_state(out, c) for c in cells}
+    counts = Counter(states.values())
+    summary = ", ".join(f"{counts[s]} {s}" for s in ("done", "failed", "pending") if counts[s])
+    if dry_run:
+        table = Table("cell", "state", title=f"{matrix_spec.name}: {len(cells)} cells in {out} ({summary})",
+                      title_justify="left")
+        for c in cells:
+            table.add_row(c.cell_name(), states[c.cell_name()])
+        console.out.print(table)
+        return
+    todo = [c for c in cells if states[c.cell_name()] != "done"]
+    console.info(f"{matrix_spec.name}: {len(cells)} cells ({summary}); running {len(todo)} with the {executor} "
+                 f"executor into {out}")
+    if not todo:
+        return
+    from dcbench.device import resolve_device
+    from dcbench.progress import Reporter
+
+    run = get_executor(executor)
+    options = {k: v for k, v in {"address": address, "num_cpus": num_cpus}.items() if v is not None}
+    known = inspect.signature(run).parameters
+    unknown = [k for k in options if k not in known]
+    if unknown:
+        raise ConfigError(f"--{unknown[0].replace('_', '-')} does not apply to the {executor} executor")
+
+    def report(outcome) -> None:
+        mark = "ok" if outcome.status == "ok" else f"FAILED: {outcome.error}"
+        console.info(f"{outcome.cell}: {mark} ({outcome.seconds:.1f}s)")
+
+    started = time.perf_counter()
+    outcomes = run(todo, out, device=resolve_device(device), reporter=Reporter(), on_done=report, **options)
+    failed = [o for o in outcomes if o.status != "ok"]
+    console.info(f"{len(outcomes) - len(failed)} cells finished, {len(failed)} failed, in {time.perf_counter() - started:.1f}s")
+    for o in failed:
+        console.info(f"  failed: {out / o.cell / 'failed.json'}")
+    if failed:
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("matrix")(matrix)

@@ -1,0 +1,20 @@
+"""The default executor: cells one after another in this process (teachers and features cached on disk)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dcbench.harness.cell import CellConfig
+from dcbench.harness.executors.outcome import Outcome, execute_cell
+
+
+def run_local(cells: list[CellConfig], out: Path, *, device: str, reporter=None, on_done=None) -> list[Outcome]:
+    outcomes = []
+    for i, cell in enumerate(cells, 1):
+        if reporter is not None:
+            reporter.note(f"[{i}/{len(cells)}] {cell.cell_name()}")
+        outcome = execute_cell(cell, out, device=device, reporter=reporter)
+        outcomes.append(outcome)
+        if on_done is not None:
+            on_done(outcome)
+    return outcomes

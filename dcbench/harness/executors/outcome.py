@@ -1,0 +1,47 @@
+"""One cell run with its failure recorded: what every executor calls, in-process or in a Ray worker."""
+
+from __future__ import annotations
+
+import json
+import time
+import traceback
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from dcbench.data.writers import atomic_write_text
+from dcbench.harness.cell import CellConfig, run_cell
+from dcbench.harness.matrix import FAILED_FILE
+
+
+@dataclass
+class Outcome:
+    cell: str
+    status: str  # "ok" or "failed"
+    seconds: float
+    error: str | None = None
+    cell_seconds: float | None = None  # the cell's own total_s (so executor overhead = seconds - cell_seconds)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def execute_cell(config: CellConfig, out: Path, *, device: str, reporter=None) -> Outcome:
+    """Run one cell. An exception from any part (a plugin, a corrupt input, a training crash) is written to the
+    cell's ``failed.json`` and returned, so the matrix goes on; ``result.json`` is never written for it. A later
+    success removes the failure record."""
+    cell_dir = Path(out) / config.cell_name()
+    started = time.perf_counter()
+    try:
+        result = run_cell(config, out, device=device, reporter=reporter)
+    except Exception as exc:  # noqa: BLE001 - a failing cell must not stop the matrix
+        message = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        cell_dir.mkdir(parents=True, exist_ok=True)
+        record = {"cell": config.cell_name(), "status": "failed", "error": message,
+                  "traceback": traceback.format_exc(), "config": config.as_dict(),
+                  "finished": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        atomic_write_text(cell_dir / FAILED_FILE, json.dumps(record, indent=2, default=str) + "\n")
+        return Outcome(config.cell_name(), "failed", round(time.perf_counter() - started, 3), message)
+    (cell_dir / FAILED_FILE).unlink(missing_ok=True)
+    return Outcome(config.cell_name(), "ok", round(time.perf_counter() - started, 3),
+                   cell_seconds=result["timings"]["total_s"])

@@ -1,0 +1,114 @@
+"""Ray executor: every cell becomes a chain of Ray tasks, teacher -> condense -> evaluate.
+
+One teacher task per distinct teacher and one condense task per distinct condensed set, however many cells share
+them; each evaluate task waits for its condensed set, each condense task for its teacher. Training tasks ask for a
+GPU when the cluster has GPUs (and the device is not ``cpu``); everything else asks for one CPU. Workers write into
+the same results folder and caches as the local executor (a shared filesystem when the cluster spans machines),
+with the same atomic files, so the two executors produce the same result files and can resume each other's runs.
+
+Without ``--address`` a private local instance is started on 127.0.0.1 (no dashboard, no usage stats) and shut down
+at the end.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from dcbench.harness.cell import CellConfig
+from dcbench.harness.executors.outcome import Outcome, execute_cell
+
+# Ray reads these at import/start: no telemetry, no token auth on a loopback instance, and really bind to loopback
+_RAY_ENV = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+_FORWARDED = ("DCBENCH_", "YOLO_")
+
+
+def _teacher_stage(config: CellConfig, out: str, device: str) -> str | None:
+    """Train (or find cached) the condensing detector's teacher. Errors are left to the evaluate stage, which
+    retries the cell in full and records the failure in the cell's folder."""
+    from dcbench.harness.cell import fetch_cell_teacher, prepare
+
+    try:
+        inputs = prepare(config)
+        backend = inputs.evaluator if getattr(inputs.method, "student_is_teacher", False) else inputs.detector
+        _, record = fetch_cell_teacher(config, inputs, backend, device=device)
+        return record.get("key")
+    except Exception as exc:  # noqa: BLE001
+        return f"error: {exc}"
+
+
+def _condense_stage(config: CellConfig, out: str, device: str, _teacher: str | None) -> str | None:
+    from dcbench.harness.cell import condense_cell
+
+    try:
+        condensed, _, _ = condense_cell(config, Path(out), device=device)
+        return str(condensed.path)
+    except Exception as exc:  # noqa: BLE001
+        return f"error: {exc}"
+
+
+def _evaluate_stage(config: CellConfig, out: str, device: str, _condensed: str | None) -> Outcome:
+    return execute_cell(config, Path(out), device=device)
+
+
+def _teacher_key(cell: CellConfig) -> tuple:
+    det = cell.evaluation_detector if cell.student_is_teacher() else cell.detector
+    return (cell.dataset, cell.test_dataset, det, cell.protocol.protocol_id, cell.seed, cell.teacher_checkpoint)
+
+
+def run_ray(cells: list[CellConfig], out: Path, *, device: str, reporter=None, on_done=None,
+            address: str | None = None, num_cpus: int | None = None) -> list[Outcome]:
+    for k, v in _RAY_ENV.items():
+        os.environ.setdefault(k, v)
+    import ray
+
+    env = {k: v for k, v in os.environ.items() if k.startswith(_FORWARDED) or k in _RAY_ENV}
+    started_here = not ray.is_initialized()
+    if started_here:
+        if address:
+            ray.init(address=address, runtime_env={"env_vars": env}, log_to_driver=False)
+        else:
+            ray.init(num_cpus=num_cpus or os.cpu_count(), include_dashboard=False, _node_ip_address="127.0.0.1",
+                     runtime_env={"env_vars": env}, log_to_driver=False)
+    try:
+        gpus = ray.cluster_resources().get("GPU", 0) if device != "cpu" else 0
+        task_device = "cuda" if gpus else "cpu"  # Ray sets CUDA_VISIBLE_DEVICES to the GPU it assigned
+        train_res = {"num_gpus": 1, "num_cpus": 1} if gpus else {"num_cpus": 1}
+        teacher_task = ray.remote(**train_res)(_teacher_stage)
+        condense_task = ray.remote(**train_res)(_condense_stage)
+        evaluate_task = ray.remote(**train_res)(_evaluate_stage)
+
+        teachers: dict[tuple, object] = {}
+        condensed: dict[str, object] = {}
+        pending = {}
+        for cell in cells:
+            uses_teacher = cell.student_is_teacher() or cell.uses_teacher()
+            t_ref = None
+            if uses_teacher:
+                key = _teacher_key(cell)
+                if key not in teachers:
+                    teachers[key] = teacher_task.remote(cell, str(out), task_device)
+                t_ref = teachers[key]
+            if cell.student_is_teacher():
+                c_ref = t_ref
+            else:
+                name = cell.condense_name()
+                if name not in condensed:
+                    condensed[name] = condense_task.remote(cell, str(out), task_device, t_ref)
+                c_ref = condensed[name]
+            pending[evaluate_task.remote(cell, str(out), task_device, c_ref)] = cell
+        if reporter is not None:
+            reporter.note(f"ray: {len(cells)} cells as {len(teachers)} teacher, {len(condensed)} condense and "
+                          f"{len(cells)} evaluate tasks ({int(gpus)} GPUs)")
+        results: dict[str, Outcome] = {}
+        waiting = list(pending)
+        while waiting:
+            done, waiting = ray.wait(waiting, num_returns=1)
+            outcome = ray.get(done[0])
+            results[outcome.cell] = outcome
+            if on_done is not None:
+                on_done(outcome)
+        return [results[c.cell_name()] for c in cells]
+    finally:
+        if started_here:
+            ray.shutdown()

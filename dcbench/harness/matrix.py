@@ -1,0 +1,189 @@
+"""A matrix spec (TOML): datasets x detectors x methods x ratios x seeds under one protocol, expanded into cells.
+
+::
+
+    name = "shapes-quick"
+    protocol = "quick"                 # a preset; [protocol_overrides] may change single fields (recorded)
+    datasets = ["shapes"]              # specs, or tables {spec = "voc:DIR", test = "voc:OTHER"}
+    detectors = ["yolov3-tiny"]        # condense with ...
+    eval_detectors = ["faster-rcnn"]   # ... and evaluate with (default: the condensing detector itself)
+    ratios = [0.01, 0.02, 0.05]
+    seeds = [0, 1, 2]
+    full_data = true                   # add the full-train-set row (method "full", ratio 1) per evaluation detector
+
+    [[methods]]
+    name = "random"
+
+    [[methods]]                        # several variants of one method are separate rows
+    name = "dcod"
+    options = { fbd = false, ipe = false }
+
+Everything is checked before the first cell runs: unknown keys, unknown methods or detectors, invalid method
+options and ratios are one-line errors naming the spec file. Every value that shapes a cell is in the cell's
+name and its ``result.json``; the spec is a convenience, never needed to read results.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dcbench.errors import ConfigError, DcbenchError
+from dcbench.harness.cell import CellConfig, read_result
+from dcbench.protocols import Protocol, get_protocol
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+FAILED_FILE = "failed.json"
+_KEYS = {"name", "protocol", "protocol_overrides", "datasets", "detectors", "eval_detectors", "ratios", "seeds",
+         "full_data", "methods", "device"}
+
+
+@dataclass(frozen=True)
+class DatasetEntry:
+    spec: str
+    test: str | None = None
+
+
+@dataclass(frozen=True)
+class MethodEntry:
+    name: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class MatrixSpec:
+    path: Path
+    name: str
+    protocol: Protocol
+    datasets: list[DatasetEntry]
+    detectors: list[str]
+    eval_detectors: list[str]
+    ratios: list[float]
+    seeds: list[int]
+    methods: list[MethodEntry]
+    full_data: bool = False
+
+    def cells(self) -> list[CellConfig]:
+        """All cells, seed-major so that a partial run already holds complete seeds; the full-data cells of a seed
+        come first because they train the teachers its other cells reuse."""
+        cells: list[CellConfig] = []
+        for seed in self.seeds:
+            for ds in self.datasets:
+                for det in self.detectors:
+                    evals = self.eval_detectors or [det]
+                    if self.full_data:
+                        for ev in evals:
+                            cells.append(self._cell(ds, "full", {}, det if ev == det else ev, None, 1.0, seed))
+                    for ratio in self.ratios:
+                        for m in self.methods:
+                            for ev in evals:
+                                cells.append(self._cell(ds, m.name, m.options, det, ev, ratio, seed))
+        unique: dict[str, CellConfig] = {}
+        for c in cells:  # the full-data row of an evaluation detector is shared by every condensing detector
+            unique.setdefault(c.cell_name(), c)
+        return list(unique.values())
+
+    def _cell(self, ds: DatasetEntry, method: str, options: dict, det: str, ev: str | None, ratio: float, seed: int):
+        return CellConfig(method=method, detector=det, ratio=ratio, seed=seed, protocol=self.protocol,
+                          dataset=ds.spec, test_dataset=ds.test, eval_detector=ev if ev and ev != det else None,
+                          method_options=dict(options))
+
+
+def _fail(path: Path, problem: str) -> ConfigError:
+    return ConfigError(f"{path}: {problem}")
+
+
+def _list(raw: dict, key: str, path: Path, kind: type | tuple, *, required: bool = True) -> list:
+    value = raw.get(key, [] if not required else None)
+    if value is None:
+        raise _fail(path, f"missing '{key}'")
+    if not isinstance(value, list) or (required and not value):
+        raise _fail(path, f"'{key}' must be a non-empty list")
+    for v in value:
+        if not isinstance(v, kind) or isinstance(v, bool) and kind is not bool:
+            raise _fail(path, f"'{key}' has {v!r}, expected {getattr(kind, '__name__', kind)}")
+    return value
+
+
+def load_spec(path: str | Path) -> MatrixSpec:
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise _fail(path, "matrix spec not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise _fail(path, f"not valid TOML: {exc}") from None
+    unknown = sorted(set(raw) - _KEYS)
+    if unknown:
+        raise _fail(path, f"unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(_KEYS))})")
+    try:
+        protocol = get_protocol(str(raw.get("protocol", "quick")))
+        overrides = raw.get("protocol_overrides", {})
+        if not isinstance(overrides, dict):
+            raise ConfigError("'protocol_overrides' must be a table")
+        protocol = protocol.with_overrides(**overrides)
+    except DcbenchError as exc:
+        raise _fail(path, str(exc)) from None
+    datasets = []
+    for d in _list(raw, "datasets", path, (str, dict)):
+        if isinstance(d, str):
+            datasets.append(DatasetEntry(d))
+        elif set(d) <= {"spec", "test"} and isinstance(d.get("spec"), str):
+            datasets.append(DatasetEntry(d["spec"], d.get("test")))
+        else:
+            raise _fail(path, f"dataset entry {d!r} must be a spec string or {{spec = ..., test = ...}}")
+    ratios = [float(r) for r in _list(raw, "ratios", path, (int, float))]
+    for r in ratios:
+        if not 0 < r <= 1:
+            raise _fail(path, f"ratio {r:g} is not a fraction in (0, 1] (1 % is 0.01)")
+    methods = []
+    for m in _list(raw, "methods", path, dict):
+        if set(m) - {"name", "options"} or not isinstance(m.get("name"), str) or not isinstance(m.get("options", {}), dict):
+            raise _fail(path, f"method entry {m!r} must be {{name = \"...\", options = {{...}}}}")
+        methods.append(MethodEntry(m["name"], dict(m.get("options", {}))))
+    full_data = raw.get("full_data", False)
+    if not isinstance(full_data, bool):
+        raise _fail(path, "'full_data' must be true or false")
+    spec = MatrixSpec(
+        path=path, name=str(raw.get("name", path.stem)), protocol=protocol, datasets=datasets,
+        detectors=_list(raw, "detectors", path, str), eval_detectors=_list(raw, "eval_detectors", path, str, required=False),
+        ratios=ratios, seeds=_list(raw, "seeds", path, int), methods=methods, full_data=full_data,
+    )
+    _check_names(spec)
+    return spec
+
+
+def _check_names(spec: MatrixSpec) -> None:
+    """Unknown plugins, unreadable datasets and invalid method options fail here, before anything is trained."""
+    from dcbench.data.spec import load_dataset, parse_spec
+    from dcbench.harness.cell import make_method
+    from dcbench.plugins.manager import get_registries
+
+    reg = get_registries()
+    try:
+        for det in {*spec.detectors, *spec.eval_detectors}:
+            reg.detectors.load(parse_spec(det)[0])
+        for ds in spec.datasets:
+            for s in filter(None, (ds.spec, ds.test)):
+                load_dataset(s)  # a broken dataset is a spec error, not one failure per cell
+        for m in spec.methods:
+            make_method(m.name, m.options)
+    except DcbenchError as exc:
+        raise _fail(spec.path, str(exc)) from None
+
+
+# -- state of a results folder -------------------------------------------------------------------------------------
+def cell_state(out: Path, cell: CellConfig) -> str:
+    """``done`` (a result file), ``failed`` (an error record, retried on the next run) or ``pending``."""
+    cell_dir = Path(out) / cell.cell_name()
+    if read_result(cell_dir) is not None:
+        return "done"
+    if (cell_dir / FAILED_FILE).is_file():
+        return "failed"
+    return "pending"

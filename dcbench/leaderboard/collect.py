@@ -1,0 +1,71 @@
+"""Read result files into one flat table: one row per finished cell. Nothing else feeds a leaderboard."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from dcbench.errors import DatasetError
+from dcbench.evaluation.coco_eval import METRICS
+from dcbench.harness.cell import FULL_KIND
+
+RESULT_FILE = "result.json"
+REFERENCE_METHOD = "random"  # the paper's deltas are against Random
+
+
+
+def _variant_text(variant: dict) -> str:
+    return ", ".join(f"{k}={json.dumps(v) if not isinstance(v, str) else v}" for k, v in sorted(variant.items()))
+
+
+def row_label(method: str, variant: dict, condensed_with: str, eval_detector: str, full: bool) -> str:
+    """What a table row is called, derived from the result alone: ``dcod (fbd=false, ipe=false)``, and for the
+    cross-architecture table ``random [condensed with yolov3-tiny]``."""
+    if full:
+        return "full train set"
+    label = method + (f" ({_variant_text(variant)})" if variant else "")
+    if condensed_with != eval_detector:
+        label += f" [condensed with {condensed_with}]"
+    return label
+
+
+def load_results(root: str | Path) -> pd.DataFrame:
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetError(root, "results folder not found")
+    rows = []
+    for f in sorted(root.rglob(RESULT_FILE)):
+        try:
+            r = json.loads(f.read_text())
+            cfg = r["config"]
+            condensed_with = cfg["detector"]
+            eval_detector = cfg.get("eval_detector") or cfg["detector"]
+            full = r["condensed"].get("manifest", {}).get("kind") == FULL_KIND
+            variant = r["method"].get("variant", {})
+            rows.append({
+                "dataset": cfg["dataset"] + (f" | test {cfg['test_dataset']}" if cfg.get("test_dataset") else ""),
+                "eval_detector": eval_detector,
+                "protocol": cfg["protocol"]["protocol_id"],
+                "label": row_label(cfg["method"], variant, condensed_with, eval_detector, full),
+                "method": cfg["method"],
+                "variant": _variant_text(variant),
+                "condensed_with": condensed_with,
+                "full": full,
+                "ratio": float(cfg["ratio"]),
+                "budget": int(r["budget"]),
+                "seed": int(cfg["seed"]),
+                "cell": r["cell"],
+                **{m: r["metrics"].get(m) for m in METRICS},
+            })
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            raise DatasetError(f, f"not a dcbench result file ({type(exc).__name__}: {exc})") from None
+    if not rows:
+        raise DatasetError(root, f"no {RESULT_FILE} files under this folder")
+    frame = pd.DataFrame(rows)
+    dupes = frame[frame.duplicated(["dataset", "eval_detector", "protocol", "label", "ratio", "seed"], keep=False)]
+    if len(dupes):
+        cells = ", ".join(sorted(dupes["cell"].unique())[:3])
+        raise DatasetError(root, f"the same cell appears more than once (e.g. {cells}): point at one results tree")
+    return frame

@@ -1,0 +1,129 @@
+"""Leaderboard tables shaped like the DCOD paper's: one per (dataset, evaluation detector, protocol); rows are
+methods, columns are ratios x (mAP, AP50, AP75, APs, APm, APl) as mean ± std over seeds, the mAP delta against
+Random, and the full-data row.
+
+Output is a pure function of the result files: rows and columns are sorted, numbers are rounded to two decimals
+(the evaluator's 0-100 scale), and nothing time- or machine-dependent is written, so CI can regenerate a
+checked-in table and compare bytes.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+import pandas as pd
+
+from dcbench.evaluation.coco_eval import METRICS
+from dcbench.leaderboard.collect import REFERENCE_METHOD
+
+KEY = ("dataset", "eval_detector", "protocol")
+
+
+@dataclass
+class Table:
+    dataset: str
+    eval_detector: str
+    protocol: str
+    summary: pd.DataFrame  # one row per (label, ratio): n, seeds, <metric>_mean, <metric>_std, delta_mAP
+
+    @property
+    def slug(self) -> str:
+        return "__".join(re.sub(r"[^A-Za-z0-9.=+-]+", "_", p).strip("_") for p in (self.dataset, self.eval_detector, self.protocol))
+
+    @property
+    def title(self) -> str:
+        return f"{self.dataset} · evaluated with {self.eval_detector} · protocol {self.protocol}"
+
+
+def _mean_std(values: pd.Series) -> tuple[float | None, float | None]:
+    vals = [float(v) for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
+    if not vals:
+        return None, None
+    mean = sum(vals) / len(vals)
+    std = math.sqrt(sum((v - mean) ** 2 for v in vals) / (len(vals) - 1)) if len(vals) > 1 else 0.0  # sample std
+    return mean, std
+
+
+def _row_order(labels: list[str], full: dict[str, bool], methods: dict[str, str]) -> list[str]:
+    """Random first (the reference), the full-data row last, everything else alphabetical."""
+    return sorted(labels, key=lambda lb: (full[lb], methods[lb] != REFERENCE_METHOD, lb))
+
+
+def summarise(frame: pd.DataFrame) -> list[Table]:
+    tables = []
+    for key, group in sorted(frame.groupby(list(KEY), sort=True), key=lambda kv: kv[0]):
+        rows = []
+        for (label, ratio), cells in group.groupby(["label", "ratio"], sort=True):
+            row = {"label": label, "method": cells["method"].iloc[0], "variant": cells["variant"].iloc[0],
+                   "condensed_with": cells["condensed_with"].iloc[0], "full": bool(cells["full"].iloc[0]),
+                   "ratio": float(ratio), "budget": int(cells["budget"].iloc[0]), "n_seeds": len(cells),
+                   "seeds": " ".join(str(s) for s in sorted(cells["seed"]))}
+            for m in METRICS:
+                row[f"{m}_mean"], row[f"{m}_std"] = _mean_std(cells[m])
+            rows.append(row)
+        summary = pd.DataFrame(rows)
+        reference = {r["ratio"]: r["mAP_mean"] for r in rows if r["method"] == REFERENCE_METHOD and not r["full"]
+                     and r["condensed_with"] == key[1]}
+        summary["delta_mAP_vs_random"] = [
+            None if r["full"] or reference.get(r["ratio"]) is None or r["mAP_mean"] is None
+            else r["mAP_mean"] - reference[r["ratio"]] for r in rows]
+        order = _row_order(list(dict.fromkeys(summary["label"])), dict(zip(summary["label"], summary["full"])),
+                           dict(zip(summary["label"], summary["method"])))
+        summary["_row"] = summary["label"].map({lb: i for i, lb in enumerate(order)})
+        summary = summary.sort_values(["_row", "ratio"]).drop(columns="_row").reset_index(drop=True)
+        tables.append(Table(*key, summary))
+    return tables
+
+
+def _fmt(mean: float | None, std: float | None, n: int) -> str:
+    if mean is None:
+        return "–"
+    return f"{mean:.2f}" if n < 2 else f"{mean:.2f} ± {std:.2f}"
+
+
+def _pct(ratio: float) -> str:
+    return f"{ratio * 100:g} %"
+
+
+def to_csv(table: Table) -> str:
+    out = table.summary.copy()
+    out.insert(0, "protocol", table.protocol)
+    out.insert(0, "eval_detector", table.eval_detector)
+    out.insert(0, "dataset", table.dataset)
+    return out.to_csv(index=False, float_format="%.4f", lineterminator="\n")
+
+
+def to_markdown(table: Table) -> str:
+    s = table.summary
+    ratios = sorted(s.loc[~s["full"], "ratio"].unique())
+    lines = [f"## {table.title}", ""]
+    header = ["method"]
+    for r in ratios:
+        budget = s.loc[(s["ratio"] == r) & ~s["full"], "budget"].iloc[0]
+        header += [f"{_pct(r)} ({budget} img) {m}" for m in METRICS] + [f"{_pct(r)} ΔmAP"]
+    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for label in dict.fromkeys(s.loc[~s["full"], "label"]):
+        cells = [label]
+        for r in ratios:
+            hit = s[(s["label"] == label) & (s["ratio"] == r)]
+            if hit.empty:
+                cells += ["–"] * (len(METRICS) + 1)
+                continue
+            row = hit.iloc[0]
+            cells += [_fmt(row[f"{m}_mean"], row[f"{m}_std"], row["n_seeds"]) for m in METRICS]
+            delta = row["delta_mAP_vs_random"]
+            cells.append("–" if delta is None or pd.isna(delta) else f"{delta:+.2f}")
+        lines.append("| " + " | ".join(cells) + " |")
+    full = s[s["full"]]
+    if len(full):
+        lines += ["", "Full train set (the upper bound):", "",
+                  "| train images | seeds | " + " | ".join(METRICS) + " |", "|" + "---|" * (2 + len(METRICS))]
+        for _, row in full.iterrows():
+            lines.append(f"| {row['budget']} | {row['seeds']} | "
+                         + " | ".join(_fmt(row[f"{m}_mean"], row[f"{m}_std"], row["n_seeds"]) for m in METRICS) + " |")
+    seeds = sorted({int(x) for v in s["seeds"] for x in v.split()})
+    lines += ["", f"mean ± sample std over seeds {', '.join(map(str, seeds))}; COCO AP on a 0-100 scale; ΔmAP is "
+              f"against Random at the same ratio; – means undefined (no objects of that size) or not run.", ""]
+    return "\n".join(lines)
