@@ -75,14 +75,14 @@ class MatrixSpec:
         cells: list[CellConfig] = []
         for seed in self.seeds:
             for ds in self.datasets:
+                if self.full_data:
+                    for det in self.detectors:
+                        for ev in self.eval_detectors or [det]:
+                            cells.append(self._cell(ds, "full", {}, ev, None, 1.0, seed))
                 for det in self.detectors:
-                    evals = self.eval_detectors or [det]
-                    if self.full_data:
-                        for ev in evals:
-                            cells.append(self._cell(ds, "full", {}, det if ev == det else ev, None, 1.0, seed))
                     for ratio in self.ratios:
                         for m in self.methods:
-                            for ev in evals:
+                            for ev in self.eval_detectors or [det]:
                                 cells.append(self._cell(ds, m.name, m.options, det, ev, ratio, seed))
         unique: dict[str, CellConfig] = {}
         for c in cells:  # the full-data row of an evaluation detector is shared by every condensing detector

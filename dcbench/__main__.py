@@ -1,0 +1,5 @@
+"""``python -m dcbench`` is the ``dcbench`` command."""
+
+from dcbench.cli.app import entry
+
+entry()

@@ -1,0 +1,134 @@
+"""Leaderboards from result files: numbers checked by hand, the paper's table shape, stale-table detection, bad
+result files, and the reference leaderboard in the repository matching its result files."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from dcbench.cli.app import main
+from dcbench.errors import DatasetError
+from dcbench.leaderboard.collect import load_results
+from dcbench.leaderboard.tables import summarise, to_csv, to_markdown
+
+ROOT = Path(__file__).resolve().parents[1]
+METRIC_NAMES = ("mAP", "AP50", "AP75", "APs", "APm", "APl")
+
+
+def fake_result(root: Path, method: str, ratio: float, seed: int, map_: float, *, variant=None, eval_detector=None,
+                full=False, n_train=1000) -> None:
+    """A result file as run_cell writes it (the fields a leaderboard reads)."""
+    budget = n_train if full else round(ratio * n_train)
+    cell = f"shapes__{method}__{ratio:g}__s{seed}__{eval_detector or ''}__{json.dumps(variant or {})}"
+    metrics = {m: map_ * (i + 1) for i, m in enumerate(METRIC_NAMES)}
+    metrics["APl"] = None
+    result = {
+        "cell": cell,
+        "config": {"method": method, "detector": "yolov3-tiny", "eval_detector": eval_detector, "ratio": ratio,
+                   "seed": seed, "dataset": "shapes", "test_dataset": None, "protocol": {"protocol_id": "quick"},
+                   "method_options": variant or {}},
+        "method": {"name": method, "variant": variant or {}},
+        "budget": budget,
+        "data": {"train": n_train},
+        "condensed": {"images": budget, "manifest": {"kind": "full train split"} if full else {"kind": "selection"}},
+        "metrics": metrics,
+    }
+    d = root / (cell.replace("/", "_").replace('"', "").replace(" ", ""))
+    d.mkdir(parents=True)
+    (d / "result.json").write_text(json.dumps(result))
+
+
+@pytest.fixture
+def results(tmp_path):
+    root = tmp_path / "results"
+    for seed, (r, d, p) in enumerate([(1.0, 2.0, 1.5), (2.0, 4.0, 1.0), (3.0, 6.0, 0.5)]):
+        fake_result(root, "random", 0.01, seed, r)
+        fake_result(root, "dcod", 0.01, seed, d)
+        fake_result(root, "dcod", 0.01, seed, p, variant={"fbd": False, "ipe": False})
+        fake_result(root, "random", 0.02, seed, r + 1)
+        fake_result(root, "full", 1.0, seed, 50.0 + seed, full=True)
+    fake_result(root, "random", 0.01, 0, 9.0, eval_detector="faster-rcnn")
+    return root
+
+
+def test_means_stds_and_deltas_by_hand(results):
+    tables = summarise(load_results(results))
+    assert [(t.dataset, t.eval_detector, t.protocol) for t in tables] == [("shapes", "faster-rcnn", "quick"),
+                                                                          ("shapes", "yolov3-tiny", "quick")]
+    s = tables[1].summary
+    row = s[(s["label"] == "dcod") & (s["ratio"] == 0.01)].iloc[0]
+    assert row["mAP_mean"] == pytest.approx(4.0) and row["mAP_std"] == pytest.approx(2.0)  # sample std of 2, 4, 6
+    assert row["AP50_mean"] == pytest.approx(8.0) and row["n_seeds"] == 3 and row["seeds"] == "0 1 2"
+    assert row["delta_mAP_vs_random"] == pytest.approx(2.0)
+    plain = s[s["label"] == "dcod (fbd=false, ipe=false)"].iloc[0]
+    assert plain["delta_mAP_vs_random"] == pytest.approx(1.0 - 2.0)
+    assert s["label"].tolist()[0] == "random" and s["label"].tolist()[-1] == "full train set"
+    full = s[s["full"]].iloc[0]
+    assert full["mAP_mean"] == pytest.approx(51.0) and full["budget"] == 1000 and pd_isnull(full["delta_mAP_vs_random"])
+    # the cross-architecture result is its own table
+    assert tables[0].summary["mAP_mean"].tolist() == [9.0]
+
+
+def pd_isnull(v) -> bool:
+    import pandas as pd
+
+    return v is None or pd.isna(v)
+
+
+def test_markdown_is_shaped_like_the_paper(results):
+    md = to_markdown(summarise(load_results(results))[1])
+    lines = md.splitlines()
+    header = next(line for line in lines if line.startswith("| method"))
+    assert "1 % (10 img) mAP" in header and "2 % (20 img) APl" in header and "1 % ΔmAP" in header
+    assert header.count("|") - 1 == 1 + 2 * 7
+    assert "| dcod | 4.00 ± 2.00 | 8.00 ± 4.00 |" in md
+    assert "| random | 2.00 ± 1.00 |" in md and "+0.00" in md
+    assert "| 1000 | 0 1 2 | 51.00 ± 1.00 |" in md  # the full-data row
+    assert "– | –" in md  # dcod was not run at 2 %, and APl is undefined
+
+
+def test_csv_has_one_row_per_method_and_ratio(results):
+    csv = to_csv(summarise(load_results(results))[1]).splitlines()
+    assert csv[0].startswith("dataset,eval_detector,protocol,label,method,variant,condensed_with,full,ratio,budget")
+    assert len(csv) == 1 + 5  # random x2, dcod, dcod-plain, full
+
+
+def test_leaderboard_command_writes_and_checks(results, tmp_path, capsys):
+    out = tmp_path / "lb"
+    assert main(["leaderboard", str(results), "--out", str(out)]) == 0
+    names = sorted(p.name for p in out.iterdir())
+    assert "README.md" in names and "shapes__yolov3-tiny__quick.md" in names and "shapes__yolov3-tiny__quick.png" in names
+    assert (out / "shapes__yolov3-tiny__quick.png").read_bytes()[:4] == b"\x89PNG"
+    assert main(["leaderboard", str(results), "--out", str(out), "--check"]) == 0
+    fake_result(results, "uniform", 0.01, 0, 3.0)  # a new result makes the checked-in tables stale
+    capsys.readouterr()
+    assert main(["leaderboard", str(results), "--out", str(out), "--check"]) == 1
+    assert "shapes__yolov3-tiny__quick" in capsys.readouterr().err
+
+
+def test_bad_result_files_are_named(tmp_path, capsys):
+    root = tmp_path / "r"
+    fake_result(root, "random", 0.01, 0, 1.0)
+    bad = next(root.glob("*/result.json"))
+    bad.write_text("{not json")
+    with pytest.raises(DatasetError, match="not a dcbench result file"):
+        load_results(root)
+    assert main(["leaderboard", str(root), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(bad) in err
+    assert main(["leaderboard", str(tmp_path / "empty"), "--out", str(tmp_path / "o")]) == 2
+
+
+def test_the_same_cell_twice_is_refused(tmp_path):
+    fake_result(tmp_path / "a" / "x", "random", 0.01, 0, 1.0)
+    fake_result(tmp_path / "a" / "y", "random", 0.01, 0, 2.0)
+    with pytest.raises(DatasetError, match="more than once"):
+        load_results(tmp_path / "a")
+
+
+def test_reference_leaderboard_is_what_its_result_files_give():
+    """CI's check that nobody edited a table by hand or forgot to regenerate it."""
+    results = ROOT / "leaderboards" / "results"
+    if not list(results.rglob("result.json")):
+        pytest.skip("no reference results checked in")
+    assert main(["leaderboard", str(results), "--out", str(ROOT / "leaderboards"), "--check"]) == 0

@@ -1,0 +1,183 @@
+"""The matrix harness: spec checking, cell expansion and shared work, failure records, and a run that is killed
+mid-way and resumed giving the same tables as an uninterrupted one."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from dcbench.cli.app import main
+from dcbench.errors import ConfigError
+from dcbench.harness.matrix import load_spec
+
+TINY = "shapes:?n_train=40&n_test=12&size=64&min_extent=8&max_extent=30"
+
+SMOKE_SPEC = f"""
+name = "smoke"
+protocol = "smoke"
+datasets = ["{TINY}"]
+detectors = ["yolov3-tiny", "ultralytics:yolov8n.yaml"]
+ratios = [0.1, 0.2]
+seeds = [0]
+full_data = true
+
+[[methods]]
+name = "random"
+
+[[methods]]
+name = "herding"
+"""
+
+
+def write_spec(tmp_path: Path, text: str, name: str = "spec.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+# -- the spec ---------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("text, problem", [
+    ("name = 'x'\nratios = [", "not valid TOML"),
+    ("colour = 'red'\n" + SMOKE_SPEC, "unknown key(s) colour"),
+    (SMOKE_SPEC.replace("[0.1, 0.2]", "[10]"), "ratio 10 is not a fraction"),
+    (SMOKE_SPEC.replace('name = "herding"', 'name = "herdin"'), "herdin"),
+    (SMOKE_SPEC.replace('name = "herding"', 'name = "dcod"\noptions = { fbd_alpha = 7 }'), "fbd_alpha"),
+    (SMOKE_SPEC.replace('"yolov3-tiny", ', '"yolov9000", '), "yolov9000"),
+    (SMOKE_SPEC.replace("seeds = [0]", "seeds = []"), "'seeds' must be a non-empty list"),
+    (SMOKE_SPEC.replace("size=64&min_extent=8&max_extent=30", "size=64"), "invalid shapes extents"),
+])
+def test_bad_specs_are_one_error_naming_the_file(tmp_path, text, problem):
+    path = write_spec(tmp_path, text)
+    with pytest.raises(ConfigError) as err:
+        load_spec(path)
+    assert str(err.value).startswith(str(path)) and problem in str(err.value)
+
+
+def test_bad_spec_on_the_command_line_exits_2_with_one_line(tmp_path, capsys):
+    path = write_spec(tmp_path, "colour = 1\n" + SMOKE_SPEC)
+    assert main(["matrix", str(path), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "colour" in err and str(path) in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_cells_share_full_data_rows_teachers_and_teacher_free_condensed_sets(tmp_path):
+    spec = load_spec(write_spec(tmp_path, SMOKE_SPEC))
+    cells = spec.cells()
+    # 2 detectors x 2 methods x 2 ratios, plus one full-data row per evaluation detector
+    assert len(cells) == 8 + 2
+    assert cells[0].method == "full" and cells[1].method == "full"  # they train the teachers the others reuse
+    condensed = {c.condense_name() for c in cells if c.method != "full"}
+    # Random's set does not depend on the detector (shared); Herding's does (the teacher's features)
+    assert len(condensed) == 2 + 4
+    assert len({c.cell_name() for c in cells}) == len(cells)
+
+
+def test_cross_architecture_spec_evaluates_every_condensed_set_with_every_evaluation_detector(tmp_path):
+    text = SMOKE_SPEC.replace('detectors = ["yolov3-tiny", "ultralytics:yolov8n.yaml"]',
+                              'detectors = ["yolov3-tiny"]\neval_detectors = ["yolov3-tiny", "ultralytics:yolov8n.yaml"]')
+    cells = load_spec(write_spec(tmp_path, text)).cells()
+    evaluated = [c for c in cells if c.method != "full"]
+    assert len(evaluated) == 2 * 2 * 2
+    assert {c.cell_name() for c in evaluated if c.eval_detector} and all(
+        "eval-ultralytics_yolov8n.yaml" in c.cell_name() for c in evaluated if c.eval_detector)
+    # the two evaluation detectors read the same condensed set
+    assert len({c.condense_name() for c in evaluated}) == 4
+    assert sorted(c.detector for c in cells if c.method == "full") == ["ultralytics:yolov8n.yaml", "yolov3-tiny"]
+
+
+# -- running ----------------------------------------------------------------------------------------------------
+pytest.importorskip("ultralytics")
+
+
+def _matrix(spec: Path, out: Path, cache: Path, *extra: str) -> subprocess.Popen:
+    env = {**os.environ, "DCBENCH_CACHE": str(cache)}
+    return subprocess.Popen([sys.executable, "-m", "dcbench", "matrix", str(spec), "--out", str(out), "--device", "cpu",
+                             *extra], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _tables(results: Path, out: Path) -> dict[str, str]:
+    assert main(["leaderboard", str(results), "--out", str(out), "--no-plots"]) == 0
+    return {p.name: p.read_text() for p in sorted(out.iterdir())}
+
+
+def _cells(results: Path) -> dict[str, dict]:
+    return {f.parent.name: json.loads(f.read_text()) for f in results.glob("*/result.json")}
+
+
+def test_killed_matrix_resumes_to_the_same_tables(tmp_path):
+    spec = write_spec(tmp_path, SMOKE_SPEC)
+    cache = tmp_path / "cache"
+    reference, resumed = tmp_path / "reference", tmp_path / "resumed"
+    proc = _matrix(spec, reference, cache)
+    log = proc.communicate(timeout=900)[0]
+    assert proc.returncode == 0, log
+
+    proc = _matrix(spec, resumed, tmp_path / "cache-2")  # its own cache: the kill may land in a teacher's training
+    deadline = time.monotonic() + 600
+    while len(list(resumed.glob("*/result.json"))) < 3 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert proc.poll() is None, "the matrix finished before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    before = {name: r["finished"] for name, r in _cells(resumed).items()}
+    assert 3 <= len(before) < 10
+
+    dry = subprocess.run([sys.executable, "-m", "dcbench", "matrix", str(spec), "--out", str(resumed), "--dry-run"],
+                         env={**os.environ, "DCBENCH_CACHE": str(tmp_path / "cache-2")}, capture_output=True, text=True)
+    assert f"{len(before)} done" in dry.stdout and f"{10 - len(before)} pending" in dry.stdout
+
+    proc = _matrix(spec, resumed, tmp_path / "cache-2")
+    log = proc.communicate(timeout=900)[0]
+    assert proc.returncode == 0, log
+    assert f"running {10 - len(before)}" in log  # only what was missing
+    after = _cells(resumed)
+    assert all(after[name]["finished"] == stamp for name, stamp in before.items())  # finished cells untouched
+    ref = _cells(reference)
+    assert set(after) == set(ref)
+    for name in ref:
+        assert after[name]["metrics"] == ref[name]["metrics"], name
+        assert after[name]["condensed"]["manifest"].get("selected_ids") == ref[name]["condensed"]["manifest"].get("selected_ids")
+    assert _tables(resumed, tmp_path / "lb-resumed") == _tables(reference, tmp_path / "lb-reference")
+
+
+class _Boom:
+    requires_teacher = False
+
+    def describe(self):
+        return {}
+
+    def condense(self, train_set, budget, *, context):
+        raise RuntimeError("the plugin broke")
+
+
+def test_failing_cell_is_recorded_and_the_matrix_goes_on(tmp_path, monkeypatch, capsys):
+    from dcbench.plugins import hookimpl, manager
+
+    class Plugin:
+        @hookimpl
+        def dcbench_register_methods(self, registry):
+            registry.add("boom", _Boom, "always fails")
+
+    real = manager.build_registries
+    monkeypatch.setattr(manager, "build_registries", lambda **kw: real(**{**kw, "extra": (Plugin(),)}))
+    manager.reset_registries()
+    text = SMOKE_SPEC.replace('name = "herding"', 'name = "boom"').replace(', "ultralytics:yolov8n.yaml"', "")
+    text = text.replace("full_data = true", "full_data = false")
+    spec = write_spec(tmp_path, text)
+    out = tmp_path / "out"
+    assert main(["matrix", str(spec), "--out", str(out), "--device", "cpu"]) == 1
+    failed = sorted(out.glob("*/failed.json"))
+    assert len(failed) == 2 and len(list(out.glob("*/result.json"))) == 2  # the random cells ran regardless
+    record = json.loads(failed[0].read_text())
+    assert record["error"] == "RuntimeError: the plugin broke" and "Traceback" in record["traceback"]
+    assert not list(failed[0].parent.glob("result.json"))
+    assert "2 failed" in capsys.readouterr().err
+    # the next run retries only the failed cells
+    assert main(["matrix", str(spec), "--out", str(out), "--dry-run"]) == 0
+    assert "2 done, 2 failed" in capsys.readouterr().out
