@@ -101,8 +101,10 @@ def test_dcod_end_to_end_and_plain_inversion(tmp_path):
     assert {"fetch_s", "condense_s", "train_s"} <= set(full["timings"])
     cell = next(p.parent for p in out.rglob("result.json") if "fbd" not in p.parent.name)
     assert "snapshots" not in cell.name  # reporting options do not make a new cell
-    assert sorted(p.name for p in (cell / "snapshots").iterdir())[:1] == ["it00000_000.png"]
-    assert main(["show", str(cell / "condensed"), "--out", str(tmp_path / "grid.png")]) == 0
+    condensed = cell / full["condensed"]["path"]  # beside the cells, shared by every cell that uses this set
+    assert condensed.parent.parent.name == "condensed" and (condensed / "manifest.json").is_file()
+    assert sorted(p.name for p in (condensed.parent / "snapshots").iterdir())[:1] == ["it00000_000.png"]
+    assert main(["show", str(condensed), "--out", str(tmp_path / "grid.png")]) == 0
     from PIL import Image
 
     assert Image.open(tmp_path / "grid.png").size[0] > 0
