@@ -117,6 +117,9 @@ def test_killed_matrix_resumes_to_the_same_tables(tmp_path):
     proc = _matrix(spec, reference, cache)
     log = proc.communicate(timeout=900)[0]
     assert proc.returncode == 0, log
+    # one Random set per ratio for both detectors; Herding's sets depend on each detector's teacher
+    assert len(list((reference / "condensed").iterdir())) == 2 + 4
+    assert len(list((cache / "teachers").iterdir())) == 2  # one per detector, shared by full-data and herding
 
     proc = _matrix(spec, resumed, tmp_path / "cache-2")  # its own cache: the kill may land in a teacher's training
     deadline = time.monotonic() + 600
@@ -154,6 +157,12 @@ class _Boom:
 
     def condense(self, train_set, budget, *, context):
         raise RuntimeError("the plugin broke")
+
+
+def test_full_data_method_refuses_a_ratio_below_1(tmp_path, capsys):
+    assert main(["run", "--method", "full", "--ratio", "0.5", "--dataset", TINY, "--protocol", "smoke",
+                 "--out", str(tmp_path), "--device", "cpu"]) == 2
+    assert "use ratio 1" in capsys.readouterr().err
 
 
 def test_failing_cell_is_recorded_and_the_matrix_goes_on(tmp_path, monkeypatch, capsys):

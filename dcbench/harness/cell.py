@@ -221,6 +221,9 @@ def run_cell(config: CellConfig, out_root: Path, *, device: str, reporter: Repor
     timings: dict[str, float] = {"load_s": round(time.perf_counter() - t0, 3)}
 
     if getattr(inputs.method, "student_is_teacher", False):
+        if inputs.budget != len(split.train):
+            raise ConfigError(f"method {config.method!r} trains on the whole train split: use ratio 1 "
+                              f"(got {config.ratio:g}, {inputs.budget} of {len(split.train)} images)")
         t0 = time.perf_counter()
         fetched, teacher_record = fetch_cell_teacher(config, inputs, evaluator_backend, device=device, reporter=reporter)
         student = fetched.checkpoint

@@ -50,6 +50,9 @@ class CondensationMethod(Protocol):
     requires_teacher: ClassVar[bool]
     # optional: names of options that change reporting only (snapshots...), excluded from a cell's identity
     bookkeeping_options: ClassVar[tuple[str, ...]]
+    # optional: the method keeps the whole train split (the full-data row), so its student is the evaluation
+    # detector's Fetch teacher and the harness reuses that instead of training it again
+    student_is_teacher: ClassVar[bool]
 
     def condense(self, train_set: DetectionDataset, budget: int, *, context: CondenseContext) -> CondensedSet:
         """Return ``budget`` images with boxes, written under ``context.workdir`` (see :mod:`condensed`)."""
