@@ -56,7 +56,7 @@ def main() -> None:
 
     t0 = time.perf_counter()
     spec = load_spec(spec_file)
-    states = [cell_state(out, c) for c in spec.cells()]
+    states = [cell_state(out, c, spec.fingerprints) for c in spec.cells()]
     plan_s = time.perf_counter() - t0
     assert states.count("done") == len(cells)
 

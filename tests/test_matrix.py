@@ -159,6 +159,33 @@ class _Boom:
         raise RuntimeError("the plugin broke")
 
 
+def test_results_of_changed_dataset_files_are_stale_and_redone(tmp_path, tiny_voc, capsys):
+    spec = write_spec(tmp_path, f"""
+name = "voc"
+protocol = "smoke"
+datasets = ["voc:{tiny_voc}"]
+detectors = ["yolov3-tiny"]
+ratios = [0.67]
+seeds = [0]
+[[methods]]
+name = "random"
+""")
+    out = tmp_path / "out"
+    assert main(["matrix", str(spec), "--out", str(out), "--device", "cpu"]) == 0
+    result_file = next(out.glob("*/result.json"))
+    first = json.loads(result_file.read_text())
+    xml = tiny_voc / "Annotations" / "a.xml"
+    xml.write_text(xml.read_text().replace("<xmax>30</xmax>", "<xmax>33</xmax>"))  # a corrected box
+    capsys.readouterr()
+    assert main(["matrix", str(spec), "--out", str(out), "--dry-run"]) == 0
+    assert "1 stale" in capsys.readouterr().out
+    assert main(["matrix", str(spec), "--out", str(out), "--device", "cpu"]) == 0
+    second = json.loads(result_file.read_text())
+    assert second["data"]["train_fingerprint"] != first["data"]["train_fingerprint"]
+    manifest = json.loads((result_file.parent / second["condensed"]["path"] / "manifest.json").read_text())
+    assert manifest["source_fingerprint"] == second["data"]["train_fingerprint"]  # condensed again, not reused
+
+
 def test_full_data_method_refuses_a_ratio_below_1(tmp_path, capsys):
     assert main(["run", "--method", "full", "--ratio", "0.5", "--dataset", TINY, "--protocol", "smoke",
                  "--out", str(tmp_path), "--device", "cpu"]) == 2

@@ -30,9 +30,9 @@ def matrix(
     matrix_spec = load_spec(spec)
     out = (out or Path("runs") / matrix_spec.name).expanduser().resolve()
     cells = matrix_spec.cells()
-    states = {c.cell_name(): cell_state(out, c) for c in cells}
+    states = {c.cell_name(): cell_state(out, c, matrix_spec.fingerprints) for c in cells}
     counts = Counter(states.values())
-    summary = ", ".join(f"{counts[s]} {s}" for s in ("done", "failed", "pending") if counts[s])
+    summary = ", ".join(f"{counts[s]} {s}" for s in ("done", "stale", "failed", "pending") if counts[s])
     if dry_run:
         table = Table("cell", "state", title=f"{matrix_spec.name}: {len(cells)} cells in {out} ({summary})",
                       title_justify="left")

@@ -182,7 +182,13 @@ def condense_cell(config: CellConfig, out_root: Path, *, device: str, inputs: Ce
     record_file = workdir / "condense.json"
     if (workdir / "condensed" / MANIFEST).is_file() and record_file.is_file():
         record = json.loads(record_file.read_text())
-        return load_condensed(workdir / "condensed"), record["teacher"], {"reused_condensed_set": 1.0}
+        existing = load_condensed(workdir / "condensed")
+        # the name holds the dataset *spec*; the fingerprint says whether the files behind it are still the same
+        if existing.manifest.get("source_fingerprint") == inputs.split.train.fingerprint():
+            return existing, record["teacher"], {"reused_condensed_set": 1.0}
+        if reporter is not None:
+            reporter.note(f"{workdir.name}: the train set changed since this set was condensed; condensing again")
+        record_file.unlink()
     if getattr(inputs.method, "requires_teacher", False):
         t0 = time.perf_counter()
         teacher, teacher_record = fetch_cell_teacher(config, inputs, inputs.detector, device=device, reporter=reporter)
@@ -235,7 +241,7 @@ def run_cell(config: CellConfig, out_root: Path, *, device: str, reporter: Repor
         condensed, teacher_record, stage_timings = condense_cell(config, out_root, device=device, inputs=inputs,
                                                                  reporter=reporter)
         timings.update(stage_timings)
-        condensed_record = {"path": os.path.relpath(condensed.path, cell_dir), "images": len(condensed),
+        condensed_record = {"key": config.condense_name(), "path": os.path.relpath(condensed.path, cell_dir), "images": len(condensed),
                             "boxes": condensed.dataset.n_boxes, "manifest": condensed.manifest}
         t0 = time.perf_counter()
         student = evaluator_backend.train(condensed.dataset, protocol=config.protocol, seed=config.seed,

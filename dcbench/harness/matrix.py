@@ -68,6 +68,8 @@ class MatrixSpec:
     seeds: list[int]
     methods: list[MethodEntry]
     full_data: bool = False
+    # (train, test) fingerprints per dataset entry, taken when the spec is checked: what a finished cell must match
+    fingerprints: dict[tuple, tuple[str, str]] = field(default_factory=dict)
 
     def cells(self) -> list[CellConfig]:
         """All cells, seed-major so that a partial run already holds complete seeds; the full-data cells of a seed
@@ -161,7 +163,7 @@ def load_spec(path: str | Path) -> MatrixSpec:
 
 def _check_names(spec: MatrixSpec) -> None:
     """Unknown plugins, unreadable datasets and invalid method options fail here, before anything is trained."""
-    from dcbench.data.spec import load_dataset, parse_spec
+    from dcbench.data.spec import load_dataset, parse_spec, resolve_train_test
     from dcbench.harness.cell import make_method
     from dcbench.plugins.manager import get_registries
 
@@ -169,9 +171,9 @@ def _check_names(spec: MatrixSpec) -> None:
     try:
         for det in {*spec.detectors, *spec.eval_detectors}:
             reg.detectors.load(parse_spec(det)[0])
-        for ds in spec.datasets:
-            for s in filter(None, (ds.spec, ds.test)):
-                load_dataset(s)  # a broken dataset is a spec error, not one failure per cell
+        for ds in spec.datasets:  # a broken dataset is a spec error, not one failure per cell
+            split = resolve_train_test(load_dataset(ds.spec), load_dataset(ds.test) if ds.test else None)
+            spec.fingerprints[(ds.spec, ds.test)] = (split.train.fingerprint(), split.test.fingerprint())
         for m in spec.methods:
             make_method(m.name, m.options)
     except DcbenchError as exc:
@@ -179,10 +181,16 @@ def _check_names(spec: MatrixSpec) -> None:
 
 
 # -- state of a results folder -------------------------------------------------------------------------------------
-def cell_state(out: Path, cell: CellConfig) -> str:
-    """``done`` (a result file), ``failed`` (an error record, retried on the next run) or ``pending``."""
+def cell_state(out: Path, cell: CellConfig, fingerprints: dict[tuple, tuple[str, str]] | None = None) -> str:
+    """``done`` (a result file), ``stale`` (a result made from other dataset files than those behind the spec now:
+    redone), ``failed`` (an error record, retried on the next run) or ``pending``."""
     cell_dir = Path(out) / cell.cell_name()
-    if read_result(cell_dir) is not None:
+    result = read_result(cell_dir)
+    if result is not None:
+        expected = (fingerprints or {}).get((cell.dataset, cell.test_dataset))
+        data = result.get("data", {})
+        if expected and (data.get("train_fingerprint"), data.get("test_fingerprint")) != expected:
+            return "stale"
         return "done"
     if (cell_dir / FAILED_FILE).is_file():
         return "failed"
