@@ -45,7 +45,6 @@ def matrix(
                  f"executor into {out}")
     if not todo:
         return
-    from dcbench.device import resolve_device
     from dcbench.progress import Reporter
 
     run = get_executor(executor)
@@ -60,7 +59,8 @@ def matrix(
         console.info(f"{outcome.cell}: {mark} ({outcome.seconds:.1f}s)")
 
     started = time.perf_counter()
-    outcomes = run(todo, out, device=resolve_device(device), reporter=Reporter(), on_done=report, **options)
+    # each executor resolves the device where the work runs: here for local, on the cluster's resources for Ray
+    outcomes = run(todo, out, device=device, reporter=Reporter(), on_done=report, **options)
     failed = [o for o in outcomes if o.status != "ok"]
     console.info(f"{len(outcomes) - len(failed)} cells finished, {len(failed)} failed, in {time.perf_counter() - started:.1f}s")
     for o in failed:

@@ -8,7 +8,10 @@ from dcbench.harness.cell import CellConfig
 from dcbench.harness.executors.outcome import Outcome, execute_cell
 
 
-def run_local(cells: list[CellConfig], out: Path, *, device: str, reporter=None, on_done=None) -> list[Outcome]:
+def run_local(cells: list[CellConfig], out: Path, *, device: str | None, reporter=None, on_done=None) -> list[Outcome]:
+    from dcbench.device import resolve_device
+
+    device = resolve_device(device)  # None: this machine's GPU when it has one
     outcomes = []
     for i, cell in enumerate(cells, 1):
         if reporter is not None:

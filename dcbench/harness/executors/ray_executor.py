@@ -56,7 +56,7 @@ def _teacher_key(cell: CellConfig) -> tuple:
     return (cell.dataset, cell.test_dataset, det, cell.protocol.protocol_id, cell.seed, cell.teacher_checkpoint)
 
 
-def run_ray(cells: list[CellConfig], out: Path, *, device: str, reporter=None, on_done=None,
+def run_ray(cells: list[CellConfig], out: Path, *, device: str | None, reporter=None, on_done=None,
             address: str | None = None, num_cpus: int | None = None) -> list[Outcome]:
     for k, v in _RAY_ENV.items():
         os.environ.setdefault(k, v)
@@ -71,6 +71,7 @@ def run_ray(cells: list[CellConfig], out: Path, *, device: str, reporter=None, o
             ray.init(num_cpus=num_cpus or os.cpu_count(), include_dashboard=False, _node_ip_address="127.0.0.1",
                      runtime_env={"env_vars": env}, log_to_driver=False)
     try:
+        # None: the cluster's GPUs when it has any (the driver may well be a CPU-only machine); "cpu": never
         gpus = ray.cluster_resources().get("GPU", 0) if device != "cpu" else 0
         task_device = "cuda" if gpus else "cpu"  # Ray sets CUDA_VISIBLE_DEVICES to the GPU it assigned
         train_res = {"num_gpus": 1, "num_cpus": 1} if gpus else {"num_cpus": 1}
