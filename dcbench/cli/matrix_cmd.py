@@ -65,6 +65,7 @@ def matrix(
     console.info(f"{len(outcomes) - len(failed)} cells finished, {len(failed)} failed, in {time.perf_counter() - started:.1f}s")
     for o in failed:
         console.info(f"  failed: {out / o.cell / 'failed.json'}")
+    console.info(f"tables: dcbench leaderboard {out}")
     if failed:
         raise typer.Exit(1)
 
