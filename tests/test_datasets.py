@@ -131,3 +131,13 @@ def test_fingerprint_is_memoised_but_follows_changes(tiny_voc):
     renamed = replace(ds, categories=[*ds.categories, "extra"])
     assert renamed.fingerprint() != first  # a copy does not inherit the memo
     assert ds.subset([0, 1]).fingerprint() != first
+
+
+def test_data_check_reports_box_scale(tiny_voc, capsys):
+    from dcbench.cli.app import main
+
+    assert main(["data", "check", f"voc:{tiny_voc}", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    # sides 11, 26, sqrt(41*31), sqrt(64*48) px on 64 x 48 images: the median is between 26 and 35.65
+    assert summary["box_side_px"]["median"] == 30.8
+    assert summary["box_side_relative"]["median"] == 0.482
