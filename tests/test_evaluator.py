@@ -32,7 +32,9 @@ def test_perfect_and_empty_detections():
     gt = _gt()
     perfect = Detections(gt.images[0].boxes, [1, 1, 1], gt.images[0].labels)
     assert evaluate(gt, [perfect])["mAP"] == pytest.approx(100.0)
-    assert evaluate(gt, [Detections.empty()])["mAP"] == 0.0
+    empty = evaluate(gt, [Detections.empty()])
+    # nothing detected: 0 where there is ground truth, undefined where there is none (as with detections)
+    assert empty == {"mAP": 0.0, "AP50": 0.0, "AP75": 0.0, "APs": None, "APm": 0.0, "APl": None}
 
 
 def test_faster_coco_eval_agrees(tmp_path):

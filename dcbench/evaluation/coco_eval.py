@@ -62,9 +62,9 @@ def evaluate(dataset: DetectionDataset, detections: Sequence[Detections], *, bac
     gt_dict = coco_dict(dataset)
     results = detections_to_coco(detections)
     if not gt_dict["annotations"] or not results:
-        # pycocotools cannot load an empty result list; nothing detected (or nothing to detect) scores 0
-        has_gt = bool(gt_dict["annotations"])
-        return {m: (0.0 if has_gt else None) for m in METRICS}
+        # pycocotools cannot load an empty result list. Nothing detected scores 0 where there is something to
+        # detect; a metric without ground truth (e.g. APl with no large objects) stays undefined, as COCOeval has it
+        return _empty_result_metrics(gt_dict["annotations"])
     with contextlib.redirect_stdout(io.StringIO()):
         gt = COCO()
         gt.dataset = gt_dict
@@ -76,3 +76,13 @@ def evaluate(dataset: DetectionDataset, detections: Sequence[Detections], *, bac
         ev.summarize()
     stats = [float(v) for v in ev.stats[: len(METRICS)]]
     return {m: (None if v < 0 else 100.0 * v) for m, v in zip(METRICS, stats)}
+
+
+# COCOeval's area ranges (inclusive), in pixels^2 of the annotation's area
+_AREA_RANGES = {"mAP": (0, 1e10), "AP50": (0, 1e10), "AP75": (0, 1e10),
+                "APs": (0, 32**2), "APm": (32**2, 96**2), "APl": (96**2, 1e10)}
+
+
+def _empty_result_metrics(annotations: list[dict]) -> dict[str, float | None]:
+    counted = [a["area"] for a in annotations if not a.get("iscrowd", 0)]
+    return {m: (0.0 if any(lo <= area <= hi for area in counted) else None) for m, (lo, hi) in _AREA_RANGES.items()}

@@ -26,7 +26,7 @@ def plot_ratio_sweep(table: Table, path: Path) -> None:
             (line,) = ax.plot(x, mean, marker="o", label=label)
             ax.fill_between(x, mean - std, mean + std, color=line.get_color(), alpha=0.15, linewidth=0)
         for _, row in s[s["full"]].iterrows():
-            if row[f"{metric}_mean"] is not None:
+            if row[f"{metric}_mean"] == row[f"{metric}_mean"]:  # not NaN (undefined)
                 ax.axhline(row[f"{metric}_mean"], color="black", linestyle="--", linewidth=1,
                            label=f"full train set ({row['budget']} img)")
         ax.set_xlabel("ratio (% of the train set)")

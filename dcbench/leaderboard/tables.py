@@ -77,8 +77,12 @@ def summarise(frame: pd.DataFrame) -> list[Table]:
     return tables
 
 
+def _missing(v) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v))  # pandas turns None into NaN in number columns
+
+
 def _fmt(mean: float | None, std: float | None, n: int) -> str:
-    if mean is None:
+    if _missing(mean):
         return "–"
     return f"{mean:.2f}" if n < 2 else f"{mean:.2f} ± {std:.2f}"
 
@@ -114,7 +118,7 @@ def to_markdown(table: Table) -> str:
             row = hit.iloc[0]
             cells += [_fmt(row[f"{m}_mean"], row[f"{m}_std"], row["n_seeds"]) for m in METRICS]
             delta = row["delta_mAP_vs_random"]
-            cells.append("–" if delta is None or pd.isna(delta) else f"{delta:+.2f}")
+            cells.append("–" if _missing(delta) else f"{delta:+.2f}")
         lines.append("| " + " | ".join(cells) + " |")
     full = s[s["full"]]
     if len(full):
