@@ -120,6 +120,8 @@ def test_killed_matrix_resumes_to_the_same_tables(tmp_path):
     # one Random set per ratio for both detectors; Herding's sets depend on each detector's teacher
     assert len(list((reference / "condensed").iterdir())) == 2 + 4
     assert len(list((cache / "teachers").iterdir())) == 2  # one per detector, shared by full-data and herding
+    reused = sorted(name for name, r in _cells(reference).items() if r["condensed"].get("reused"))
+    assert len(reused) == 2 and all("__random__ultralytics" in name for name in reused)
 
     proc = _matrix(spec, resumed, tmp_path / "cache-2")  # its own cache: the kill may land in a teacher's training
     deadline = time.monotonic() + 600

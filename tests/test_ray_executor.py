@@ -24,18 +24,21 @@ def _run(spec, out, cache, *extra):
 
 
 def test_ray_executor_matches_the_local_executor(tmp_path):
-    spec = write_spec(tmp_path, SMOKE_SPEC.replace(', "ultralytics:yolov8n.yaml"', ""))
+    spec = write_spec(tmp_path, SMOKE_SPEC)  # the 2 x 2 x 2 spec the resume test uses
     _run(spec, tmp_path / "local", tmp_path / "cache-local")
     log = _run(spec, tmp_path / "ray", tmp_path / "cache-ray", "--executor", "ray", "--num-cpus", "2")
-    # full-data rows train the teacher, herding reuses it; random's two sets need no teacher
-    assert "5 cells as 1 teacher, 4 condense and 5 evaluate tasks" in log
+    # a teacher per detector (full-data rows and herding share it); Random's two sets serve both detectors
+    assert "10 cells as 2 teacher, 6 condense and 10 evaluate tasks" in log
     local = {f.parent.name: json.loads(f.read_text()) for f in (tmp_path / "local").glob("*/result.json")}
     ray = {f.parent.name: json.loads(f.read_text()) for f in (tmp_path / "ray").glob("*/result.json")}
-    assert set(local) == set(ray) and len(local) == 5
+    assert set(local) == set(ray) and len(local) == 10
     assert all(local[c]["metrics"] == ray[c]["metrics"] for c in local)
+    # every set was condensed by its own Ray task: each cell reuses it and still records what making it took
+    made = [r["condensed"] for r in ray.values() if r["condensed"].get("key")]
+    assert len(made) == 8 and all(c["reused"] and "condense_s" in c["timings"] for c in made)
     assert _tables(tmp_path / "ray", tmp_path / "lb-ray") == _tables(tmp_path / "local", tmp_path / "lb-local")
     # a second run finds everything done and starts nothing
-    assert "(5 done); running 0" in _run(spec, tmp_path / "ray", tmp_path / "cache-ray", "--executor", "ray")
+    assert "(10 done); running 0" in _run(spec, tmp_path / "ray", tmp_path / "cache-ray", "--executor", "ray")
 
 
 def test_ray_executor_rejects_options_it_does_not_have(tmp_path, capsys):

@@ -172,7 +172,7 @@ def condense_cell(config: CellConfig, out_root: Path, *, device: str, inputs: Ce
                   reporter: Reporter | None = None):
     """The cell's condensed set, made once per :meth:`CellConfig.condense_name` under ``OUT/condensed/`` and
     reused (a complete set has a manifest; a killed one is redone, DCOD resuming its forge). Returns the set,
-    the teacher record and the stage timings."""
+    the teacher record, this call's stage timings (empty when the set is reused) and how the set was made."""
     from dcbench.methods.condensed import MANIFEST, load_condensed
 
     inputs = inputs or prepare(config)
@@ -185,7 +185,8 @@ def condense_cell(config: CellConfig, out_root: Path, *, device: str, inputs: Ce
         existing = load_condensed(workdir / "condensed")
         # the name holds the dataset *spec*; the fingerprint says whether the files behind it are still the same
         if existing.manifest.get("source_fingerprint") == inputs.split.train.fingerprint():
-            return existing, record["teacher"], {"reused_condensed_set": 1.0}
+            # this cell did no condensing: its timings say so; the time the set took is kept with the set
+            return existing, record["teacher"], {}, {"reused": True, "made_by": record["cell"], "timings": record["timings"]}
         if reporter is not None:
             reporter.note(f"{workdir.name}: the train set changed since this set was condensed; condensing again")
         record_file.unlink()
@@ -203,7 +204,7 @@ def condense_cell(config: CellConfig, out_root: Path, *, device: str, inputs: Ce
     # written after the set: its presence means the set is complete and says how it was made
     atomic_write_text(record_file, json.dumps({"cell": config.condense_name(), "teacher": teacher_record,
                                                "timings": timings}, indent=2, default=str) + "\n")
-    return condensed, teacher_record, timings
+    return condensed, teacher_record, timings, {"reused": False, "made_by": config.condense_name(), "timings": timings}
 
 
 def run_cell(config: CellConfig, out_root: Path, *, device: str, reporter: Reporter | None = None) -> dict:
@@ -238,11 +239,12 @@ def run_cell(config: CellConfig, out_root: Path, *, device: str, reporter: Repor
                             "manifest": {"method": config.method, "kind": FULL_KIND}}
         student_record = {"checkpoint": str(student.path), "teacher": teacher_record, **student.meta}
     else:
-        condensed, teacher_record, stage_timings = condense_cell(config, out_root, device=device, inputs=inputs,
-                                                                 reporter=reporter)
+        condensed, teacher_record, stage_timings, made = condense_cell(config, out_root, device=device, inputs=inputs,
+                                                                       reporter=reporter)
         timings.update(stage_timings)
-        condensed_record = {"key": config.condense_name(), "path": os.path.relpath(condensed.path, cell_dir), "images": len(condensed),
-                            "boxes": condensed.dataset.n_boxes, "manifest": condensed.manifest}
+        condensed_record = {"key": config.condense_name(), "path": os.path.relpath(condensed.path, cell_dir),
+                            "images": len(condensed), "boxes": condensed.dataset.n_boxes, **made,
+                            "manifest": condensed.manifest}
         t0 = time.perf_counter()
         student = evaluator_backend.train(condensed.dataset, protocol=config.protocol, seed=config.seed,
                                           workdir=cell_dir / "student", device=device, reporter=reporter)

@@ -41,7 +41,7 @@ def _condense_stage(config: CellConfig, out: str, device: str, _teacher: str | N
     from dcbench.harness.cell import condense_cell
 
     try:
-        condensed, _, _ = condense_cell(config, Path(out), device=device)
+        condensed = condense_cell(config, Path(out), device=device)[0]
         return str(condensed.path)
     except Exception as exc:  # noqa: BLE001
         return f"error: {exc}"
