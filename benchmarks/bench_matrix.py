@@ -72,8 +72,8 @@ def main() -> None:
 
     print(f"matrix: {len(METHODS)} methods x {len(spec.ratios)} ratios x {args.seeds} seeds + full-data rows = "
           f"{len(cells)} cells, protocol {args.protocol}, {wall:.1f}s on {os.cpu_count()} CPUs")
-    print(f"| work | with the harness's caches | without caching | saved |")
-    print(f"|---|---|---|---|")
+    print("| work | with the harness's caches | without caching | saved |")
+    print("|---|---|---|---|")
     for name, have, without in (("teacher trainings", teachers, needs_teacher),
                                 ("feature extractions", features, needs_features),
                                 ("condensed sets", condensed, condensing)):

@@ -18,7 +18,9 @@ import numpy as np
 
 from dcbench.data.model import DetectionDataset
 from dcbench.detectors.base import Checkpoint, InversionTarget
-from dcbench.detectors.rcnn_common import loss_mode, scaled_anchor_sizes, train_from_scratch
+from dcbench.detectors.rcnn_common import (
+    frozen, loss_mode, pooled_coarsest_level, scaled_anchor_sizes, train_from_scratch,
+)
 from dcbench.errors import ConfigError
 from dcbench.evaluation.detections import Detections
 from dcbench.progress import SILENT
@@ -158,18 +160,13 @@ class Detectron2Detector:
 
     def features(self, checkpoint: Checkpoint, dataset: DetectionDataset, *, protocol, device: str, reporter=None) -> np.ndarray:
         """Global-average-pooled coarsest FPN level."""
-        import torch
-
         model, state = self._load(checkpoint, device)
-        feats = []
-        with torch.no_grad(), (reporter or SILENT).stage(f"features of {len(dataset)} images", total=len(dataset)) as step:
-            for start in range(0, len(dataset), 8):
-                images = model.preprocess_image(self._inputs(dataset.images[start : start + 8], state["imgsz"], device, train=False))
-                levels = model.backbone(images.tensor)
-                coarsest = levels[sorted(levels)[-1]]
-                feats.append(torch.nn.functional.adaptive_avg_pool2d(coarsest, 1).flatten(1).cpu().numpy())
-                step(min(start + 8, len(dataset)))
-        return np.concatenate(feats).astype(np.float32)
+
+        def coarsest(records):
+            levels = model.backbone(model.preprocess_image(self._inputs(records, state["imgsz"], device, train=False)).tensor)
+            return levels[sorted(levels)[-1]]  # p2 ... p6
+
+        return pooled_coarsest_level(dataset, coarsest, reporter=reporter or SILENT)
 
     def inversion_target(self, checkpoint: Checkpoint, *, protocol, device: str) -> InversionTarget:
         import torch
@@ -177,8 +174,7 @@ class Detectron2Detector:
         from detectron2.utils.events import EventStorage
 
         model, state = self._load(checkpoint, device)
-        for p in model.parameters():
-            p.requires_grad_(False)
+        frozen(model)
 
         def loss(images: torch.Tensor, targets) -> torch.Tensor:
             inputs = []

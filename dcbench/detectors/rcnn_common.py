@@ -10,6 +10,8 @@ import math
 from collections.abc import Callable
 from contextlib import contextmanager
 
+import numpy as np
+
 BASE_LR = 0.02  # per 16 images: torchvision's detection reference and Detectron2's default
 WARMUP_ITERS = 100
 MAX_GRAD_NORM = 10.0
@@ -68,6 +70,30 @@ def train_from_scratch(model, dataset, step_losses: Callable, *, protocol, seed:
                 running += loss.item()
             step(epoch + 1, f"loss {running / steps:.3f}")
     return {"epochs": epochs, "iterations": iterations, "lr": lr}
+
+
+FEATURE_BATCH = 8
+
+
+def pooled_coarsest_level(dataset, coarsest_level: Callable, *, reporter) -> np.ndarray:
+    """(N, D) features: the coarsest FPN level, global-average-pooled. ``coarsest_level(records)`` runs the
+    backbone on a batch of ImageRecords, prepared the way the backend's model expects them."""
+    import torch
+
+    feats = []
+    with torch.no_grad(), reporter.stage(f"features of {len(dataset)} images", total=len(dataset)) as step:
+        for start in range(0, len(dataset), FEATURE_BATCH):
+            coarsest = coarsest_level(dataset.images[start : start + FEATURE_BATCH])
+            feats.append(torch.nn.functional.adaptive_avg_pool2d(coarsest, 1).flatten(1).cpu().numpy())
+            step(min(start + FEATURE_BATCH, len(dataset)))
+    return np.concatenate(feats).astype(np.float32)
+
+
+def frozen(model):
+    """``model`` with no parameter requiring gradients (the inversion target optimises pixels only)."""
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model
 
 
 def scaled_anchor_sizes(imgsz: int) -> tuple[int, ...]:

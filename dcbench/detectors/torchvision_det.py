@@ -17,7 +17,9 @@ import numpy as np
 
 from dcbench.data.model import DetectionDataset
 from dcbench.detectors.base import Checkpoint, InversionTarget
-from dcbench.detectors.rcnn_common import loss_mode, scaled_anchor_sizes, train_from_scratch
+from dcbench.detectors.rcnn_common import (
+    frozen, loss_mode, pooled_coarsest_level, scaled_anchor_sizes, train_from_scratch,
+)
 from dcbench.errors import ConfigError
 from dcbench.evaluation.detections import Detections
 from dcbench.progress import SILENT
@@ -126,26 +128,19 @@ class TorchvisionDetector:
 
     def features(self, checkpoint: Checkpoint, dataset: DetectionDataset, *, protocol, device: str, reporter=None) -> np.ndarray:
         """Global-average-pooled coarsest FPN level of the backbone, on the model's own resized input."""
-        import torch
-
         model, _ = self._load(checkpoint, device)
-        feats = []
-        with torch.no_grad(), (reporter or SILENT).stage(f"features of {len(dataset)} images", total=len(dataset)) as step:
-            for start in range(0, len(dataset), 8):
-                xs = [_image_tensor(im.file).to(device) for im in dataset.images[start : start + 8]]
-                batch, _ = model.transform(xs)
-                levels = model.backbone(batch.tensors)
-                coarsest = list(levels.values())[-1]
-                feats.append(torch.nn.functional.adaptive_avg_pool2d(coarsest, 1).flatten(1).cpu().numpy())
-                step(min(start + 8, len(dataset)))
-        return np.concatenate(feats).astype(np.float32)
+
+        def coarsest(records):
+            batch, _ = model.transform([_image_tensor(im.file).to(device) for im in records])
+            return list(model.backbone(batch.tensors).values())[-1]  # "0" ... "pool", in order
+
+        return pooled_coarsest_level(dataset, coarsest, reporter=reporter or SILENT)
 
     def inversion_target(self, checkpoint: Checkpoint, *, protocol, device: str) -> InversionTarget:
         import torch
 
         model, state = self._load(checkpoint, device)
-        for p in model.parameters():
-            p.requires_grad_(False)
+        frozen(model)
 
         def loss(images: torch.Tensor, targets) -> torch.Tensor:
             ts = [{"boxes": b.to(images).reshape(-1, 4), "labels": lb.to(device).long() + 1} for b, lb in targets]
