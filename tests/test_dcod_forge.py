@@ -67,9 +67,10 @@ class _KillingReporter:
         return cm()
 
 
-def test_interrupted_forge_resumes_to_the_same_result(setup, tmp_path):
+@pytest.mark.parametrize("fit", ["rescale", "crop"])
+def test_interrupted_forge_resumes_to_the_same_result(setup, tmp_path, fit):
     ds, target = setup
-    cfg = DCODConfig(iterations=12, forge_batch=2, checkpoint_every=4, lr=0.05)  # FBD + IPE on: 1 -> 2 -> 3
+    cfg = DCODConfig(iterations=12, forge_batch=2, checkpoint_every=4, lr=0.05, ipe_fit=fit)  # FBD + IPE: 1 -> 2 -> 3
     straight = forge(_slots(ds), target, cfg, seed=3, workdir=tmp_path / "a")
     with pytest.raises(_Kill):
         forge(_slots(ds), target, cfg, seed=3, workdir=tmp_path / "b", reporter=_KillingReporter(10))
@@ -113,3 +114,16 @@ def test_dcod_end_to_end_and_plain_inversion(tmp_path):
 def test_unknown_method_flag_is_a_clear_error(tmp_path, capsys):
     assert main(["run", "--method", "dcod", "--no-fdb", "--protocol", "smoke", "--out", str(tmp_path), "--device", "cpu"]) == 2
     assert "unknown dcod option(s) fdb" in capsys.readouterr().err
+
+
+def test_crop_patchexpand_keeps_object_scale(setup, tmp_path):
+    ds, target = setup
+    sides = lambda boxes: np.sort(np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]))  # noqa: E731
+    source_sides = np.concatenate([sides(load_source(ds, j, 64).boxes.numpy()) for j in range(16)])
+    out = {}
+    for fit in ("rescale", "crop"):
+        cfg = DCODConfig(iterations=3, forge_batch=3, ipe_fit=fit, ipe_schedule="1:0,2:0.5")
+        out[fit] = np.concatenate([sides(b) for b, _ in forge(_slots(ds), target, cfg, seed=0, workdir=tmp_path / fit).targets])
+    # rescale halves every object at k = 2; crop keeps whole objects at their size (cut ones only get smaller)
+    assert np.median(out["rescale"]) < 0.6 * np.median(source_sides)
+    assert np.median(out["crop"]) > 0.8 * np.median(source_sides) and out["crop"].max() <= source_sides.max() + 1e-4

@@ -7,7 +7,8 @@ from dcbench.errors import ConfigError
 from dcbench.methods.dcod.augment import shift_and_flip
 from dcbench.methods.dcod.config import DCODConfig
 from dcbench.methods.dcod.fbd import background_weight, box_mask, damp_update, random_erase
-from dcbench.methods.dcod.ipe import expand, k_at, parse_schedule, patch_rect, remap_boxes, stage_starts
+from dcbench.methods.dcod.ipe import (expand, k_at, parse_schedule, patch_rect, place_boxes, plan_views, remap_boxes,
+                                      stage_starts)
 from dcbench.methods.dcod.priors import BatchNormStatistics, l2_prior, total_variation
 
 
@@ -87,12 +88,45 @@ def test_ipe_box_remapping_for_k2_and_k3():
 
 
 def test_ipe_expand_keeps_forged_patches_and_adds_sources():
+    views = plan_views(lambda j: torch.zeros(0, 4), [2, 3], 60, "rescale")
     canvas = torch.zeros(3, 60, 60)
     canvas[:, :30, :30] = 0.25  # patch 0 of the 2x2 grid
     new = [torch.full((3, 60, 60), v) for v in (0.5, 0.6, 0.7, 0.8, 0.9)]
-    out = expand(canvas, 2, 3, new)
+    out = expand(canvas, [views[(j, 2)] for j in range(4)], [views[(j, 3)] for j in range(9)], new)
     assert torch.allclose(out[:, :20, :20], torch.tensor(0.25))  # patch 0 resampled into 20 px
     assert torch.allclose(out[:, 40:, 40:], torch.tensor(0.9))  # source 8 = the fifth new one
+
+
+def test_ipe_crop_keeps_object_scale_and_forged_pixels():
+    # source 0 on a 120 canvas: a 20 px object at (70..90, 10..30) and a 60 px one that no 40 px window can hold
+    boxes = {0: torch.tensor([[70.0, 10.0, 90.0, 30.0], [0.0, 60.0, 60.0, 120.0]])}
+    views = plan_views(lambda j: boxes.get(j, torch.zeros(0, 4)), [1, 2, 3], 120, "crop")
+    assert views[(0, 1)].window == (0, 0, 120, 120)
+    w2, w3 = views[(0, 2)].window, views[(0, 3)].window
+    assert w2[2:] == (60, 60) and w3[2:] == (40, 40)
+    # the stored (k = 3) window shows the small object whole; each window lies inside the one of the stage before
+    x, y, w, h = w3
+    assert x <= 70 and y <= 10 and x + w >= 90 and y + h >= 30
+    assert w2[0] <= w3[0] and w2[1] <= w3[1] and w3[0] + 40 <= w2[0] + 60 and w3[1] + 40 <= w2[1] + 60
+    placed, keep = place_boxes(boxes[0], views[(0, 3)], min_visible=0.5)
+    assert keep.tolist() == [True, False]  # the big object is cut to less than half
+    assert (placed[0, 2] - placed[0, 0]).item() == 20 and (placed[0, 3] - placed[0, 1]).item() == 20  # native scale
+    # forged pixels of source 0 carry over unresampled: the new patch shows the same pixels of the old window
+    canvas = torch.rand(3, 120, 120)
+    new = [torch.rand(3, 120, 120) for _ in range(5)]
+    out = expand(canvas, [views[(j, 2)] for j in range(4)], [views[(j, 3)] for j in range(9)], new)
+    dx, dy = w3[0] - w2[0], w3[1] - w2[1]
+    assert torch.equal(out[:, :40, :40], canvas[:, dy : dy + 40, dx : dx + 40])
+    x, y, w, h = views[(8, 3)].window  # a source entering at k = 3 shows its own pixels
+    px, py, pw, ph = views[(8, 3)].patch
+    assert torch.equal(out[:, py : py + ph, px : px + pw], new[4][:, y : y + h, x : x + w])
+    # the placed box sits on the object's pixels
+    src = torch.zeros(1, 120, 120)
+    src[:, 10:30, 70:90] = 1.0
+    composed = expand(torch.zeros(1, 120, 120), [], [views[(j, 3)] for j in range(9)],
+                      [src] + [torch.zeros(1, 120, 120)] * 8)
+    x1, y1, x2, y2 = (int(v) for v in placed[0].tolist())
+    assert composed[0, y1:y2, x1:x2].min() == 1.0 and composed.sum() == 400
 
 
 def test_ipe_schedule():

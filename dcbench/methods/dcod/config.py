@@ -28,6 +28,8 @@ class DCODConfig:
     erase: bool = True  # random erasing inside boxes (part of FBD); only when fbd is on
     erase_p: float = 0.5  # per box and iteration
     ipe_schedule: str = "1:0,2:0.3333,3:0.6667"  # k:start-fraction of the run
+    ipe_fit: str = "rescale"  # the paper's "rescaled image" (objects shrink k-fold); "crop": a window at native scale
+    ipe_min_visible: float = 0.5  # crop only: a box the window cuts keeps its label while this much of it shows
     iterations: int | None = None  # None: the protocol's forge_iterations (paper: 3000)
     forge_batch: int | None = None  # None: the protocol's forge_batch; BatchNorm statistics are batch statistics
     optimizer: str = "adam"
@@ -60,9 +62,13 @@ class DCODConfig:
             v = getattr(self, name)
             if v is not None and (not isinstance(v, int) or v < (0 if name == "jitter" else 1)):
                 raise ConfigError(f"dcod {name} must be a positive integer, got {v!r}")
-        from dcbench.methods.dcod.ipe import parse_schedule
+        from dcbench.methods.dcod.ipe import FITS, parse_schedule
 
         parse_schedule(self.ipe_schedule)
+        if self.ipe_fit not in FITS:
+            raise ConfigError(f"dcod ipe_fit {self.ipe_fit!r} is not one of {', '.join(FITS)}")
+        if not 0 <= self.ipe_min_visible <= 1:
+            raise ConfigError("dcod ipe_min_visible must lie in [0, 1]")
 
     @classmethod
     def from_options(cls, **options) -> DCODConfig:

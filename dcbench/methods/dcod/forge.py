@@ -20,7 +20,7 @@ import torch
 from dcbench.methods.dcod.augment import shift_and_flip
 from dcbench.methods.dcod.config import DCODConfig
 from dcbench.methods.dcod.fbd import background_weight, box_mask, damp_update, random_erase
-from dcbench.methods.dcod.ipe import expand, k_at, parse_schedule, remap_boxes, stage_starts
+from dcbench.methods.dcod.ipe import expand, k_at, parse_schedule, place_boxes, plan_views, stage_starts
 from dcbench.methods.dcod.priors import BatchNormStatistics, l2_prior, total_variation
 from dcbench.progress import SILENT
 
@@ -40,6 +40,7 @@ class Slot:
 
     sources: list  # callables or Source: loaded lazily, a 3x3 grid needs 9 images
     loaded: dict = field(default_factory=dict)
+    views: dict = field(default_factory=dict)  # {(j, k): ipe.View}, set by plan()
 
     def source(self, j: int) -> Source:
         if j not in self.loaded:
@@ -47,13 +48,20 @@ class Slot:
             self.loaded[j] = s() if callable(s) else s
         return self.loaded[j]
 
+    def plan(self, ks: list[int], size: int, fit: str) -> None:
+        self.views = plan_views(lambda j: self.source(j).boxes, ks, size, fit)
 
-def targets_at(slot: Slot, k: int, size: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+    def layout(self, k: int) -> list:
+        return [self.views[(j, k)] for j in range(k * k)]
+
+
+def targets_at(slot: Slot, k: int, device, min_visible: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
     boxes, labels = [], []
-    for j in range(k * k):
+    for j, view in enumerate(slot.layout(k)):
         src = slot.source(j)
-        boxes.append(remap_boxes(src.boxes, size, j, k) if k > 1 else src.boxes.float())
-        labels.append(src.labels)
+        placed, keep = place_boxes(src.boxes, view, min_visible)
+        boxes.append(placed)
+        labels.append(src.labels[keep])
     return torch.cat(boxes).to(device), torch.cat(labels).to(device)
 
 
@@ -118,10 +126,11 @@ def forge(slots: list[Slot], target, cfg: DCODConfig, *, seed: int, workdir: Pat
                     continue
             gen = torch.Generator().manual_seed(int(seed) * 1_000_003 + b)
             k = k_at(starts, 0)
-            x0 = torch.stack([s.source(0).pixels for s in batch_slots]).to(device)
-            if k > 1:
-                x0 = torch.stack([expand(x0[i], 1, k, [s.source(j).pixels.to(device) for j in range(1, k * k)])
-                                  for i, s in enumerate(batch_slots)])
+            for s in batch_slots:
+                s.plan([kk for kk, _ in starts], size, cfg.ipe_fit)
+            blank = torch.zeros(3, size, size, device=device)
+            x0 = torch.stack([expand(blank, [], s.layout(k), [s.source(j).pixels.to(device) for j in range(k * k)])
+                              for s in batch_slots])
             x = x0.clone().requires_grad_(True)
             opt = _make_optimizer(cfg, x)
             start_it, log = 0, []
@@ -138,7 +147,7 @@ def forge(slots: list[Slot], target, cfg: DCODConfig, *, seed: int, workdir: Pat
                     reporter.note(f"forge: resumed batch {b + 1}/{n_batches} at iteration {start_it}")
             def layout(k: int):
                 """Targets and FBD weight for a k x k layout: they change only when IPE re-lays the canvas."""
-                targets = [targets_at(s, k, size, device) for s in batch_slots]
+                targets = [targets_at(s, k, device, cfg.ipe_min_visible) for s in batch_slots]
                 weight = background_weight(box_mask(targets, size, device), cfg.fbd_alpha) if cfg.fbd else None
                 return targets, weight
 
@@ -150,7 +159,7 @@ def forge(slots: list[Slot], target, cfg: DCODConfig, *, seed: int, workdir: Pat
                     if new_k != k:
                         with torch.no_grad():
                             relaid = torch.stack([
-                                expand(x[i].detach(), k, new_k,
+                                expand(x[i].detach(), s.layout(k), s.layout(new_k),
                                        [s.source(j).pixels.to(device) for j in range(k * k, new_k * new_k)])
                                 for i, s in enumerate(batch_slots)])
                         x = relaid.clone().requires_grad_(True)
