@@ -219,3 +219,29 @@ def test_failing_cell_is_recorded_and_the_matrix_goes_on(tmp_path, monkeypatch, 
     # the next run retries only the failed cells
     assert main(["matrix", str(spec), "--out", str(out), "--dry-run"]) == 0
     assert "2 done, 2 failed" in capsys.readouterr().out
+
+
+def test_results_made_with_other_protocol_values_or_method_defaults_are_stale(tmp_path):
+    """A preset or a method default that changes between versions keeps the cell's name: the recorded settings
+    tell the old result apart. Options added since (absent from the record) do not."""
+    from dcbench.harness.cell import CellConfig, current_settings
+    from dcbench.harness.matrix import cell_state
+    from dcbench.protocols import get_protocol
+
+    cell = CellConfig("dcod", "yolov3-tiny", 0.01, 0, get_protocol("quick"), method_options={"ipe": False})
+    now = current_settings(cell)
+    assert now["method"]["ipe"] is False and now["method"]["bn_reduction"] == "sum" and "snapshots" not in now["method"]
+
+    def state_with(protocol, options):
+        cell_dir = tmp_path / cell.cell_name()
+        cell_dir.mkdir(exist_ok=True)
+        (cell_dir / "result.json").write_text(json.dumps(
+            {"status": "ok", "config": {"protocol": protocol}, "method": {"options": options}}))
+        return cell_state(tmp_path, cell)
+
+    assert state_with(now["protocol"], now["method"]) == "done"
+    older = {k: v for k, v in now["method"].items() if k != "ipe_fit"}  # an option added later
+    assert state_with(now["protocol"], {**older, "snapshots": [5]}) == "done"  # bookkeeping never counts
+    assert state_with({**now["protocol"], "min_iterations": 100}, now["method"]) == "stale"
+    assert state_with({**now["protocol"], "description": "reworded"}, now["method"]) == "done"
+    assert state_with(now["protocol"], {**now["method"], "bn_reduction": "mean"}) == "stale"

@@ -120,6 +120,28 @@ def make_method(name: str, options: dict[str, Any], registries=None):
         raise ConfigError(f"method {name!r}: invalid options {options}: {exc}") from None
 
 
+def current_settings(config: CellConfig, method=None) -> dict:
+    """The protocol values and full method config (defaults included) this cell runs with now, as JSON values."""
+    method = method if method is not None else make_method(config.method, config.method_options)
+    describe = getattr(method, "describe", None)
+    options = {k: v for k, v in (describe() if describe else {}).items() if k not in config._bookkeeping()}
+    return json.loads(json.dumps({"protocol": config.protocol.as_dict(), "method": options}, default=str))
+
+
+def settings_drift(recorded: dict, now: dict) -> list[str]:
+    """Settings recorded with a finished result (or condensed set) that differ from what the cell would use now.
+
+    A preset's values or a method's default may change between dcbench versions while the cell's name stays the
+    same; such a result must not pass for a current one. Only keys present on both sides are compared: a new option
+    whose default keeps the old behaviour does not make old results stale."""
+    drift = []
+    for part in ("protocol", "method"):
+        old, new = recorded.get(part) or {}, now.get(part) or {}
+        drift += [f"{part}.{k}" for k in sorted(old.keys() & new.keys())
+                  if k not in ("description", "protocol_id") and old[k] != new[k]]
+    return drift
+
+
 def read_result(cell_dir: Path) -> dict | None:
     f = Path(cell_dir) / RESULT_FILE
     if not f.is_file():
@@ -184,10 +206,13 @@ def condense_cell(config: CellConfig, out_root: Path, *, device: str, inputs: Ce
         record = json.loads(record_file.read_text())
         existing = load_condensed(workdir / "condensed")
         # the name holds the dataset *spec*; the fingerprint says whether the files behind it are still the same
-        if existing.manifest.get("source_fingerprint") == inputs.split.train.fingerprint():
+        drift = settings_drift(record.get("settings") or {}, current_settings(config, inputs.method))
+        if drift and reporter is not None:
+            reporter.note(f"{workdir.name}: made with other settings ({', '.join(drift)}); condensing again")
+        if not drift and existing.manifest.get("source_fingerprint") == inputs.split.train.fingerprint():
             # this cell did no condensing: its timings say so; the time the set took is kept with the set
             return existing, record["teacher"], {}, {"reused": True, "made_by": record["cell"], "timings": record["timings"]}
-        if reporter is not None:
+        elif reporter is not None:
             reporter.note(f"{workdir.name}: the train set changed since this set was condensed; condensing again")
         record_file.unlink()
     if getattr(inputs.method, "requires_teacher", False):
@@ -203,7 +228,8 @@ def condense_cell(config: CellConfig, out_root: Path, *, device: str, inputs: Ce
     timings["condense_s"] = round(time.perf_counter() - t0, 3)
     # written after the set: its presence means the set is complete and says how it was made
     atomic_write_text(record_file, json.dumps({"cell": config.condense_name(), "teacher": teacher_record,
-                                               "timings": timings}, indent=2, default=str) + "\n")
+                                               "timings": timings, "settings": current_settings(config, inputs.method)},
+                                              indent=2, default=str) + "\n")
     return condensed, teacher_record, timings, {"reused": False, "made_by": config.condense_name(), "timings": timings}
 
 

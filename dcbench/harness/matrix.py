@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from dcbench.errors import ConfigError, DcbenchError
-from dcbench.harness.cell import CellConfig, read_result
+from dcbench.harness.cell import CellConfig, current_settings, read_result, settings_drift
 from dcbench.protocols import Protocol, get_protocol
 
 if sys.version_info >= (3, 11):
@@ -182,14 +182,18 @@ def _check_names(spec: MatrixSpec) -> None:
 
 # -- state of a results folder -------------------------------------------------------------------------------------
 def cell_state(out: Path, cell: CellConfig, fingerprints: dict[tuple, tuple[str, str]] | None = None) -> str:
-    """``done`` (a result file), ``stale`` (a result made from other dataset files than those behind the spec now:
-    redone), ``failed`` (an error record, retried on the next run) or ``pending``."""
+    """``done`` (a result file), ``stale`` (a result made from other dataset files than those behind the spec now,
+    or with other protocol values or method defaults than the cell would use now: redone), ``failed`` (an error
+    record, retried on the next run) or ``pending``."""
     cell_dir = Path(out) / cell.cell_name()
     result = read_result(cell_dir)
     if result is not None:
         expected = (fingerprints or {}).get((cell.dataset, cell.test_dataset))
         data = result.get("data", {})
         if expected and (data.get("train_fingerprint"), data.get("test_fingerprint")) != expected:
+            return "stale"
+        recorded = {"protocol": result.get("config", {}).get("protocol"), "method": result.get("method", {}).get("options")}
+        if settings_drift(recorded, current_settings(cell)):
             return "stale"
         return "done"
     if (cell_dir / FAILED_FILE).is_file():
