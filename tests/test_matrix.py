@@ -245,3 +245,22 @@ def test_results_made_with_other_protocol_values_or_method_defaults_are_stale(tm
     assert state_with({**now["protocol"], "min_iterations": 100}, now["method"]) == "stale"
     assert state_with({**now["protocol"], "description": "reworded"}, now["method"]) == "done"
     assert state_with(now["protocol"], {**now["method"], "bn_reduction": "mean"}) == "stale"
+
+
+def test_teacher_key_follows_what_shapes_the_full_set_training(tiny_voc):
+    """Protocols that train the full set the same way share a teacher; any change to that training does not."""
+    from dcbench.data.voc import read_voc
+    from dcbench.harness.teacher import teacher_key
+    from dcbench.protocols import get_protocol
+
+    train = read_voc(tiny_voc)  # 4 images: one optimiser step per epoch
+    quick = get_protocol("quick")
+    key = teacher_key(train, "yolov3-tiny", quick, 0)
+    # the forge's settings, and a step floor the full set's 30 epochs already exceed, leave the training alone
+    assert teacher_key(train, "yolov3-tiny", quick.with_overrides(forge_iterations=50, forge_batch=4), 0) == key
+    long = quick.with_overrides(epochs=400)
+    assert teacher_key(train, "yolov3-tiny", long.with_overrides(min_iterations=100), 0) == teacher_key(train, "yolov3-tiny", long, 0)
+    for changed in (long, quick.with_overrides(min_iterations=10_000),
+                    quick.with_overrides(imgsz=96), quick.with_overrides(batch=8)):
+        assert teacher_key(train, "yolov3-tiny", changed, 0) != key
+    assert teacher_key(train, "yolov3-tiny", quick, 1) != key and teacher_key(train, "yolov3", quick, 0) != key

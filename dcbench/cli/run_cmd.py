@@ -75,6 +75,8 @@ def run(
     imgsz: int | None = typer.Option(None, "--imgsz", help="Override the protocol's image size."),
     epochs: int | None = typer.Option(None, "--epochs", help="Override the protocol's epochs."),
     batch: int | None = typer.Option(None, "--batch", help="Override the protocol's batch size."),
+    min_iterations: int | None = typer.Option(None, "--min-iterations",
+                                              help="Override the protocol's floor of optimiser steps per training."),
     option: list[str] = typer.Option([], "--option", "-O", help="Method option KEY=VALUE (repeatable)."),
     teacher: Path | None = typer.Option(None, "--teacher", help="Use this teacher checkpoint instead of training one."),
     force: bool = typer.Option(False, "--force", help="Redo the cell even if its result exists."),
@@ -90,7 +92,8 @@ def run(
     from dcbench.protocols import get_protocol
 
     out = out.expanduser().resolve()
-    proto = get_protocol(protocol).with_overrides(imgsz=imgsz, epochs=epochs, batch=batch)
+    proto = get_protocol(protocol).with_overrides(imgsz=imgsz, epochs=epochs, batch=batch,
+                                                     min_iterations=min_iterations)
     config = CellConfig(method=method, detector=detector, ratio=ratio, seed=seed, protocol=proto, dataset=dataset,
                         test_dataset=test, eval_detector=eval_detector, method_options={**parse_options(option), **parse_extra_flags(list(ctx.args))},
                         teacher_checkpoint=str(teacher) if teacher else None)

@@ -1,7 +1,8 @@
 """Fetch: the teacher detector trained on the full train split, cached by what determines it.
 
-Key = (train-set fingerprint, detector, protocol values, seed). Every ratio and every method variant that needs
-the same teacher reuses the one checkpoint. The cache entry is written under a temporary name and renamed, so a
+Key = (train-set fingerprint, detector, the protocol values that shape a training, seed). Every ratio, every method
+variant and every protocol that trains the full set the same way (say, one that differs only in DCOD's forge length
+or in the floor of steps for small sets) reuses the one checkpoint. The cache entry is written under a temporary name and renamed, so a
 killed training never leaves a checkpoint that looks finished.
 """
 
@@ -22,8 +23,14 @@ from dcbench.errors import ConfigError
 from dcbench.methods.base import Teacher
 
 
+# protocol fields that do not change how the full train set is trained: the forge's, and the labels; epochs and
+# min_iterations enter through the epochs the full set gets (Protocol.epochs_for)
+NOT_TEACHER_FIELDS = ("description", "name", "overrides", "forge_iterations", "forge_batch", "epochs", "min_iterations")
+
+
 def teacher_key(train: DetectionDataset, detector_name: str, protocol, seed: int) -> str:
-    values = {k: v for k, v in asdict(protocol).items() if k not in ("description", "name", "overrides")}
+    values = {k: v for k, v in asdict(protocol).items() if k not in NOT_TEACHER_FIELDS}
+    values["full_set_epochs"] = protocol.epochs_for(len(train))
     blob = json.dumps({"data": train.fingerprint(), "detector": detector_name, "protocol": values, "seed": seed}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
