@@ -16,16 +16,17 @@ METRIC_NAMES = ("mAP", "AP50", "AP75", "APs", "APm", "APl")
 
 
 def fake_result(root: Path, method: str, ratio: float, seed: int, map_: float, *, variant=None, eval_detector=None,
-                full=False, n_train=1000) -> None:
+                full=False, n_train=1000, protocol=None) -> None:
     """A result file as run_cell writes it (the fields a leaderboard reads)."""
     budget = n_train if full else round(ratio * n_train)
-    cell = f"shapes__{method}__{ratio:g}__s{seed}__{eval_detector or ''}__{json.dumps(variant or {})}"
+    protocol = protocol or {"name": "quick", "protocol_id": "quick", "overrides": {}}
+    cell = f"shapes__{method}__{ratio:g}__s{seed}__{eval_detector or ''}__{json.dumps(variant or {})}__{protocol['protocol_id']}"
     metrics = {m: map_ * (i + 1) for i, m in enumerate(METRIC_NAMES)}
     metrics["APl"] = None
     result = {
         "cell": cell,
         "config": {"method": method, "detector": "yolov3-tiny", "eval_detector": eval_detector, "ratio": ratio,
-                   "seed": seed, "dataset": "shapes", "test_dataset": None, "protocol": {"protocol_id": "quick"},
+                   "seed": seed, "dataset": "shapes", "test_dataset": None, "protocol": protocol,
                    "method_options": variant or {}},
         "method": {"name": method, "variant": variant or {}},
         "budget": budget,
@@ -132,3 +133,15 @@ def test_reference_leaderboard_is_what_its_result_files_give():
     if not list(results.rglob("result.json")):
         pytest.skip("no reference results checked in")
     assert main(["leaderboard", str(results), "--out", str(ROOT / "leaderboards"), "--check"]) == 0
+
+
+def test_a_protocol_with_overrides_gets_its_own_table_that_spells_them_out(tmp_path):
+    longer = {"name": "quick", "protocol_id": "quick+3dc81195", "overrides": {"min_iterations": 1500}}
+    for seed in (0, 1):
+        fake_result(tmp_path, "random", 0.01, seed, 1.0)
+        fake_result(tmp_path, "random", 0.01, seed, 5.0, protocol=longer)
+    tables = {t.protocol: t for t in summarise(load_results(tmp_path))}
+    assert set(tables) == {"quick", "quick+3dc81195"}
+    assert tables["quick+3dc81195"].title.endswith("protocol quick+3dc81195 (quick with min_iterations=1500)")
+    assert tables["quick"].title.endswith("protocol quick")
+    assert tables["quick+3dc81195"].summary["mAP_mean"].iloc[0] == 5.0

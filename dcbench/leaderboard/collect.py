@@ -31,6 +31,14 @@ def row_label(method: str, variant: dict, condensed_with: str, eval_detector: st
     return label
 
 
+def protocol_text(protocol: dict) -> str:
+    """``quick`` or, for a protocol with overrides, ``quick with min_iterations=1500``: what the id's digest hides."""
+    overrides = protocol.get("overrides") or {}
+    changed = ", ".join(f"{k}={v}" for k, v in sorted(overrides.items()))
+    name = protocol.get("name") or protocol["protocol_id"]
+    return f"{name} with {changed}" if changed else name
+
+
 def load_results(root: str | Path) -> pd.DataFrame:
     root = Path(root)
     if not root.is_dir():
@@ -48,6 +56,7 @@ def load_results(root: str | Path) -> pd.DataFrame:
                 "dataset": cfg["dataset"] + (f" | test {cfg['test_dataset']}" if cfg.get("test_dataset") else ""),
                 "eval_detector": eval_detector,
                 "protocol": cfg["protocol"]["protocol_id"],
+                "protocol_text": protocol_text(cfg["protocol"]),
                 "label": row_label(cfg["method"], variant, condensed_with, eval_detector, full),
                 "method": cfg["method"],
                 "variant": _variant_text(variant),

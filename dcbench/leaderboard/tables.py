@@ -27,6 +27,7 @@ class Table:
     eval_detector: str
     protocol: str
     summary: pd.DataFrame  # one row per (label, ratio): n, seeds, <metric>_mean, <metric>_std, delta_mAP
+    protocol_text: str = ""  # the preset and its overrides, spelled out
 
     @property
     def slug(self) -> str:
@@ -34,7 +35,8 @@ class Table:
 
     @property
     def title(self) -> str:
-        return f"{self.dataset} · evaluated with {self.eval_detector} · protocol {self.protocol}"
+        spelled = f" ({self.protocol_text})" if self.protocol_text and self.protocol_text != self.protocol else ""
+        return f"{self.dataset} · evaluated with {self.eval_detector} · protocol {self.protocol}{spelled}"
 
 
 def _mean_std(values: pd.Series) -> tuple[float | None, float | None]:
@@ -73,7 +75,7 @@ def summarise(frame: pd.DataFrame) -> list[Table]:
                            dict(zip(summary["label"], summary["method"])))
         summary["_row"] = summary["label"].map({lb: i for i, lb in enumerate(order)})
         summary = summary.sort_values(["_row", "ratio"]).drop(columns="_row").reset_index(drop=True)
-        tables.append(Table(*key, summary))
+        tables.append(Table(*key, summary, protocol_text=str(group["protocol_text"].iloc[0])))
     return tables
 
 
