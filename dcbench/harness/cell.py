@@ -202,11 +202,12 @@ def condense_cell(config: CellConfig, out_root: Path, *, device: str, inputs: Ce
     timings: dict[str, float] = {}
     teacher = teacher_record = None
     record_file = workdir / "condense.json"
+    settings = current_settings(config, inputs.method)
     if (workdir / "condensed" / MANIFEST).is_file() and record_file.is_file():
         record = json.loads(record_file.read_text())
         existing = load_condensed(workdir / "condensed")
         # the name holds the dataset *spec*; the fingerprint says whether the files behind it are still the same
-        drift = settings_drift(record.get("settings") or {}, current_settings(config, inputs.method))
+        drift = settings_drift(record.get("settings") or {}, settings)
         if drift and reporter is not None:
             reporter.note(f"{workdir.name}: made with other settings ({', '.join(drift)}); condensing again")
         if not drift and existing.manifest.get("source_fingerprint") == inputs.split.train.fingerprint():
@@ -228,7 +229,7 @@ def condense_cell(config: CellConfig, out_root: Path, *, device: str, inputs: Ce
     timings["condense_s"] = round(time.perf_counter() - t0, 3)
     # written after the set: its presence means the set is complete and says how it was made
     atomic_write_text(record_file, json.dumps({"cell": config.condense_name(), "teacher": teacher_record,
-                                               "timings": timings, "settings": current_settings(config, inputs.method)},
+                                               "timings": timings, "settings": settings},
                                               indent=2, default=str) + "\n")
     return condensed, teacher_record, timings, {"reused": False, "made_by": config.condense_name(), "timings": timings}
 

@@ -2,8 +2,8 @@
 
 Key = (train-set fingerprint, detector, the protocol values that shape a training, seed). Every ratio, every method
 variant and every protocol that trains the full set the same way (say, one that differs only in DCOD's forge length
-or in the floor of steps for small sets) reuses the one checkpoint. The cache entry is written under a temporary name and renamed, so a
-killed training never leaves a checkpoint that looks finished.
+or in the floor of steps for small sets) reuses the one checkpoint. The cache entry is written under a temporary
+name and renamed, so a killed training never leaves a checkpoint that looks finished.
 """
 
 from __future__ import annotations

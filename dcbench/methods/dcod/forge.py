@@ -51,13 +51,13 @@ class Slot:
     def plan(self, ks: list[int], size: int, fit: str) -> None:
         self.views = plan_views(lambda j: self.source(j).boxes, ks, size, fit)
 
-    def layout(self, k: int) -> list:
+    def views_at(self, k: int) -> list:
         return [self.views[(j, k)] for j in range(k * k)]
 
 
 def targets_at(slot: Slot, k: int, device, min_visible: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
     boxes, labels = [], []
-    for j, view in enumerate(slot.layout(k)):
+    for j, view in enumerate(slot.views_at(k)):
         src = slot.source(j)
         placed, keep = place_boxes(src.boxes, view, min_visible)
         boxes.append(placed)
@@ -129,7 +129,7 @@ def forge(slots: list[Slot], target, cfg: DCODConfig, *, seed: int, workdir: Pat
             for s in batch_slots:
                 s.plan([kk for kk, _ in starts], size, cfg.ipe_fit)
             blank = torch.zeros(3, size, size, device=device)
-            x0 = torch.stack([expand(blank, [], s.layout(k), [s.source(j).pixels.to(device) for j in range(k * k)])
+            x0 = torch.stack([expand(blank, [], s.views_at(k), [s.source(j).pixels.to(device) for j in range(k * k)])
                               for s in batch_slots])
             x = x0.clone().requires_grad_(True)
             opt = _make_optimizer(cfg, x)
@@ -159,7 +159,7 @@ def forge(slots: list[Slot], target, cfg: DCODConfig, *, seed: int, workdir: Pat
                     if new_k != k:
                         with torch.no_grad():
                             relaid = torch.stack([
-                                expand(x[i].detach(), s.layout(k), s.layout(new_k),
+                                expand(x[i].detach(), s.views_at(k), s.views_at(new_k),
                                        [s.source(j).pixels.to(device) for j in range(k * k, new_k * new_k)])
                                 for i, s in enumerate(batch_slots)])
                         x = relaid.clone().requires_grad_(True)
