@@ -93,6 +93,13 @@ def test_dcod_end_to_end_and_plain_inversion(tmp_path):
     assert main(base + ["--no-fbd", "--no-ipe"]) == 0
     results = [json.loads(p.read_text()) for p in sorted(out.rglob("result.json"))]
     assert len(results) == 2
+    # paired starts: DCOD forges exactly the images Random selects at the same seed
+    assert main([*base[:2], "random", *base[3:]]) == 0
+    random_ids = next(json.loads(p.read_text()) for p in out.rglob("manifest.json")
+                      if json.loads(p.read_text())["method"] == "random")["selected_ids"]
+    for r in results:
+        assert r["condensed"]["manifest"]["initial_ids"] == random_ids
+        assert r["condensed"]["manifest"]["paired_with"] == "random"
     full = next(r for r in results if r["condensed"]["manifest"]["options"]["fbd"])
     plain = next(r for r in results if not r["condensed"]["manifest"]["options"]["fbd"])
     assert plain["condensed"]["manifest"]["options"]["ipe"] is False

@@ -25,25 +25,47 @@ def test_total_variation_and_l2_by_hand():
     assert l2_prior(x, "mean").item() == pytest.approx(3.0 / 9)
 
 
+def _bn(mean, var):
+    bn = torch.nn.BatchNorm2d(len(mean)).eval()
+    bn.running_mean.copy_(torch.tensor(mean))
+    bn.running_var.copy_(torch.tensor(var))
+    return bn
+
+
 def test_batchnorm_prior_by_hand():
-    bn = torch.nn.BatchNorm2d(2).eval()
-    bn.running_mean.copy_(torch.tensor([0.0, 1.0]))
-    bn.running_var.copy_(torch.tensor([1.0, 4.0]))
-    prior = BatchNormStatistics(torch.nn.Sequential(bn))
+    bn = _bn([0.0, 1.0], [1.0, 4.0])
     x = torch.zeros(2, 2, 1, 2)
-    x[:, 0] = torch.tensor([1.0, 3.0])  # channel 0: mean 2, var 1 -> (2-0)^2 + (1-1)^2 = 4
-    x[:, 1] = torch.tensor([1.0, 1.0])  # channel 1: mean 1, var 0 -> (1-1)^2 + (0-4)^2 = 16
+    x[:, 0] = torch.tensor([1.0, 3.0])  # channel 0: mean 2, var 1 -> d_mean 2, d_var 0
+    x[:, 1] = torch.tensor([1.0, 1.0])  # channel 1: mean 1, var 0 -> d_mean 0, d_var -4
+    expected = {"l2": 2.0 + 4.0,  # ||(2, 0)||_2 + ||(0, -4)||_2: DeepInversion's plain norms, the default
+                "sum": 4.0 + 16.0,  # the same norms squared
+                "mean": (4 + 0) / 2 + (0 + 16) / 2}
+    for reduction, value in expected.items():
+        prior = BatchNormStatistics(torch.nn.Sequential(bn), reduction)
+        bn(x)
+        assert prior.value().item() == pytest.approx(value), reduction
+        prior.close()
+    default = BatchNormStatistics(torch.nn.Sequential(bn))
     bn(x)
-    assert prior.value().item() == pytest.approx(20.0)
-    prior.close()
-    mean_prior = BatchNormStatistics(torch.nn.Sequential(bn), "mean")
-    bn(x)
-    assert mean_prior.value().item() == pytest.approx(10.0)  # (4 + 0) / 2 + (0 + 16) / 2
-    mean_prior.close()
-    prior = BatchNormStatistics(torch.nn.Sequential(bn))
-    prior.reset()
+    assert default.reduction == "l2" and default.value().item() == pytest.approx(6.0)
+    default.reset()
     with pytest.raises(RuntimeError):
-        prior.value()
+        default.value()
+    default.close()
+
+
+def test_batchnorm_prior_sums_layers_and_weights_the_first_that_runs():
+    first, second = _bn([0.0], [1.0]), _bn([0.0], [1.0])
+    # defined second, runs first: the weight follows the forward order
+    net = torch.nn.Module()
+    net.b, net.a = second, first
+    x = torch.tensor([1.0, 3.0]).view(2, 1, 1, 1)  # mean 2, var 1 -> first layer: 2 + 0
+    prior = BatchNormStatistics(net, "l2", first_coef=2.0)
+    first(x)
+    second(x + 1.0)  # mean 3, var 1 -> 3 + 0
+    terms = [t.item() for t in prior.terms()]
+    assert terms == pytest.approx([2.0 * 2.0, 3.0])
+    assert prior.value().item() == pytest.approx(7.0)
     prior.close()
 
 
@@ -152,6 +174,9 @@ def test_config_defaults_are_the_papers_and_options_are_checked():
     cfg = DCODConfig()
     assert (cfg.lr, cfg.w_det, cfg.w_bn, cfg.w_tv, cfg.w_l2, cfg.fbd_alpha) == (0.002, 1.0, 0.1, 1.0, 0.001, 0.7)
     assert cfg.init == "random" and cfg.fbd and cfg.ipe and cfg.fbd_mode == "update"
+    assert (cfg.bn_reduction, cfg.first_bn_coef) == ("l2", 1.0)  # DeepInversion's plain norms, the spec's formula
+    with pytest.raises(ConfigError, match="bn_reduction"):
+        DCODConfig(bn_reduction="squared")
     with pytest.raises(ConfigError, match="unknown dcod option"):
         DCODConfig.from_options(fdb=False)
     assert DCODConfig.from_options(fbd="false", snapshots="0,10").fbd is False

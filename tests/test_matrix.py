@@ -49,7 +49,7 @@ def write_spec(tmp_path: Path, text: str, name: str = "spec.toml") -> Path:
     (SMOKE_SPEC.replace('name = "herding"', 'name = "dcod"\noptions = { fbd_alpha = 7 }'), "fbd_alpha"),
     (SMOKE_SPEC.replace('"yolov3-tiny", ', '"yolov9000", '), "yolov9000"),
     (SMOKE_SPEC.replace("seeds = [0]", "seeds = []"), "'seeds' must be a non-empty list"),
-    (SMOKE_SPEC.replace("size=64&min_extent=8&max_extent=30", "size=64"), "invalid shapes extents"),
+    (SMOKE_SPEC.replace("size=64&min_extent=8&max_extent=30", "size=64&max_extent=40"), "invalid shapes extents"),
 ])
 def test_bad_specs_are_one_error_naming_the_file(tmp_path, text, problem):
     path = write_spec(tmp_path, text)
@@ -230,7 +230,7 @@ def test_results_made_with_other_protocol_values_or_method_defaults_are_stale(tm
 
     cell = CellConfig("dcod", "yolov3-tiny", 0.01, 0, get_protocol("quick"), method_options={"ipe": False})
     now = current_settings(cell)
-    assert now["method"]["ipe"] is False and now["method"]["bn_reduction"] == "sum" and "snapshots" not in now["method"]
+    assert now["method"]["ipe"] is False and now["method"]["bn_reduction"] == "l2" and "snapshots" not in now["method"]
 
     def state_with(protocol, options):
         cell_dir = tmp_path / cell.cell_name()
@@ -245,6 +245,11 @@ def test_results_made_with_other_protocol_values_or_method_defaults_are_stale(tm
     assert state_with({**now["protocol"], "min_iterations": 100}, now["method"]) == "stale"
     assert state_with({**now["protocol"], "description": "reworded"}, now["method"]) == "done"
     assert state_with(now["protocol"], {**now["method"], "bn_reduction": "mean"}) == "stale"
+    # DCOD before version 2 (squared R_bn by default, unpaired starts): stale even where every option matches
+    unversioned = {k: v for k, v in now["method"].items() if k != "version"}
+    assert now["method"]["version"] == 2 and state_with(now["protocol"], unversioned) == "stale"
+    old_default = {k: v for k, v in unversioned.items() if k not in ("first_bn_coef", "ipe_fit")}
+    assert state_with(now["protocol"], {**old_default, "bn_reduction": "sum"}) == "stale"
 
 
 def test_teacher_key_follows_what_shapes_the_full_set_training(tiny_voc):

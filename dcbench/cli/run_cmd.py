@@ -63,7 +63,7 @@ def metrics_table(result: dict) -> Table:
 def run(
     ctx: typer.Context,
     method: str = typer.Option("random", "--method", "-m", help="Condensation method (dcbench list methods)."),
-    detector: str = typer.Option("yolov3-tiny", "--detector", "-d", help="Detector that condenses (and evaluates)."),
+    detector: str = typer.Option("yolo11n", "--detector", "-d", help="Detector that condenses (and evaluates)."),
     ratio: float = typer.Option(0.01, "--ratio", "-r", help="Fraction of the train set to keep, in (0, 1]."),
     dataset: str = typer.Option("shapes", "--dataset", help="Dataset spec: NAME or voc:DIR, coco:FILE.json, yolo:DIR."),
     test: str | None = typer.Option(None, "--test", help="Separate test set spec (default: the dataset's test split)."),

@@ -1,8 +1,12 @@
 """``shapes``: the built-in dataset, generated from a seed (nothing downloaded, no image in git).
 
 Six classes told apart by shape alone -- colour, size, rotation and position are random per object -- drawn on
-noisy gradient backgrounds with clutter lines, 1-6 objects per image, small and medium objects as COCO counts
-them. Each image is drawn from its own random stream (seed, split, index), so any image can be regenerated on
+noisy gradient backgrounds with clutter lines, 1-6 objects per image, mostly medium objects as COCO counts them.
+
+Version 2 (the default since dcbench 0.2) draws 160 px images with objects 32-80 px across (median box side 48 px):
+the scale at which DCOD's PatchExpand is meaningful for a stride-8 detector, since a source shrunk into a 3 x 3
+patch keeps its median object at 16 px, twice the finest stride. Version 1 drew 128 px images with 10-44 px objects
+(median 24 px: 8 px in a 3 x 3 patch); ``shapes:?size=128&min_extent=10&max_extent=44`` draws that geometry. Each image is drawn from its own random stream (seed, split, index), so any image can be regenerated on
 its own and the files are identical on every machine for a given seed and generator version.
 
 The images are written once to the cache folder (``$DCBENCH_CACHE/datasets/shapes-<key>``) with a COCO JSON per
@@ -26,7 +30,7 @@ from dcbench.data.coco import read_coco
 from dcbench.data.model import DetectionDataset, concat
 from dcbench.errors import DatasetError
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 CLASSES = ["circle", "square", "triangle", "cross", "star", "ring"]
 _SPLIT_STREAM = {"train": 0, "test": 1}
 
@@ -36,11 +40,16 @@ class ShapesConfig:
     seed: int = 0
     n_train: int = 1000
     n_test: int = 200
-    size: int = 128
+    size: int = 160
     min_objects: int = 1
     max_objects: int = 6
-    min_extent: int = 10  # object diameter in pixels
-    max_extent: int = 44
+    min_extent: int | None = None  # object diameter in pixels; None: size // 5
+    max_extent: int | None = None  # None: size // 2
+
+    @property
+    def extents(self) -> tuple[int, int]:
+        return (self.min_extent if self.min_extent is not None else self.size // 5,
+                self.max_extent if self.max_extent is not None else self.size // 2)
 
     def key(self) -> str:
         blob = json.dumps({"v": GENERATOR_VERSION, **asdict(self)}, sort_keys=True)
@@ -58,7 +67,7 @@ class ShapesConfig:
             raise DatasetError(None, f"shapes options must be integers: {exc}") from None
         if cfg.n_train < 1 or cfg.n_test < 1 or cfg.size < 32 or not 1 <= cfg.min_objects <= cfg.max_objects:
             raise DatasetError(None, f"invalid shapes options: {cfg}")
-        if not 4 <= cfg.min_extent <= cfg.max_extent <= cfg.size // 2:
+        if not 4 <= cfg.extents[0] <= cfg.extents[1] <= cfg.size // 2:
             raise DatasetError(None, f"invalid shapes extents: need 4 <= min_extent <= max_extent <= size/2 ({cfg})")
         return cfg
 
@@ -122,7 +131,7 @@ def draw_image(cfg: ShapesConfig, split: str, index: int):
     labels: list[int] = []
     for _ in range(int(rng.integers(cfg.min_objects, cfg.max_objects + 1))):
         for _try in range(30):
-            extent = float(rng.uniform(cfg.min_extent, cfg.max_extent))
+            extent = float(rng.uniform(*cfg.extents))
             r = extent / 2
             cx, cy = rng.uniform(r + 1, n - r - 1, 2)
             label = int(rng.integers(len(CLASSES)))

@@ -11,6 +11,10 @@ def dcbench_register_detectors(registry):
                  "YOLOv3-SPP (the DCOD paper's detector; Ultralytics config), from yolov3-spp.yaml")
     registry.add("yolov3-tiny", "dcbench.detectors.ultralytics:YOLOv3Tiny",
                  "YOLOv3-tiny (Ultralytics config), from yolov3-tiny.yaml; fast on a CPU")
+    registry.add("yolo11n", "dcbench.detectors.ultralytics:YOLO11n",
+                 "YOLO11n (Ultralytics config, stride-8 head), from yolo11n.yaml; the CPU reference detector")
+    registry.add("yolov8n", "dcbench.detectors.ultralytics:YOLOv8n",
+                 "YOLOv8n (Ultralytics config, stride-8 head), from yolov8n.yaml")
     registry.add("ultralytics", "dcbench.detectors.ultralytics:UltralyticsDetector",
                  "Any Ultralytics detection config: ultralytics:yolov8n.yaml")
     registry.add("torchvision", "dcbench.detectors.torchvision_det:TorchvisionDetector",

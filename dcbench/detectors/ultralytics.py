@@ -230,3 +230,10 @@ class YOLOv3SPP(UltralyticsDetector):
 class YOLOv3Tiny(UltralyticsDetector):
     default_config = "yolov3-tiny.yaml"
 
+
+class YOLO11n(UltralyticsDetector):
+    default_config = "yolo11n.yaml"
+
+
+class YOLOv8n(UltralyticsDetector):
+    default_config = "yolov8n.yaml"

@@ -133,12 +133,15 @@ def settings_drift(recorded: dict, now: dict) -> list[str]:
 
     A preset's values or a method's default may change between dcbench versions while the cell's name stays the
     same; such a result must not pass for a current one. Only keys present on both sides are compared: a new option
-    whose default keeps the old behaviour does not make old results stale."""
+    whose default keeps the old behaviour does not make old results stale. A method whose behaviour changes with no
+    option to show it bumps the ``version`` its ``describe()`` reports; a record without one is version 1."""
     drift = []
     for part in ("protocol", "method"):
         old, new = recorded.get(part) or {}, now.get(part) or {}
         drift += [f"{part}.{k}" for k in sorted(old.keys() & new.keys())
-                  if k not in ("description", "protocol_id") and old[k] != new[k]]
+                  if k not in ("description", "protocol_id", "version") and old[k] != new[k]]
+        if "version" in new and old.get("version", 1) != new["version"]:
+            drift.append(f"{part}.version")
     return drift
 
 

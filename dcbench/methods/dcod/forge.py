@@ -106,7 +106,7 @@ def forge(slots: list[Slot], target, cfg: DCODConfig, *, seed: int, workdir: Pat
     state_dir.mkdir(parents=True, exist_ok=True)
     config_digest = hashlib.sha256(json.dumps(cfg.as_dict(), sort_keys=True).encode()).hexdigest()[:12] + f"-s{seed}"
     starts = stage_starts(parse_schedule(cfg.ipe_schedule), cfg.iterations) if cfg.ipe else [(1, 0)]
-    bn = BatchNormStatistics(target.module, cfg.bn_reduction)
+    bn = BatchNormStatistics(target.module, cfg.bn_reduction, cfg.first_bn_coef)
     images: list[np.ndarray] = []
     targets: list = []
     history: list = []

@@ -51,14 +51,20 @@ class DCOD:
         return self.config.as_dict()
 
     def initial_indices(self, train_set: DetectionDataset, budget: int, context: CondenseContext) -> tuple[list[int], dict]:
+        """The images DCOD starts from: exactly what the baseline named by ``init`` selects at the same seed
+        (``noise`` takes Random's images for their boxes), so a DCOD row differs from that baseline only by the
+        forge and the two compare seed by seed."""
+        from dcbench.methods.random import RandomSelection
+
         cfg = self.config
         if cfg.init in ("random", "noise"):
-            return rng_for(context.seed, 1).choice(len(train_set), size=budget, replace=False).tolist(), {}
+            return RandomSelection().select(train_set, budget, context.seed), {"paired_with": "random"}
         from dcbench.methods.feature_selection import HerdingSelection, KCenterSelection
 
         selector = KCenterSelection() if cfg.init == "kcenter" else HerdingSelection()
         feats, record = selector.features(train_set, context)
-        return selector.pick(feats, budget, context.seed), {"features": record}
+        # sorted, as the baseline's condensed set lists them: slot order decides forge batches and IPE sources
+        return sorted(selector.pick(feats, budget, context.seed)), {"features": record, "paired_with": selector.name}
 
     def condense(self, train_set: DetectionDataset, budget: int, *, context: CondenseContext) -> CondensedSet:
         if context.teacher is None:

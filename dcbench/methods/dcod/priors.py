@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import torch
 
+# How one BatchNorm layer's mismatch is measured (``DCODConfig.bn_reduction``):
+#   "l2"   ||mean_b - running_mean||_2 + ||var_b - running_var||_2, the plain norms of DeepInversion's and DIODE's
+#          code (the spec's corrected R_bn; the default);
+#   "sum"  the same norms squared, i.e. summed over channels (dcbench <= 0.1's default, kept for old results);
+#   "mean" the squared differences averaged over channels (the ablation that made the squared form usable).
+BN_REDUCTIONS = ("l2", "sum", "mean")
+
 
 class BatchNormStatistics:
-    """Collects, during one forward pass, sum over BatchNorm layers of
-    ||batch mean - running mean||^2 + ||batch var - running var||^2 of each layer's input (DeepInversion-style)."""
+    """Collects, during one forward pass, R_bn = sum over BatchNorm layers of that layer's statistics mismatch
+    (see ``BN_REDUCTIONS``), the first layer to run weighted by ``first_coef`` (DIODE's ``first_bn_coef``)."""
 
-    def __init__(self, module: torch.nn.Module, reduction: str = "sum"):
-        self.reduction = reduction  # "sum" over channels (the spec's squared norms) or "mean" over channels
+    def __init__(self, module: torch.nn.Module, reduction: str = "l2", first_coef: float = 1.0):
+        if reduction not in BN_REDUCTIONS:
+            raise ValueError(f"bn reduction {reduction!r} is not one of {BN_REDUCTIONS}")
+        self.reduction = reduction
+        self.first_coef = float(first_coef)
         self.layers = [m for m in module.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
         self._terms: list[torch.Tensor] = []
         self._handles = [m.register_forward_hook(self._hook) for m in self.layers]
@@ -18,16 +28,23 @@ class BatchNormStatistics:
     def _hook(self, module, inputs, _output) -> None:
         x = inputs[0]
         dims = [0] + list(range(2, x.dim()))
-        mean = x.mean(dims)
-        var = x.var(dims, unbiased=False)
-        d_mean, d_var = (mean - module.running_mean) ** 2, (var - module.running_var) ** 2
-        if self.reduction == "mean":
-            self._terms.append(d_mean.mean() + d_var.mean())
+        d_mean = x.mean(dims) - module.running_mean
+        d_var = x.var(dims, unbiased=False) - module.running_var
+        if self.reduction == "l2":
+            term = torch.linalg.vector_norm(d_mean) + torch.linalg.vector_norm(d_var)
+        elif self.reduction == "sum":
+            term = (d_mean * d_mean).sum() + (d_var * d_var).sum()
         else:
-            self._terms.append(d_mean.sum() + d_var.sum())
+            term = (d_mean * d_mean).mean() + (d_var * d_var).mean()
+        # "first" in the order layers run, not the order they were defined in
+        self._terms.append(term * self.first_coef if not self._terms else term)
 
     def reset(self) -> None:
         self._terms = []
+
+    def terms(self) -> list[torch.Tensor]:
+        """Per layer, in the order they ran since the last reset (first-layer weight applied)."""
+        return list(self._terms)
 
     def value(self) -> torch.Tensor:
         if not self._terms:
