@@ -17,6 +17,7 @@ import pandas as pd
 
 from dcbench.evaluation.coco_eval import METRICS
 from dcbench.leaderboard.collect import REFERENCE_METHOD
+from dcbench.leaderboard.stats import MIN_PAIRS, Comparison, compare
 
 KEY = ("dataset", "eval_detector", "protocol")
 
@@ -71,12 +72,33 @@ def summarise(frame: pd.DataFrame) -> list[Table]:
         summary["delta_mAP_vs_random"] = [
             None if r["full"] or reference.get(r["ratio"]) is None or r["mAP_mean"] is None
             else r["mAP_mean"] - reference[r["ratio"]] for r in rows]
+        comparisons = _comparisons(group, rows, key[1])
+        for column in Comparison("", 0, 0.0).as_columns():
+            summary[column] = [c.as_columns()[column] if c else None for c in comparisons]
         order = _row_order(list(dict.fromkeys(summary["label"])), dict(zip(summary["label"], summary["full"])),
                            dict(zip(summary["label"], summary["method"])))
         summary["_row"] = summary["label"].map({lb: i for i, lb in enumerate(order)})
         summary = summary.sort_values(["_row", "ratio"]).drop(columns="_row").reset_index(drop=True)
         tables.append(Table(*key, summary, protocol_text=str(group["protocol_text"].iloc[0])))
     return tables
+
+
+def _comparisons(group: pd.DataFrame, rows: list[dict], eval_detector: str) -> list[Comparison | None]:
+    """Each row's mAP against Random's at the same ratio, seed by seed (Random itself and full-data rows: None)."""
+    def per_seed(label, ratio) -> dict[int, float]:
+        cells = group[(group["label"] == label) & (group["ratio"] == ratio)]
+        return {int(seed): float(v) for seed, v in zip(cells["seed"], cells["mAP"]) if not _missing(v)}
+
+    random_label = {r["ratio"]: r["label"] for r in rows if r["method"] == REFERENCE_METHOD and not r["full"]
+                    and r["condensed_with"] == eval_detector}
+    out = []
+    for r in rows:
+        ref = random_label.get(r["ratio"])
+        if r["full"] or ref is None or ref == r["label"]:
+            out.append(None)
+            continue
+        out.append(compare(per_seed(r["label"], r["ratio"]), per_seed(ref, r["ratio"])))
+    return out
 
 
 def _missing(v) -> bool:
@@ -108,7 +130,7 @@ def to_markdown(table: Table) -> str:
     header = ["method"]
     for r in ratios:
         budget = s.loc[(s["ratio"] == r) & ~s["full"], "budget"].iloc[0]
-        header += [f"{_pct(r)} ({budget} img) {m}" for m in METRICS] + [f"{_pct(r)} ΔmAP"]
+        header += [f"{_pct(r)} ({budget} img) {m}" for m in METRICS] + [f"{_pct(r)} ΔmAP vs Random [95 % CI]"]
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for label in dict.fromkeys(s.loc[~s["full"], "label"]):
         cells = [label]
@@ -119,8 +141,7 @@ def to_markdown(table: Table) -> str:
                 continue
             row = hit.iloc[0]
             cells += [_fmt(row[f"{m}_mean"], row[f"{m}_std"], row["n_seeds"]) for m in METRICS]
-            delta = row["delta_mAP_vs_random"]
-            cells.append("–" if _missing(delta) else f"{delta:+.2f}")
+            cells.append(_delta_cell(row))
         lines.append("| " + " | ".join(cells) + " |")
     full = s[s["full"]]
     if len(full):
@@ -130,6 +151,43 @@ def to_markdown(table: Table) -> str:
             lines.append(f"| {row['budget']} | {row['seeds']} | "
                          + " | ".join(_fmt(row[f"{m}_mean"], row[f"{m}_std"], row["n_seeds"]) for m in METRICS) + " |")
     seeds = sorted({int(x) for v in s["seeds"] for x in v.split()})
-    lines += ["", f"mean ± sample std over seeds {', '.join(map(str, seeds))}; COCO AP on a 0-100 scale; ΔmAP is "
-              f"against Random at the same ratio; – means undefined (no objects of that size) or not run.", ""]
+    lines += ["", f"mean ± sample std over seeds {', '.join(map(str, seeds))}; COCO AP on a 0-100 scale; – means "
+              f"undefined (no objects of that size) or not run. ΔmAP vs Random: the mean of the per-seed differences "
+              f"to Random at the same ratio and seed, with its 95 % t interval over those seeds (n = paired seeds; "
+              f"{MIN_PAIRS} or more needed for an interval; \"unpaired\": no seed in common, Welch's interval). "
+              f"▲ / ▼: a win / loss significant at 5 % (the interval excludes 0). p: exact sign-flip test "
+              f"(it cannot go below 2 / 2^n: 0.0625 with 5 seeds).", ""]
+    resolution = _resolution(s, ratios)
+    if resolution:
+        lines += [resolution, ""]
     return "\n".join(lines)
+
+
+def _delta_cell(row) -> str:
+    kind = row.get("vs_random_kind")
+    if _missing(kind) or not kind:
+        delta = row["delta_mAP_vs_random"]
+        if row["method"] == REFERENCE_METHOD and not _missing(delta) and delta == 0:
+            return "(reference)"
+        return "–" if _missing(delta) else f"{delta:+.2f}"
+    mean, n = row["vs_random_mean"], int(row["vs_random_n"])
+    if kind == "too few":
+        return f"{mean:+.2f} (n={n}: no interval)"
+    text = f"{mean:+.2f} [{row['vs_random_low']:+.2f}, {row['vs_random_high']:+.2f}]"
+    marker = "▲" if row["vs_random_significant"] and mean > 0 else "▼" if row["vs_random_significant"] else ""
+    if kind == "unpaired":
+        return f"{text}{marker} unpaired"
+    p = row["vs_random_p_signflip"]
+    return f"{text}{marker} n={n}" + ("" if _missing(p) else f", p={p:.2g}")
+
+
+def _resolution(s: pd.DataFrame, ratios: list[float]) -> str:
+    """The table's resolution: how wide the paired intervals are at the lowest ratio."""
+    if not ratios or "vs_random_kind" not in s:
+        return ""
+    lowest = s[(s["ratio"] == ratios[0]) & (s["vs_random_kind"] == "paired")]
+    if lowest.empty:
+        return ""
+    hw = sorted(float(v) for v in lowest["vs_random_half_width"])
+    return (f"Resolution at {_pct(ratios[0])}: the paired 95 % intervals' half-width is {hw[len(hw) // 2]:.2f} mAP "
+            f"(median of {len(hw)} rows; largest {hw[-1]:.2f}): differences smaller than that are ties.")

@@ -1,0 +1,129 @@
+"""What a paper-scale DCOD run costs on a GPU, worked out from counted FLOPs and a stated utilisation.
+
+    python benchmarks/estimate_paper_cost.py                      # yolov3-spp, 512 px, VOC07+12 at 1 %
+    python benchmarks/estimate_paper_cost.py --ratio 0.005 --utilisation 0.2 0.5
+    python benchmarks/estimate_paper_cost.py --detector yolov3 --n-train 118287 --ratio 0.01   # COCO 1 %
+
+No GPU is needed (none could be reached where dcbench's reference figures were made). The method:
+
+1. Count the FLOPs of one image's step with torch's ``FlopCounterMode``, for the two kinds of step a DCOD run
+   takes: a *forge* step (forward and backward to the pixels, the detector's weights frozen) and a *training*
+   step (forward and backward to the weights, for the Fetch teacher and the student). The model is built from
+   its Ultralytics config; the weights' values do not change the count.
+2. Time the forge step on this CPU at batch 1, to show the count is the work the CPU actually does (achieved
+   GFLOP/s), not a figure from a datasheet.
+3. Count the steps the ``paper`` protocol takes: the forge runs ``ceil(M / forge_batch)`` batches of
+   ``forge_iterations``; a detector trained on n images runs ``protocol.epochs_for(n) * ceil(n / batch)`` steps.
+4. Divide by a GPU's dense tensor-core peak times a utilisation (default 30 %, a typical share for a
+   convolutional detector at batch 16; the printed range shows how the answer moves with it). The forge runs in
+   TF32 (PyTorch's default for convolutions), training in mixed precision (Ultralytics' AMP).
+
+The result is an estimate to plan with, not a measurement; the README reports it as such.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+
+import torch
+
+# dense (no sparsity) tensor-core peaks, TFLOP/s, from the vendors' datasheets: (TF32, FP16/BF16)
+GPUS = {"V100": (15.7, 125.0), "A100": (156.0, 312.0), "H100 SXM": (494.7, 989.4), "RTX 4090": (82.6, 165.2)}
+
+
+def _model(config: str, nc: int):
+    from dcbench.detectors.ultralytics import _prepare
+
+    _prepare()
+    from ultralytics.cfg import get_cfg
+    from ultralytics.nn.tasks import DetectionModel
+
+    model = DetectionModel(config, nc=nc, verbose=False)
+    model.args = get_cfg()
+    return model
+
+
+def _batch(imgsz: int, n: int = 1, boxes: int = 3) -> dict:
+    x = torch.rand(n, 3, imgsz, imgsz)
+    return {"img": x, "cls": torch.zeros(n * boxes, 1), "bboxes": torch.rand(n * boxes, 4) * 0.3 + 0.2,
+            "batch_idx": torch.arange(n).repeat_interleave(boxes).float()}
+
+
+def _forge_step(model, batch) -> None:
+    img = batch["img"].requires_grad_(True)
+    total, _ = model.loss({**batch, "img": img})
+    total.sum().backward()
+
+
+def step_flops(config: str, imgsz: int, nc: int) -> tuple[float, float, object]:
+    """FLOPs of one image's forge step (weights frozen, BatchNorm in eval mode) and training step."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model = _model(config, nc)
+    model.train()
+    with FlopCounterMode(display=False) as counter:
+        total, _ = model.loss(_batch(imgsz))
+        total.sum().backward()
+    train = counter.get_total_flops()
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    with FlopCounterMode(display=False) as counter:
+        _forge_step(model, _batch(imgsz))
+    return float(counter.get_total_flops()), float(train), model
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--detector", default="yolov3-spp", help="yolov3-spp (the paper's), yolov3, yolov3-tiny, yolo11n")
+    ap.add_argument("--n-train", type=int, default=16551, help="VOC07+12 trainval (16,551); COCO train2017 118,287")
+    ap.add_argument("--ratio", type=float, default=0.01)
+    ap.add_argument("--classes", type=int, default=20)
+    ap.add_argument("--protocol", default="paper")
+    ap.add_argument("--utilisation", type=float, nargs="*", default=[0.3, 0.15, 0.5])
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+
+    from dcbench.harness.cell import make_detector
+    from dcbench.methods.base import budget_for
+    from dcbench.protocols import get_protocol
+
+    proto = get_protocol(args.protocol)
+    config = make_detector(args.detector).config
+    forge_f, train_f, model = step_flops(config, proto.imgsz, args.classes)
+    t0 = time.perf_counter()
+    reps = 2
+    for _ in range(reps):
+        _forge_step(model, _batch(proto.imgsz))
+    cpu_s = (time.perf_counter() - t0) / reps
+
+    m = budget_for(args.ratio, args.n_train)
+    forge_steps = math.ceil(m / proto.forge_batch) * proto.forge_iterations
+    forge_total = forge_steps * proto.forge_batch * forge_f
+    student_total = proto.epochs_for(m) * math.ceil(m / proto.batch) * proto.batch * train_f
+    teacher_total = proto.epochs_for(args.n_train) * math.ceil(args.n_train / proto.batch) * proto.batch * train_f
+
+    print(f"{config} at {proto.imgsz} px, protocol {proto.name}; M = {m} of {args.n_train} images")
+    print(f"per image: forge step {forge_f / 1e9:.1f} GFLOP, training step {train_f / 1e9:.1f} GFLOP")
+    print(f"this CPU ({args.threads} threads): forge step {cpu_s:.2f} s per image = {forge_f / cpu_s / 1e9:.1f} GFLOP/s achieved")
+    print(f"forge: {forge_steps} steps of {proto.forge_batch} images = {forge_total / 1e15:.2f} PFLOP "
+          f"(this CPU: {forge_steps * proto.forge_batch * cpu_s / 86400:.1f} days)")
+    print(f"student: {proto.epochs_for(m)} epochs = {student_total / 1e15:.2f} PFLOP; "
+          f"Fetch teacher: {proto.epochs_for(args.n_train)} epochs = {teacher_total / 1e15:.1f} PFLOP")
+    u0 = args.utilisation[0]
+    print(f"\nhours on one GPU at {u0:.0%} of its dense tensor peak "
+          f"(range {min(args.utilisation):.0%}-{max(args.utilisation):.0%} in brackets):")
+    print(f"{'GPU':10s} {'forge (TF32)':>24s} {'student (AMP)':>24s} {'teacher (AMP)':>24s}")
+    for name, (tf32, half) in GPUS.items():
+        cols = []
+        for total, peak in ((forge_total, tf32), (student_total, half), (teacher_total, half)):
+            hours = [total / (peak * 1e12 * u) / 3600 for u in (u0, max(args.utilisation), min(args.utilisation))]
+            cols.append(f"{hours[0]:7.2f} [{hours[1]:.2f}-{hours[2]:.2f}]")
+        print(f"{name:10s} {cols[0]:>24s} {cols[1]:>24s} {cols[2]:>24s}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,106 @@
+"""How sure a leaderboard can be that a row differs from Random: paired differences, intervals and tests.
+
+Rows are compared with Random *at the same seed* where both ran it: a seed fixes the teacher, the student's
+initialisation and, for DCOD, its starting images, so the per-seed difference removes what the two rows share.
+With fewer than ``MIN_PAIRS`` common seeds no interval is given. Rows with no seed in common with Random are
+compared unpaired (Welch) and labelled so.
+
+Two figures per row:
+
+* the mean difference with its 95 % t interval (paired: the differences' mean and standard error; unpaired:
+  Welch). The marker of a significant win or loss follows the interval: it excludes zero.
+* an exact sign-flip permutation p-value (paired rows): the share of the 2^n sign assignments of the differences
+  whose mean is at least as far from zero as the observed one. It assumes no normality, but with n seeds it
+  cannot go below 2 / 2^n (0.0625 for 5 seeds), so it is shown beside the interval, not used for the marker.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import asdict, dataclass
+
+MIN_PAIRS = 3
+LEVEL = 0.95
+
+
+@dataclass(frozen=True)
+class Comparison:
+    kind: str  # "paired", "unpaired", or "too few" (fewer than MIN_PAIRS paired seeds: no interval)
+    n: int  # paired seeds, or the smaller of the two groups for an unpaired comparison
+    mean: float  # mean difference (row - Random)
+    low: float | None = None
+    high: float | None = None
+    p_signflip: float | None = None
+
+    @property
+    def half_width(self) -> float | None:
+        return None if self.low is None else (self.high - self.low) / 2
+
+    @property
+    def significant(self) -> bool:
+        return self.low is not None and (self.low > 0 or self.high < 0)
+
+    @property
+    def marker(self) -> str:
+        """▲ a win, ▼ a loss, significant at 5 % (the 95 % interval excludes zero); empty otherwise."""
+        if not self.significant:
+            return ""
+        return "▲" if self.low > 0 else "▼"
+
+    def as_columns(self, prefix: str = "vs_random") -> dict:
+        d = asdict(self)
+        d.update(half_width=self.half_width, significant=self.significant)
+        return {f"{prefix}_{k}": v for k, v in d.items()}
+
+
+def _t(df: float) -> float:
+    from scipy.stats import t
+
+    return float(t.ppf(0.5 + LEVEL / 2, df))
+
+
+def sign_flip_p(diffs: list[float]) -> float:
+    """Exact two-sided p-value of the mean difference under random signs (enumerates all 2^n assignments)."""
+    n = len(diffs)
+    observed = abs(sum(diffs)) - 1e-12  # ties count as at least as extreme
+    hits = sum(abs(sum(s * d for s, d in zip(signs, diffs))) >= observed
+               for signs in itertools.product((1, -1), repeat=n))
+    return hits / 2 ** n
+
+
+def paired(diffs: list[float]) -> Comparison:
+    n = len(diffs)
+    mean = sum(diffs) / n if n else float("nan")
+    if n < MIN_PAIRS:
+        return Comparison("too few", n, mean)
+    sd = math.sqrt(sum((d - mean) ** 2 for d in diffs) / (n - 1))
+    half = _t(n - 1) * sd / math.sqrt(n)
+    return Comparison("paired", n, mean, mean - half, mean + half, sign_flip_p(diffs) if n <= 20 else None)
+
+
+def unpaired(a: list[float], b: list[float]) -> Comparison:
+    """Welch's interval for mean(a) - mean(b)."""
+    na, nb = len(a), len(b)
+    mean = sum(a) / na - sum(b) / nb
+    if min(na, nb) < 2:
+        return Comparison("too few", min(na, nb), mean)
+    va = sum((x - sum(a) / na) ** 2 for x in a) / (na - 1) / na
+    vb = sum((x - sum(b) / nb) ** 2 for x in b) / (nb - 1) / nb
+    se = math.sqrt(va + vb)
+    if se == 0:
+        return Comparison("unpaired", min(na, nb), mean, mean, mean)
+    df = (va + vb) ** 2 / (va ** 2 / (na - 1) + vb ** 2 / (nb - 1))
+    return Comparison("unpaired", min(na, nb), mean, mean - _t(df) * se, mean + _t(df) * se)
+
+
+def compare(row: dict[int, float], reference: dict[int, float]) -> Comparison | None:
+    """``row`` against ``reference``, each {seed: value}: paired on common seeds, else unpaired."""
+    row = {s: v for s, v in row.items() if v is not None and not math.isnan(v)}
+    reference = {s: v for s, v in reference.items() if v is not None and not math.isnan(v)}
+    if not row or not reference:
+        return None
+    common = sorted(row.keys() & reference.keys())
+    if common:
+        return paired([row[s] - reference[s] for s in common])
+    return unpaired(list(row.values()), list(reference.values()))

@@ -1,0 +1,51 @@
+"""Paired differences to Random, their intervals and tests, checked by hand."""
+
+import math
+
+import pytest
+
+from dcbench.leaderboard.stats import compare, paired, sign_flip_p, unpaired
+
+
+def test_paired_interval_by_hand():
+    diffs = [1.0, 2.0, 3.0, 4.0, 5.0]  # mean 3, sd sqrt(2.5), se sqrt(0.5); t(0.975, 4) = 2.7764
+    c = paired(diffs)
+    half = 2.776445 * math.sqrt(2.5) / math.sqrt(5)
+    assert c.kind == "paired" and c.n == 5 and c.mean == pytest.approx(3.0)
+    assert (c.low, c.high) == pytest.approx((3 - half, 3 + half), abs=1e-4)
+    assert c.half_width == pytest.approx(half, abs=1e-4) and c.significant and c.marker == "▲"
+    assert c.p_signflip == pytest.approx(2 / 32)  # every difference positive: the floor for 5 seeds
+
+
+def test_sign_flip_by_hand_and_a_tie():
+    # the sums over the 8 sign patterns of [3, -1, 2] are +-4, +-0, +-6, +-2: 4 of 8 reach |4|
+    assert sign_flip_p([3.0, -1.0, 2.0]) == pytest.approx(4 / 8)
+    c = paired([1.0, -1.0, 0.5, -0.5])
+    assert c.mean == pytest.approx(0.0) and not c.significant and c.marker == "" and c.low < 0 < c.high
+
+
+def test_loss_marker_and_too_few_seeds():
+    assert paired([-2.0, -2.5, -1.5]).marker == "▼"
+    few = paired([1.0, 2.0])
+    assert few.kind == "too few" and few.low is None and few.half_width is None and not few.significant
+
+
+def test_unpaired_welch_by_hand():
+    a, b = [4.0, 6.0, 5.0], [1.0, 2.0, 3.0, 2.0]
+    c = unpaired(a, b)
+    va, vb = 1.0 / 3, (2 / 3) / 4
+    se = math.sqrt(va + vb)
+    df = (va + vb) ** 2 / (va ** 2 / 2 + vb ** 2 / 3)
+    from scipy.stats import t
+
+    half = t.ppf(0.975, df) * se
+    assert c.kind == "unpaired" and c.mean == pytest.approx(3.0)
+    assert (c.low, c.high) == pytest.approx((3 - half, 3 + half))
+
+
+def test_compare_pairs_by_seed_and_falls_back_to_unpaired():
+    row, ref = {0: 5.0, 1: 6.0, 2: 7.0, 9: 100.0}, {0: 4.0, 1: 4.0, 2: 4.0, 3: 0.0}
+    c = compare(row, ref)
+    assert c.kind == "paired" and c.n == 3 and c.mean == pytest.approx(2.0)  # seeds 9 and 3 are not paired
+    assert compare({5: 1.0, 6: 2.0}, {0: 1.0, 1: 1.0}).kind == "unpaired"
+    assert compare({0: float("nan")}, ref) is None
