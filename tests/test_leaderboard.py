@@ -83,7 +83,10 @@ def test_markdown_is_shaped_like_the_paper(results):
     assert "1 % (10 img) mAP" in header and "2 % (20 img) APl" in header and "1 % ΔmAP" in header
     assert header.count("|") - 1 == 1 + 2 * 7
     assert "| dcod | 4.00 ± 2.00 | 8.00 ± 4.00 |" in md
-    assert "| random | 2.00 ± 1.00 |" in md and "+0.00" in md
+    assert "| random | 2.00 ± 1.00 |" in md and "(reference)" in md
+    # dcod - random per seed: 1, 2, 3 -> mean 2, sd 1, t(0.975, 2) = 4.303 -> 2 ± 2.48, not significant
+    assert "+2.00 [-0.48, +4.48] n=3, p=0.25" in md
+    assert "Resolution at 1 %" in md
     assert "| 1000 | 0 1 2 | 51.00 ± 1.00 |" in md  # the full-data row
     assert "– | –" in md and "nan" not in md  # dcod was not run at 2 %, and APl is undefined
 
@@ -92,6 +95,30 @@ def test_csv_has_one_row_per_method_and_ratio(results):
     csv = to_csv(summarise(load_results(results))[1]).splitlines()
     assert csv[0].startswith("dataset,eval_detector,protocol,label,method,variant,condensed_with,full,ratio,budget")
     assert len(csv) == 1 + 5  # random x2, dcod, dcod-plain, full
+    for column in ("vs_random_kind", "vs_random_low", "vs_random_high", "vs_random_p_signflip",
+                   "vs_random_half_width", "vs_random_significant", "condense_s_mean", "student_s_mean", "device"):
+        assert column in csv[0].split(",")
+
+
+def test_compute_columns_and_total_time(tmp_path):
+    root = tmp_path / "results"
+    for seed in range(3):
+        fake_result(root, "random", 0.01, seed, 1.0 + seed)
+        fake_result(root, "dcod", 0.01, seed, 3.0 + seed)  # wins by 2 on every seed: sd 0
+    for f in root.rglob("result.json"):
+        r = json.loads(f.read_text())
+        dcod = r["config"]["method"] == "dcod"
+        r["timings"] = {"train_s": 100.0 + r["config"]["seed"], "total_s": 3600.0}
+        r["condensed"]["timings"] = {"condense_s": 50.0 if dcod else 0.01}
+        r["device"] = {"name": "cpu"}
+        f.write_text(json.dumps(r))
+    table = summarise(load_results(root))[0]
+    row = table.summary[table.summary["label"] == "dcod"].iloc[0]
+    assert row["condense_s_mean"] == pytest.approx(50.0) and row["student_s_mean"] == pytest.approx(101.0)
+    assert row["vs_random_significant"] and row["vs_random_half_width"] == pytest.approx(0.0)
+    md = to_markdown(table)
+    assert "| dcod | 1 % | 50 | 101 | cpu |" in md and "The 6 cells of this table took 6.00 h" in md
+    assert "+2.00 [+2.00, +2.00]▲ n=3" in md
 
 
 def test_leaderboard_command_writes_and_checks(results, tmp_path, capsys):

@@ -39,6 +39,16 @@ def protocol_text(protocol: dict) -> str:
     return f"{name} with {changed}" if changed else name
 
 
+def _compute(r: dict, full: bool) -> dict:
+    """What the cell cost: seconds to make its condensed set (even when another cell made it and this one reused
+    it), to train its student (for the full-data row: its teacher), the cell's own wall time, and the device."""
+    timings = r.get("timings") or {}
+    condensed_t = (r["condensed"].get("timings") or {})
+    student_s = (r.get("teacher") or {}).get("train_s") if full else timings.get("train_s")
+    return {"condense_s": condensed_t.get("condense_s", timings.get("condense_s")), "student_s": student_s,
+            "total_s": timings.get("total_s"), "device": (r.get("device") or {}).get("name")}
+
+
 def load_results(root: str | Path) -> pd.DataFrame:
     root = Path(root)
     if not root.is_dir():
@@ -67,6 +77,7 @@ def load_results(root: str | Path) -> pd.DataFrame:
                 "seed": int(cfg["seed"]),
                 "cell": r["cell"],
                 **{m: r["metrics"].get(m) for m in METRICS},
+                **_compute(r, full),
             })
         except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
             raise DatasetError(f, f"not a dcbench result file ({type(exc).__name__}: {exc})") from None

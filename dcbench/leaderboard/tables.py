@@ -29,6 +29,8 @@ class Table:
     protocol: str
     summary: pd.DataFrame  # one row per (label, ratio): n, seeds, <metric>_mean, <metric>_std, delta_mAP
     protocol_text: str = ""  # the preset and its overrides, spelled out
+    total_s: float = 0.0  # wall time the table's cells recorded, added up (teachers included)
+    n_cells: int = 0
 
     @property
     def slug(self) -> str:
@@ -65,6 +67,9 @@ def summarise(frame: pd.DataFrame) -> list[Table]:
                    "seeds": " ".join(str(s) for s in sorted(cells["seed"]))}
             for m in METRICS:
                 row[f"{m}_mean"], row[f"{m}_std"] = _mean_std(cells[m])
+            for c in ("condense_s", "student_s"):
+                row[f"{c}_mean"] = _mean_std(cells[c])[0] if c in cells else None
+            row["device"] = " ".join(sorted({str(d) for d in cells.get("device", []) if isinstance(d, str)}))
             rows.append(row)
         summary = pd.DataFrame(rows)
         reference = {r["ratio"]: r["mAP_mean"] for r in rows if r["method"] == REFERENCE_METHOD and not r["full"]
@@ -79,7 +84,9 @@ def summarise(frame: pd.DataFrame) -> list[Table]:
                            dict(zip(summary["label"], summary["method"])))
         summary["_row"] = summary["label"].map({lb: i for i, lb in enumerate(order)})
         summary = summary.sort_values(["_row", "ratio"]).drop(columns="_row").reset_index(drop=True)
-        tables.append(Table(*key, summary, protocol_text=str(group["protocol_text"].iloc[0])))
+        total = group["total_s"].dropna().astype(float).sum() if "total_s" in group else 0.0
+        tables.append(Table(*key, summary, protocol_text=str(group["protocol_text"].iloc[0]),
+                            total_s=float(total), n_cells=len(group)))
     return tables
 
 
@@ -160,7 +167,23 @@ def to_markdown(table: Table) -> str:
     resolution = _resolution(s, ratios)
     if resolution:
         lines += [resolution, ""]
-    return "\n".join(lines)
+    return "\n".join(lines + _compute_lines(table))
+
+
+def _compute_lines(table: Table) -> list[str]:
+    """What each row cost, so a reader sees the price of a score as well as the score."""
+    s = table.summary
+    if "condense_s_mean" not in s or s["condense_s_mean"].isna().all() and s["student_s_mean"].isna().all():
+        return []
+    lines = ["Compute, mean seconds per cell (condense: making the set, teachers excluded; student: training the "
+             "evaluated detector, for the full train set its teacher):", "",
+             "| method | ratio | condense (s) | student (s) | device |", "|---|---|---|---|---|"]
+    for _, row in s.iterrows():
+        cond = "–" if _missing(row["condense_s_mean"]) else f"{row['condense_s_mean']:.0f}"
+        stud = "–" if _missing(row["student_s_mean"]) else f"{row['student_s_mean']:.0f}"
+        lines.append(f"| {row['label']} | {_pct(row['ratio'])} | {cond} | {stud} | {row['device'] or '–'} |")
+    lines += ["", f"The {table.n_cells} cells of this table took {table.total_s / 3600:.2f} h of wall time in all.", ""]
+    return lines
 
 
 def _delta_cell(row) -> str:
