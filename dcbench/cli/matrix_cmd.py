@@ -39,6 +39,8 @@ def matrix(
         for c in cells:
             table.add_row(c.cell_name(), states[c.cell_name()])
         console.out.print(table)
+        console.out.print(f"{counts['pending'] + counts['stale'] + counts['failed']} cells to run: "
+                          f"{_estimate(matrix_spec, cells, states, out).text()}")
         return
     todo = [c for c in cells if states[c.cell_name()] != "done"]
     console.info(f"{matrix_spec.name}: {len(cells)} cells ({summary}); running {len(todo)} with the {executor} "
@@ -68,6 +70,15 @@ def matrix(
     console.info(f"tables: dcbench leaderboard {out}")
     if failed:
         raise typer.Exit(1)
+
+
+def _estimate(matrix_spec, cells, states, out: Path):
+    from dcbench.data.spec import load_dataset, resolve_train_test
+    from dcbench.harness.estimate import estimate
+
+    sizes = {ds.spec: len(resolve_train_test(load_dataset(ds.spec), load_dataset(ds.test) if ds.test else None).train)
+             for ds in matrix_spec.datasets}
+    return estimate(cells, states, sizes, out)
 
 
 def register(app: typer.Typer) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from functools import partial
 from pathlib import Path
@@ -49,6 +50,11 @@ class DCOD:
 
     def describe(self) -> dict:
         return self.config.as_dict()
+
+    def estimated_steps(self, budget: int, protocol) -> tuple[int, int]:
+        """Teacher steps the forge takes, and images per step (for ``dcbench matrix --dry-run``'s estimate)."""
+        cfg = self.config.resolved(protocol)
+        return math.ceil(budget / cfg.forge_batch) * cfg.iterations, min(budget, cfg.forge_batch)
 
     def initial_indices(self, train_set: DetectionDataset, budget: int, context: CondenseContext) -> tuple[list[int], dict]:
         """The images DCOD starts from: exactly what the baseline named by ``init`` selects at the same seed

@@ -1,0 +1,122 @@
+"""How long the pending cells of a matrix will take, from measured per-step costs (``dcbench matrix --dry-run``).
+
+A cell's time is dominated by optimiser steps: the Fetch teacher's (once per dataset, detector and seed), the
+method's own (DCOD's forge iterations; selection methods take none worth counting) and the student's. The step
+counts follow from the protocol exactly (``Protocol.epochs_for``); the seconds per step come from
+
+1. the result files already in the output folder (what this machine measured for this detector and image size),
+   else
+2. ``MEASURED``: seconds per step at batch 16 measured on dcbench's reference machine (2 CPU cores, no GPU),
+   scaled by pixels and batch size to the protocol's. A detector with neither gets no estimate, and says so.
+
+A method tells how many teacher steps it takes through an optional ``estimated_steps(budget, protocol)`` method
+returning ``(iterations, batch)`` (DCOD: its forge); methods without one count as free.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# seconds per training step at batch 16 on the reference CPU (2 cores), and what measured them
+MEASURED = {
+    # a 30-epoch teacher on the 1000 images of shapes: 1890 steps in 447 s (leaderboards/results/shapes-forge-length)
+    ("ultralytics:yolo11n.yaml", 160): 0.237,
+    # 1500-step students in 344-421 s (leaderboards/results/shapes-dcod-1pct)
+    ("ultralytics:yolov3-tiny.yaml", 128): 0.25,
+}
+# a forge iteration (forward and backward to the pixels, frozen weights, priors and FBD) against a training step
+# of the same batch, measured with benchmarks/bench_forge.py
+FORGE_FACTOR = 1.0
+
+
+@dataclass
+class Estimate:
+    teacher_s: float = 0.0
+    condense_s: float = 0.0
+    student_s: float = 0.0
+    unknown: set = field(default_factory=set)  # detectors without a measured cost
+
+    @property
+    def total_s(self) -> float:
+        return self.teacher_s + self.condense_s + self.student_s
+
+    def text(self) -> str:
+        line = (f"estimated {self.total_s / 3600:.1f} h (teachers {self.teacher_s / 3600:.1f} h, condensing "
+                f"{self.condense_s / 3600:.1f} h, students {self.student_s / 3600:.1f} h)")
+        if self.unknown:
+            line += f"; no measured cost for {', '.join(sorted(self.unknown))} (not counted)"
+        return line
+
+
+def measured_in(out: Path) -> dict[tuple[str, int], float]:
+    """Seconds per step at batch 16 from the students and teachers of finished results under ``out``."""
+    seen: dict[tuple[str, int], list[float]] = {}
+    for f in Path(out).glob("*/result.json"):
+        try:
+            r = json.loads(f.read_text())
+            proto = r["config"]["protocol"]
+            student = r.get("student") or {}
+            steps = int(student["epochs"]) * math.ceil(int(student["images"]) / proto["batch"])
+            per16 = float(r["timings"]["train_s"]) / steps * 16 / proto["batch"]
+            seen.setdefault((r["eval_detector"], int(proto["imgsz"])), []).append(per16)
+        except (KeyError, TypeError, ValueError, ZeroDivisionError, json.JSONDecodeError):
+            continue  # a full-data cell (no student of its own) or an older result: nothing to learn from
+    return {k: sorted(v)[len(v) // 2] for k, v in seen.items()}
+
+
+def step_seconds(detector: str, imgsz: int, batch: int, known: dict[tuple[str, int], float]) -> float | None:
+    """Seconds per step of ``batch`` images at ``imgsz``: the nearest measured size, scaled by pixels."""
+    sizes = [(size, s) for (det, size), s in known.items() if det == detector]
+    if not sizes:
+        return None
+    size, s = min(sizes, key=lambda p: abs(p[0] - imgsz))
+    return s * (imgsz / size) ** 2 * batch / 16
+
+
+def _steps(n: int, protocol) -> int:
+    return protocol.epochs_for(n) * math.ceil(n / protocol.batch)
+
+
+def _teacher_key(c) -> tuple:
+    from dcbench.harness.cell import make_detector
+
+    return c.dataset, make_detector(c.evaluation_detector if c.student_is_teacher() else c.detector).name, c.seed
+
+
+def estimate(cells: list, states: dict[str, str], sizes: dict[str, int], out: Path) -> Estimate:
+    """``cells`` with their ``states`` (by cell name); ``sizes``: train-split size per dataset spec. A teacher that
+    a finished cell used is taken as cached."""
+    from dcbench.harness.cell import make_detector, make_method
+    from dcbench.methods.base import budget_for
+
+    known = {**MEASURED, **measured_in(out)}
+    est = Estimate()
+    done = [c for c in cells if states[c.cell_name()] == "done"]
+    teachers = {_teacher_key(c) for c in done if c.student_is_teacher() or c.uses_teacher()}
+    for c in cells:
+        if states[c.cell_name()] == "done":
+            continue
+        n, p = sizes[c.dataset], c.protocol
+        det, ev = make_detector(c.detector).name, make_detector(c.evaluation_detector).name
+        per_step = step_seconds(det, p.imgsz, p.batch, known)
+        eval_step = step_seconds(ev, p.imgsz, p.batch, known)
+        if per_step is None or eval_step is None:
+            est.unknown.add(det if per_step is None else ev)
+            continue
+        if c.student_is_teacher() or c.uses_teacher():
+            key = _teacher_key(c)
+            if key not in teachers:
+                teachers.add(key)
+                est.teacher_s += _steps(n, p) * (per_step if not c.student_is_teacher() else eval_step)
+        if c.student_is_teacher():
+            continue
+        budget = budget_for(c.ratio, n)
+        hint = getattr(make_method(c.method, c.method_options), "estimated_steps", None)
+        if hint is not None:
+            iterations, batch = hint(budget, p)
+            est.condense_s += iterations * FORGE_FACTOR * per_step * batch / p.batch
+        est.student_s += _steps(budget, p) * eval_step
+    return est

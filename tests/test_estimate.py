@@ -1,0 +1,44 @@
+"""The dry-run's time estimate: step counts from the protocol, seconds per step from measurements, by hand."""
+
+import json
+
+import pytest
+
+from dcbench.harness.cell import CellConfig
+from dcbench.harness.estimate import FORGE_FACTOR, MEASURED, estimate, measured_in, step_seconds
+from dcbench.protocols import get_protocol
+
+DATA = "shapes:?n_train=40&n_test=8&size=64&max_extent=28"
+
+
+def _cells(protocol):
+    kw = dict(detector="yolov3-tiny", seed=0, protocol=protocol, dataset=DATA)
+    return [CellConfig("full", ratio=1.0, **kw), CellConfig("random", ratio=0.05, **kw),
+            CellConfig("dcod", ratio=0.05, **kw)]
+
+
+def test_estimate_by_hand(tmp_path):
+    smoke = get_protocol("smoke")  # 64 px, batch 8, 1 epoch at least 1 step; forge 4 iterations of 4 images
+    per_step = MEASURED[("ultralytics:yolov3-tiny.yaml", 128)] * (64 / 128) ** 2 * 8 / 16
+    assert step_seconds("ultralytics:yolov3-tiny.yaml", 64, 8, MEASURED) == pytest.approx(per_step)
+    cells = _cells(smoke)
+    est = estimate(cells, {c.cell_name(): "pending" for c in cells}, {DATA: 40}, tmp_path)
+    assert est.teacher_s == pytest.approx(5 * per_step)  # one teacher: 40 images = 5 steps, shared by dcod
+    assert est.student_s == pytest.approx(2 * 1 * per_step)  # random and dcod: 2 images, one step each
+    assert est.condense_s == pytest.approx(4 * FORGE_FACTOR * per_step * 2 / 8)  # dcod's forge only
+    # a finished cell that used the teacher: the teacher is cached
+    done = {c.cell_name(): "done" if c.method == "full" else "pending" for c in cells}
+    assert estimate(cells, done, {DATA: 40}, tmp_path).teacher_s == 0
+    unknown = CellConfig("random", "ultralytics:yolo-nobody.yaml", 0.05, 0, smoke, DATA)
+    text = estimate([unknown], {unknown.cell_name(): "pending"}, {DATA: 40}, tmp_path).text()
+    assert "no measured cost for ultralytics:yolo-nobody.yaml" in text
+
+
+def test_seconds_per_step_learned_from_finished_results(tmp_path):
+    cell = tmp_path / "c"
+    cell.mkdir()
+    (cell / "result.json").write_text(json.dumps({
+        "config": {"protocol": {"batch": 8, "imgsz": 96}}, "eval_detector": "ultralytics:x.yaml",
+        "student": {"epochs": 10, "images": 20}, "timings": {"train_s": 60.0}}))
+    # 10 epochs x 3 steps = 30 steps of 8 images in 60 s: 2 s per step, 4 s per 16 images
+    assert measured_in(tmp_path) == {("ultralytics:x.yaml", 96): pytest.approx(4.0)}
