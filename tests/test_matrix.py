@@ -245,6 +245,15 @@ def test_results_made_with_other_protocol_values_or_method_defaults_are_stale(tm
     assert state_with({**now["protocol"], "min_iterations": 100}, now["method"]) == "stale"
     assert state_with({**now["protocol"], "description": "reworded"}, now["method"]) == "done"
     assert state_with(now["protocol"], {**now["method"], "bn_reduction": "mean"}) == "stale"
+    # the forge's protocol fields count for DCOD, which reads them, and for no teacher-free method
+    assert state_with({**now["protocol"], "forge_iterations": 1}, now["method"]) == "stale"
+    random_cell = CellConfig("random", "yolov3-tiny", 0.01, 0, get_protocol("quick"))
+    random_now = current_settings(random_cell)
+    (tmp_path / random_cell.cell_name()).mkdir()
+    (tmp_path / random_cell.cell_name() / "result.json").write_text(json.dumps(
+        {"status": "ok", "config": {"protocol": {**random_now["protocol"], "forge_iterations": 1, "forge_batch": 2}},
+         "method": {"options": {}}}))
+    assert cell_state(tmp_path, random_cell) == "done"
     # DCOD before version 2 (squared R_bn by default, unpaired starts): stale even where every option matches
     unversioned = {k: v for k, v in now["method"].items() if k != "version"}
     assert now["method"]["version"] == 2 and state_with(now["protocol"], unversioned) == "stale"

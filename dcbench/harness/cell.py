@@ -121,11 +121,17 @@ def make_method(name: str, options: dict[str, Any], registries=None):
 
 
 def current_settings(config: CellConfig, method=None) -> dict:
-    """The protocol values and full method config (defaults included) this cell runs with now, as JSON values."""
+    """The protocol values and full method config (defaults included) this cell runs with now, as JSON values.
+    Protocol fields that only some methods read (the forge's) count only for the methods that declare them, so a
+    changed forge length leaves Random's results current."""
     method = method if method is not None else make_method(config.method, config.method_options)
+    from dcbench.protocols import METHOD_FIELDS
+
     describe = getattr(method, "describe", None)
     options = {k: v for k, v in (describe() if describe else {}).items() if k not in config._bookkeeping()}
-    return json.loads(json.dumps({"protocol": config.protocol.as_dict(), "method": options}, default=str))
+    read = set(getattr(method, "protocol_fields", ()))
+    protocol = {k: v for k, v in config.protocol.as_dict().items() if k not in METHOD_FIELDS or k in read}
+    return json.loads(json.dumps({"protocol": protocol, "method": options}, default=str))
 
 
 def settings_drift(recorded: dict, now: dict) -> list[str]:

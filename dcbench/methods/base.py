@@ -53,6 +53,9 @@ class CondensationMethod(Protocol):
     # optional: the method keeps the whole train split (the full-data row), so its student is the evaluation
     # detector's Fetch teacher and the harness reuses that instead of training it again
     student_is_teacher: ClassVar[bool]
+    # optional: protocol fields beyond the training ones that the method reads (DCOD: forge_iterations,
+    # forge_batch); a change to one of them makes this method's finished results stale, and no other method's
+    protocol_fields: ClassVar[tuple[str, ...]]
 
     def condense(self, train_set: DetectionDataset, budget: int, *, context: CondenseContext) -> CondensedSet:
         """Return ``budget`` images with boxes, written under ``context.workdir`` (see :mod:`condensed`)."""

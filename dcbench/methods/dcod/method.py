@@ -44,6 +44,7 @@ class DCOD:
     requires_teacher = True
     name = "dcod"
     bookkeeping_options = ("snapshots", "checkpoint_every")
+    protocol_fields = ("forge_iterations", "forge_batch")  # the protocol's forge settings are its defaults
 
     def __init__(self, **options):
         self.config = DCODConfig.from_options(**options)
