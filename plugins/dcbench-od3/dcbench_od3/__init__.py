@@ -1,0 +1,1 @@
+"""OD3 (optimization-free dataset distillation for object detection) as a dcbench method plugin."""
