@@ -10,6 +10,11 @@ def test_builtin_selection_methods_pass_the_kit(name, tmp_path):
     check_method(name, tmp_path)
 
 
+def test_dcod_passes_the_kit_with_a_smoke_teacher(tmp_path):
+    pytest.importorskip("ultralytics")
+    check_method("dcod", tmp_path, budgets=(2,))  # the kit trains the teacher DCOD inverts
+
+
 def test_builtin_dataset_formats_pass_the_kit(tiny_voc):
     ds = check_dataset("voc", str(tiny_voc))
     assert len(ds) == 4

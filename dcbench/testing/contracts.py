@@ -49,24 +49,38 @@ def _registries(plugin: Any | None):
     return build_registries(autoload=plugin is None, extra=(plugin,) if plugin is not None else ())
 
 
-def _condense(name: str, options: dict, train: DetectionDataset, budget: int, seed: int, workdir: Path, regs):
+def smoke_teacher(train: DetectionDataset, workdir: str | Path, *, detector: str = "yolov3-tiny"):
+    """A real Fetch teacher in seconds: ``detector`` trained on ``train`` at the ``smoke`` protocol (its quality is
+    nil; what a method does with the teacher's backend -- features, predict, inversion -- runs for real)."""
+    from dcbench.harness.cell import make_detector
+    from dcbench.methods.base import Teacher
+    from dcbench.protocols import get_protocol
+
+    backend, protocol = make_detector(detector), get_protocol("smoke")
+    checkpoint = backend.train(train, protocol=protocol, seed=0, workdir=Path(workdir), device="cpu")
+    return Teacher(backend, checkpoint, protocol, "cpu")
+
+
+def _condense(name: str, options: dict, train: DetectionDataset, budget: int, seed: int, workdir: Path, regs,
+              teacher=None):
     from dcbench.harness.cell import make_method
     from dcbench.methods.base import CondenseContext
     from dcbench.protocols import get_protocol
 
     method = make_method(name, options, regs)
-    assert not getattr(method, "requires_teacher", False), (
-        "check_method covers teacher-free methods; test a method that needs a teacher end to end with "
-        "`dcbench run --protocol smoke`")
-    context = CondenseContext(None, seed, workdir, get_protocol("smoke"), "cpu")
+    needs = getattr(method, "requires_teacher", False)
+    assert teacher is not None or not needs, "the method needs a teacher: pass one (see smoke_teacher)"
+    context = CondenseContext(teacher if needs else None, seed, workdir, get_protocol("smoke"), "cpu")
     return method.condense(train, budget, context=context)
 
 
 def check_method(name: str, workdir: str | Path, *, plugin: Any | None = None, options: dict | None = None,
                  dataset: DetectionDataset | None = None, budgets: tuple[int, ...] = (1, 5),
-                 bad_options: dict | None = None) -> None:
-    """A registered, teacher-free method honours the contract (``plugin``: your plugin module, registered
-    explicitly; without it the method is looked up among the installed plugins):
+                 bad_options: dict | None = None, teacher: Any | None = None) -> None:
+    """A registered method honours the contract (``plugin``: your plugin module, registered explicitly; without
+    it the method is looked up among the installed plugins). A method that ``requires_teacher`` gets ``teacher``,
+    or, when none is given, a real one trained at the smoke protocol on the dataset (:func:`smoke_teacher`,
+    needs the ``yolo`` extra):
 
     * returns exactly ``budget`` images for each budget, no image twice;
     * writes a condensed set that loads back (COCO JSON, YOLO labels, manifest with method, budget and seed),
@@ -83,8 +97,12 @@ def check_method(name: str, workdir: str | Path, *, plugin: Any | None = None, o
     options = options or {}
     ds = dataset or tiny_dataset()
     train = ds.split("train") if "train" in ds.splits else ds
+    from dcbench.harness.cell import make_method
+
+    if teacher is None and getattr(make_method(name, options, regs), "requires_teacher", False):
+        teacher = smoke_teacher(train, workdir / "teacher")
     for budget in budgets:
-        cs = _condense(name, options, train, budget, 0, workdir / f"b{budget}-a", regs)
+        cs = _condense(name, options, train, budget, 0, workdir / f"b{budget}-a", regs, teacher)
         assert len(cs) == budget, f"budget {budget}: the method returned {len(cs)} images"
         loaded = load_condensed(cs.path)
         assert loaded.dataset.categories == train.categories, "the condensed set changed the category list"
@@ -98,7 +116,7 @@ def check_method(name: str, workdir: str | Path, *, plugin: Any | None = None, o
         ids = loaded.manifest.get("selected_ids")
         if ids is not None:
             assert len(set(ids)) == len(ids) == budget, "the selection contains an image twice"
-        again = _condense(name, options, train, budget, 0, workdir / f"b{budget}-b", regs)
+        again = _condense(name, options, train, budget, 0, workdir / f"b{budget}-b", regs, teacher)
         _same_files(cs.path, again.path)
     try:
         make_method(name, bad_options or {"no_such_option_xyz": 1}, regs)

@@ -284,6 +284,18 @@ def test_contract(tmp_path, dcbench_cache):
                  options={"background": "image", "margin": "fixed", "screen_classes": "agnostic"})
 
 
+def test_contract_with_a_real_smoke_teacher_as_observer(tmp_path, dcbench_cache):
+    """The kit trains a real (smoke) teacher and OD3 screens and relabels with it through the backend's predict."""
+    pytest.importorskip("ultralytics")
+    from dcbench.testing import smoke_teacher, tiny_dataset
+
+    ds = tiny_dataset()
+    teacher = smoke_teacher(ds.split("train"), tmp_path / "teacher")
+    check_method("od3", tmp_path / "pasted", plugin=plugin, dataset=ds, budgets=(2,), teacher=teacher)
+    check_method("od3", tmp_path / "observer", plugin=plugin, dataset=ds, budgets=(2,), teacher=teacher,
+                 options={"labels": "observer", "label_score": 0.0})
+
+
 def test_show_draws_the_condensed_set(tmp_path):
     from dcbench.cli.app import main
 
