@@ -84,6 +84,24 @@ def test_interrupted_forge_resumes_to_the_same_result(setup, tmp_path, fit):
     assert len(straight.targets[0][0]) >= len(ds.images[0].boxes)  # 3x3 canvas carries the boxes of 9 sources
 
 
+def test_changing_a_reporting_option_keeps_the_resume_state(setup, tmp_path):
+    """snapshots and checkpoint_every change what is saved, not the pixels: a killed forge resumes under them."""
+    from dataclasses import replace
+
+    ds, target = setup
+    cfg = DCODConfig(iterations=8, forge_batch=3, checkpoint_every=4, lr=0.05, ipe=False)
+    straight = forge(_slots(ds), target, cfg, seed=1, workdir=tmp_path / "a")
+    with pytest.raises(_Kill):
+        forge(_slots(ds), target, cfg, seed=1, workdir=tmp_path / "b", reporter=_KillingReporter(6))
+    notes = []
+    reporter = _KillingReporter(10**6)
+    reporter.note = notes.append
+    resumed = forge(_slots(ds), target, replace(cfg, snapshots=(8,), checkpoint_every=2), seed=1,
+                    workdir=tmp_path / "b", reporter=reporter)
+    assert any("resumed batch 1/1 at iteration 4" in n for n in notes)
+    assert all(np.array_equal(a, b) for a, b in zip(straight.images, resumed.images))
+
+
 def test_dcod_end_to_end_and_plain_inversion(tmp_path):
     out = tmp_path / "runs"
     small = "shapes:?n_train=60&n_test=12&size=64&max_extent=28"

@@ -83,6 +83,15 @@ def _atomic_save(obj, path: Path) -> None:
     os.replace(tmp, path)
 
 
+def _resume_digest(cfg: DCODConfig, seed: int) -> str:
+    """What a saved forge state must match to be resumed: every setting that changes the pixels, and nothing that
+    only reports (snapshots) or paces the saving (checkpoint_every)."""
+    from dcbench.methods.dcod.method import DCOD
+
+    values = {k: v for k, v in cfg.as_dict().items() if k not in DCOD.bookkeeping_options}
+    return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:12] + f"-s{seed}"
+
+
 def to_uint8(x: torch.Tensor) -> np.ndarray:
     return (x.detach().clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
 
@@ -104,7 +113,7 @@ def forge(slots: list[Slot], target, cfg: DCODConfig, *, seed: int, workdir: Pat
     size = target.image_size
     state_dir = Path(workdir) / "forge"
     state_dir.mkdir(parents=True, exist_ok=True)
-    config_digest = hashlib.sha256(json.dumps(cfg.as_dict(), sort_keys=True).encode()).hexdigest()[:12] + f"-s{seed}"
+    config_digest = _resume_digest(cfg, seed)
     starts = stage_starts(parse_schedule(cfg.ipe_schedule), cfg.iterations) if cfg.ipe else [(1, 0)]
     bn = BatchNormStatistics(target.module, cfg.bn_reduction, cfg.first_bn_coef)
     images: list[np.ndarray] = []
