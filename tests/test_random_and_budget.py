@@ -57,3 +57,18 @@ def test_incomplete_condensed_set_is_not_loaded(tmp_path):
     (tmp_path / "x").mkdir()
     with pytest.raises(DatasetError, match="no manifest.json"):
         load_condensed(tmp_path / "x")
+
+
+def test_two_writers_of_one_condensed_set_do_not_share_a_temporary_folder(tiny_voc, tmp_path):
+    """Another process writing the same set keeps its half-written folder: the temporary name has the pid."""
+    from dcbench.data.voc import read_voc
+    from dcbench.methods.condensed import write_condensed
+
+    ds = read_voc(tiny_voc)
+    out = tmp_path / "condensed"
+    others = [tmp_path / ".condensed.partial", tmp_path / ".condensed.partial999999"]
+    for other in others:  # what another writer (no pid, or a pid that is not ours) has in flight
+        other.mkdir()
+        (other / "in-flight").write_text("x")
+    cs = write_condensed(ds.subset([0, 1]), out, {"method": "test"})
+    assert len(cs) == 2 and all((o / "in-flight").is_file() for o in others)

@@ -46,7 +46,8 @@ def write_condensed(ds: DetectionDataset, out: Path, manifest: dict, *, image_wr
     hard-linked or copied, so the bytes are those of the original image.
     """
     out = Path(out)
-    tmp = out.with_name(f".{out.name}.partial")
+    # the process id keeps two runs writing the same set from sharing (and deleting) one temporary folder
+    tmp = out.with_name(f".{out.name}.partial{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     (tmp / "images").mkdir(parents=True)
     (tmp / "labels").mkdir()
