@@ -26,6 +26,18 @@ def test_duplicate_name_names_both_sources():
         reg.add("random", "c:d", source="plugin-two")
 
 
+def test_registrar_commits_all_or_nothing():
+    from dcbench.plugins.registry import Registrar
+
+    reg = Registry("method")
+    registrar = Registrar(reg, "plugin-x")
+    registrar.add("fine", "a:b", "first")
+    registrar.add("not valid", "c:d", "a name with a space")
+    with pytest.raises(RegistryError, match="invalid method name"):
+        registrar.commit()
+    assert "fine" not in reg and len(reg) == 0
+
+
 def test_unknown_name_lists_known_and_suggests_closest():
     reg = Registry("detector")
     for n in ("yolov3", "yolov3-tiny", "faster-rcnn"):

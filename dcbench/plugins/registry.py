@@ -134,5 +134,12 @@ class Registrar:
                 raise RegistryError(
                     f"duplicate {self.kind} name {name!r}: registered by {other.source} and by {self.source}"
                 )
-        for name, target, description in self._staged:
-            self._registry.add(name, target, description, source=self.source)
+        added: list[str] = []
+        try:
+            for name, target, description in self._staged:
+                self._registry.add(name, target, description, source=self.source)
+                added.append(name)
+        except RegistryError:
+            for name in added:  # all or nothing: an invalid later name takes back the earlier ones
+                self._registry._entries.pop(name, None)
+            raise
