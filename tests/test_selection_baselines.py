@@ -85,3 +85,20 @@ def test_uniform_properties(classes, frac, seed):
     picks = uniform_select(classes, 5, budget, seed)
     assert len(picks) == budget and len(set(picks)) == budget
     assert picks == uniform_select(classes, 5, budget, seed)
+
+
+def test_feature_selection_with_a_local_extractor_needs_no_teacher(tmp_path):
+    """K-Center and Herding on ResNet-50 features use no teacher: their sets are shared across detectors and no
+    teacher is trained for them (requires_teacher is read off the configured method, not its class)."""
+    from dcbench.harness.cell import CellConfig
+    from dcbench.protocols import get_protocol
+
+    quick = get_protocol("quick")
+    weights = tmp_path / "resnet50.pth"
+    weights.write_bytes(b"")  # only its existence is checked before a run
+    for method in ("kcenter", "herding"):
+        local = [CellConfig(method, det, 0.01, 0, quick, method_options={"extractor": f"resnet50:{weights}"})
+                 for det in ("yolo11n", "yolov3-tiny")]
+        assert not local[0].uses_teacher() and local[0].condense_name() == local[1].condense_name()
+        teacher = CellConfig(method, "yolo11n", 0.01, 0, quick)
+        assert teacher.uses_teacher() and teacher.condense_name() != local[0].condense_name()

@@ -21,7 +21,7 @@ from dcbench.data.spec import DEFAULT_DATASET, load_dataset, resolve_train_test
 from dcbench.data.writers import atomic_write_text
 from dcbench.errors import ConfigError
 from dcbench.harness.provenance import git_revision, library_versions, machine
-from dcbench.methods.base import CondenseContext, budget_for
+from dcbench.methods.base import CondenseContext, budget_for, needs_teacher
 from dcbench.progress import Reporter
 from dcbench.protocols import Protocol
 
@@ -72,7 +72,7 @@ class CellConfig:
         return re.sub(r"[^A-Za-z0-9._=+-]+", "_", "__".join(parts)).strip("_")
 
     def uses_teacher(self) -> bool:
-        return bool(getattr(self._method_class(), "requires_teacher", True))
+        return needs_teacher(make_method(self.method, self.method_options))
 
     def student_is_teacher(self) -> bool:
         """The full-data row: its student is the evaluation detector's teacher (see methods.full)."""
@@ -225,7 +225,7 @@ def condense_cell(config: CellConfig, out_root: Path, *, device: str, inputs: Ce
         elif reporter is not None:
             reporter.note(f"{workdir.name}: the train set changed since this set was condensed; condensing again")
         record_file.unlink()
-    if getattr(inputs.method, "requires_teacher", False):
+    if needs_teacher(inputs.method):
         t0 = time.perf_counter()
         teacher, teacher_record = fetch_cell_teacher(config, inputs, inputs.detector, device=device, reporter=reporter)
         timings["fetch_s"] = round(time.perf_counter() - t0, 3)

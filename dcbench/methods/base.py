@@ -64,6 +64,12 @@ class CondensationMethod(Protocol):
         """The method's options as used, recorded in the manifest and the result."""
 
 
+def needs_teacher(method: Any) -> bool:
+    """Whether this method *instance* needs the Fetch teacher. Read off the instance, never the class: whether a
+    method needs one may depend on its options (K-Center with ``extractor=resnet50:PATH`` does not)."""
+    return bool(getattr(method, "requires_teacher", False))
+
+
 def budget_for(ratio: float, n_train: int) -> int:
     """M = round(ratio * N) (halves round up), at least 1. Warns when rounding moves the ratio by over 10 %."""
     if not isinstance(ratio, (int, float)) or math.isnan(ratio) or not 0 < ratio <= 1:

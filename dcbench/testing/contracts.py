@@ -14,6 +14,7 @@ import numpy as np
 
 from dcbench.data.model import DetectionDataset
 from dcbench.errors import DcbenchError
+from dcbench.methods.base import needs_teacher
 
 
 def tiny_dataset(*, n_train: int = 24, n_test: int = 6, size: int = 64, empty_class: bool = True) -> DetectionDataset:
@@ -68,7 +69,7 @@ def _condense(name: str, options: dict, train: DetectionDataset, budget: int, se
     from dcbench.protocols import get_protocol
 
     method = make_method(name, options, regs)
-    needs = getattr(method, "requires_teacher", False)
+    needs = needs_teacher(method)
     assert teacher is not None or not needs, "the method needs a teacher: pass one (see smoke_teacher)"
     context = CondenseContext(teacher if needs else None, seed, workdir, get_protocol("smoke"), "cpu")
     return method.condense(train, budget, context=context)
@@ -99,7 +100,7 @@ def check_method(name: str, workdir: str | Path, *, plugin: Any | None = None, o
     train = ds.split("train") if "train" in ds.splits else ds
     from dcbench.harness.cell import make_method
 
-    if teacher is None and getattr(make_method(name, options, regs), "requires_teacher", False):
+    if teacher is None and needs_teacher(make_method(name, options, regs)):
         teacher = smoke_teacher(train, workdir / "teacher")
     for budget in budgets:
         cs = _condense(name, options, train, budget, 0, workdir / f"b{budget}-a", regs, teacher)
