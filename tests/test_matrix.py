@@ -278,3 +278,27 @@ def test_teacher_key_follows_what_shapes_the_full_set_training(tiny_voc):
                     quick.with_overrides(imgsz=96), quick.with_overrides(batch=8)):
         assert teacher_key(train, "yolov3-tiny", changed, 0) != key
     assert teacher_key(train, "yolov3-tiny", quick, 1) != key and teacher_key(train, "yolov3", quick, 0) != key
+
+
+def test_a_set_condensed_with_other_settings_is_redone_with_one_reason(tmp_path):
+    from dcbench.harness.cell import CellConfig, condense_cell
+    from dcbench.protocols import get_protocol
+
+    cell = CellConfig("random", "yolov3-tiny", 0.1, 0, get_protocol("smoke"), dataset=TINY)
+    condense_cell(cell, tmp_path, device="cpu")
+    record_file = next(tmp_path.rglob("condense.json"))
+    record = json.loads(record_file.read_text())
+    record["settings"]["protocol"]["imgsz"] = 999
+    record_file.write_text(json.dumps(record))
+
+    class Notes:
+        def __init__(self):
+            self.notes = []
+
+        def note(self, message):
+            self.notes.append(message)
+
+    notes = Notes()
+    _, _, timings, made = condense_cell(cell, tmp_path, device="cpu", reporter=notes)
+    assert not made["reused"] and "condense_s" in timings
+    assert len(notes.notes) == 1 and "other settings (protocol.imgsz)" in notes.notes[0]

@@ -217,13 +217,15 @@ def condense_cell(config: CellConfig, out_root: Path, *, device: str, inputs: Ce
         existing = load_condensed(workdir / "condensed")
         # the name holds the dataset *spec*; the fingerprint says whether the files behind it are still the same
         drift = settings_drift(record.get("settings") or {}, settings)
-        if drift and reporter is not None:
-            reporter.note(f"{workdir.name}: made with other settings ({', '.join(drift)}); condensing again")
-        if not drift and existing.manifest.get("source_fingerprint") == inputs.split.train.fingerprint():
+        if drift:
+            why = f"made with other settings ({', '.join(drift)})"
+        elif existing.manifest.get("source_fingerprint") != inputs.split.train.fingerprint():
+            why = "the train set changed since this set was condensed"
+        else:
             # this cell did no condensing: its timings say so; the time the set took is kept with the set
             return existing, record["teacher"], {}, {"reused": True, "made_by": record["cell"], "timings": record["timings"]}
-        elif reporter is not None:
-            reporter.note(f"{workdir.name}: the train set changed since this set was condensed; condensing again")
+        if reporter is not None:
+            reporter.note(f"{workdir.name}: {why}; condensing again")
         record_file.unlink()
     if needs_teacher(inputs.method):
         t0 = time.perf_counter()
