@@ -139,3 +139,35 @@ def test_plugin_for_another_contract_major_is_skipped(monkeypatch, tmp_path):
     assert "future" not in regs.methods
     assert any("plugin contract 2.0" in str(p) for p in regs.problems)
     sys.modules.pop("future_plugin", None)
+
+
+def test_a_misspelled_hook_is_reported_by_name():
+    class Typo:
+        __name__ = "typo-plugin"
+
+        @hookimpl
+        def dcbench_register_method(self, registry):  # the hook is dcbench_register_methods
+            registry.add("never", "a:b", "never registered")
+
+    regs = build_registries(autoload=False, extra=(Typo(),))
+    assert [p.plugin for p in regs.problems] == ["typo-plugin"]
+    assert "unknown hook dcbench_register_method" in str(regs.problems[0])
+    assert "dcbench_register_methods" in str(regs.problems[0])  # the known hooks, to spot the typo
+
+
+def test_a_detector_backend_missing_part_of_the_protocol_is_refused_when_loaded():
+    class HalfBackend:
+        def train(self, *a, **k): ...
+
+        def predict(self, *a, **k): ...
+
+    class Plugin:
+        __name__ = "half-detector"
+
+        @hookimpl
+        def dcbench_register_detectors(self, registry):
+            registry.add("half", HalfBackend, "train and predict only")
+
+    regs = build_registries(autoload=False, extra=(Plugin(),))
+    with pytest.raises(RegistryError, match="does not provide features, inversion_target"):
+        regs.detectors.load("half")
