@@ -16,7 +16,7 @@ METRIC_NAMES = ("mAP", "AP50", "AP75", "APs", "APm", "APl")
 
 
 def fake_result(root: Path, method: str, ratio: float, seed: int, map_: float, *, variant=None, eval_detector=None,
-                full=False, n_train=1000, protocol=None) -> None:
+                full=False, n_train=1000, protocol=None, teacher=None) -> None:
     """A result file as run_cell writes it (the fields a leaderboard reads)."""
     budget = n_train if full else round(ratio * n_train)
     protocol = protocol or {"name": "quick", "protocol_id": "quick", "overrides": {}}
@@ -33,6 +33,7 @@ def fake_result(root: Path, method: str, ratio: float, seed: int, map_: float, *
         "data": {"train": n_train},
         "condensed": {"images": budget, "manifest": {"kind": "full train split"} if full else {"kind": "selection"}},
         "metrics": metrics,
+        "teacher": teacher,
     }
     d = root / (cell.replace("/", "_").replace('"', "").replace(" ", ""))
     d.mkdir(parents=True)
@@ -172,3 +173,17 @@ def test_a_protocol_with_overrides_gets_its_own_table_that_spells_them_out(tmp_p
     assert tables["quick+3dc81195"].title.endswith("protocol quick+3dc81195 (quick with min_iterations=1500)")
     assert tables["quick"].title.endswith("protocol quick")
     assert tables["quick+3dc81195"].summary["mAP_mean"].iloc[0] == 5.0
+
+
+def test_cross_architecture_rows_are_compared_with_random_evaluated_by_the_same_detector(tmp_path):
+    """Random's set does not depend on the detector: in the Faster R-CNN table it is the reference, unlabelled,
+    and the set DCOD condensed with YOLOv3-tiny gets its paired difference to it."""
+    root = tmp_path / "results"
+    for seed in range(3):
+        fake_result(root, "random", 0.01, seed, 2.0 + seed, eval_detector="faster-rcnn")
+        fake_result(root, "dcod", 0.01, seed, 3.0 + seed, eval_detector="faster-rcnn", teacher={"source": "cached"})
+    table = summarise(load_results(root))[0]
+    s = table.summary
+    assert s["label"].tolist() == ["random", "dcod [condensed with yolov3-tiny]"]
+    row = s.iloc[1]
+    assert row["delta_mAP_vs_random"] == pytest.approx(1.0) and row["vs_random_kind"] == "paired"

@@ -58,8 +58,10 @@ def load_results(root: str | Path) -> pd.DataFrame:
         try:
             r = json.loads(f.read_text())
             cfg = r["config"]
-            condensed_with = cfg["detector"]
             eval_detector = cfg.get("eval_detector") or cfg["detector"]
+            # a set made without a teacher (Random, ...) does not depend on the detector: it is the same set
+            # whichever detector the cell names, so it is this table's own row (and Random its reference)
+            condensed_with = cfg["detector"] if r.get("teacher") else eval_detector
             full = r["condensed"].get("manifest", {}).get("kind") == FULL_KIND
             variant = r["method"].get("variant", {})
             rows.append({
