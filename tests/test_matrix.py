@@ -102,8 +102,19 @@ def _matrix(spec: Path, out: Path, cache: Path, *extra: str) -> subprocess.Popen
 
 
 def _tables(results: Path, out: Path) -> dict[str, str]:
+    """The leaderboard files with their compute figures (wall times, which differ between any two runs) left out."""
+    import re
+
+    import pandas as pd
+
     assert main(["leaderboard", str(results), "--out", str(out), "--no-plots"]) == 0
-    return {p.name: p.read_text() for p in sorted(out.iterdir())}
+    files = {}
+    for p in sorted(out.iterdir()):
+        if p.suffix == ".csv":
+            files[p.name] = pd.read_csv(p).drop(columns=["condense_s_mean", "student_s_mean"]).to_csv(index=False)
+        else:
+            files[p.name] = re.sub(r"Compute, mean seconds.*?(?=!\[ratio sweep\])", "", p.read_text(), flags=re.S)
+    return files
 
 
 def _cells(results: Path) -> dict[str, dict]:
@@ -302,3 +313,36 @@ def test_a_set_condensed_with_other_settings_is_redone_with_one_reason(tmp_path)
     _, _, timings, made = condense_cell(cell, tmp_path, device="cpu", reporter=notes)
     assert not made["reused"] and "condense_s" in timings
     assert len(notes.notes) == 1 and "other settings (protocol.imgsz)" in notes.notes[0]
+
+
+def test_ray_stage_errors_reach_the_cells_failure_record(tmp_path, monkeypatch):
+    """The Ray chain's teacher and condense errors are not dropped: they land in failed.json with the cell's own."""
+    from dcbench.harness.cell import CellConfig
+    from dcbench.harness.executors.ray_executor import _condense_stage, _evaluate_stage
+    from dcbench.plugins import hookimpl, manager
+    from dcbench.protocols import get_protocol
+
+    class Plugin:
+        @hookimpl
+        def dcbench_register_methods(self, registry):
+            registry.add("boom", _Boom, "always fails")
+
+    real = manager.build_registries
+    monkeypatch.setattr(manager, "build_registries", lambda **kw: real(**{**kw, "extra": (Plugin(),)}))
+    manager.reset_registries()
+    cell = CellConfig("boom", "yolov3-tiny", 0.1, 0, get_protocol("smoke"), dataset=TINY)
+    stage = _condense_stage(cell, str(tmp_path), "cpu", {"teacher": None, "errors": ["teacher stage: it broke"]})
+    assert stage["condensed"] is None and stage["errors"][0] == "teacher stage: it broke"
+    assert stage["errors"][1].startswith("condense stage:") and "the plugin broke" in stage["errors"][1]
+    outcome = _evaluate_stage(cell, str(tmp_path), "cpu", stage)
+    record = json.loads((tmp_path / cell.cell_name() / "failed.json").read_text())
+    assert outcome.status == "failed" and record["upstream_errors"] == stage["errors"]
+
+
+def test_an_unknown_method_in_a_cell_name_is_the_registrys_error():
+    from dcbench.errors import RegistryError
+    from dcbench.harness.cell import CellConfig
+    from dcbench.protocols import get_protocol
+
+    with pytest.raises(RegistryError, match="unknown method 'nosuch'"):
+        CellConfig("nosuch", "yolov3-tiny", 0.1, 0, get_protocol("smoke"), method_options={"x": 1}).cell_name()

@@ -89,11 +89,9 @@ class CellConfig:
 
     def _bookkeeping(self) -> frozenset:
         """Options that change how a method reports, not what it produces (e.g. DCOD's snapshots): they do not
-        make a new cell. A method lists them in its ``bookkeeping_options`` class attribute."""
-        try:
-            return frozenset(getattr(self._method_class(), "bookkeeping_options", ()))
-        except Exception:
-            return frozenset()
+        make a new cell. A method lists them in its ``bookkeeping_options`` class attribute. An unknown method is
+        the registry's one-line error, not an empty set."""
+        return frozenset(getattr(self._method_class(), "bookkeeping_options", ()))
 
     def as_dict(self) -> dict:
         d = asdict(self)

@@ -26,10 +26,12 @@ class Outcome:
         return asdict(self)
 
 
-def execute_cell(config: CellConfig, out: Path, *, device: str, reporter=None) -> Outcome:
+def execute_cell(config: CellConfig, out: Path, *, device: str, reporter=None,
+                 upstream_errors: list[str] | None = None) -> Outcome:
     """Run one cell. An exception from any part (a plugin, a corrupt input, a training crash) is written to the
     cell's ``failed.json`` and returned, so the matrix goes on; ``result.json`` is never written for it. A later
-    success removes the failure record."""
+    success removes the failure record. ``upstream_errors``: what earlier stages of a distributed run reported
+    (Ray's teacher and condense tasks), kept in ``failed.json`` beside the cell's own error."""
     cell_dir = Path(out) / config.cell_name()
     started = time.perf_counter()
     try:
@@ -38,7 +40,8 @@ def execute_cell(config: CellConfig, out: Path, *, device: str, reporter=None) -
         message = f"{type(exc).__name__}: {exc}".splitlines()[0]
         cell_dir.mkdir(parents=True, exist_ok=True)
         record = {"cell": config.cell_name(), "status": "failed", "error": message,
-                  "traceback": traceback.format_exc(), "config": config.as_dict(),
+                  "traceback": traceback.format_exc(), "upstream_errors": list(upstream_errors or []),
+                  "config": config.as_dict(),
                   "finished": datetime.now(timezone.utc).isoformat(timespec="seconds")}
         atomic_write_text(cell_dir / FAILED_FILE, json.dumps(record, indent=2, default=str) + "\n")
         return Outcome(config.cell_name(), "failed", round(time.perf_counter() - started, 3), message)

@@ -23,32 +23,39 @@ _RAY_ENV = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled", "RAY_EN
 _FORWARDED = ("DCBENCH_", "YOLO_")
 
 
-def _teacher_stage(config: CellConfig, out: str, device: str) -> str | None:
-    """Train (or find cached) the condensing detector's teacher. Errors are left to the evaluate stage, which
-    retries the cell in full and records the failure in the cell's folder."""
+def _stage_error(stage: str) -> str:
+    """The exception being handled, as one line naming the stage, then its traceback."""
+    import traceback
+
+    return f"{stage}: {traceback.format_exc(limit=-8)}"
+
+
+def _teacher_stage(config: CellConfig, out: str, device: str) -> dict:
+    """Train (or find cached) the condensing detector's teacher. A failure does not stop the chain: the evaluate
+    stage retries the cell in full, and the error travels with the chain into the cell's ``failed.json``."""
     from dcbench.harness.cell import fetch_cell_teacher, prepare
 
     try:
         inputs = prepare(config)
         backend = inputs.evaluator if getattr(inputs.method, "student_is_teacher", False) else inputs.detector
         _, record = fetch_cell_teacher(config, inputs, backend, device=device)
-        return record.get("key")
-    except Exception as exc:  # noqa: BLE001
-        return f"error: {exc}"
+        return {"teacher": record.get("key"), "errors": []}
+    except Exception:  # noqa: BLE001 - recorded below, with the cell
+        return {"teacher": None, "errors": [_stage_error("teacher stage")]}
 
 
-def _condense_stage(config: CellConfig, out: str, device: str, _teacher: str | None) -> str | None:
+def _condense_stage(config: CellConfig, out: str, device: str, teacher: dict | None) -> dict:
     from dcbench.harness.cell import condense_cell
 
+    upstream = list((teacher or {}).get("errors", []))
     try:
-        condensed = condense_cell(config, Path(out), device=device)[0]
-        return str(condensed.path)
-    except Exception as exc:  # noqa: BLE001
-        return f"error: {exc}"
+        return {"condensed": str(condense_cell(config, Path(out), device=device)[0].path), "errors": upstream}
+    except Exception:  # noqa: BLE001 - recorded below, with the cell
+        return {"condensed": None, "errors": [*upstream, _stage_error("condense stage")]}
 
 
-def _evaluate_stage(config: CellConfig, out: str, device: str, _condensed: str | None) -> Outcome:
-    return execute_cell(config, Path(out), device=device)
+def _evaluate_stage(config: CellConfig, out: str, device: str, upstream: dict | None) -> Outcome:
+    return execute_cell(config, Path(out), device=device, upstream_errors=(upstream or {}).get("errors"))
 
 
 def _teacher_key(cell: CellConfig) -> tuple:
