@@ -7,8 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-# Generated datasets and caches go to a per-session folder, never to the user's home.
-os.environ.setdefault("DCBENCH_CACHE", tempfile.mkdtemp(prefix="dcbench-test-cache-"))
+# Generated datasets and caches go to a per-session folder, never to the user's cache, even when DCBENCH_CACHE is
+# set (a user's cache once collected 12 dataset variants and 3 teachers from a test run). DCBENCH_TEST_CACHE
+# names a folder to reuse between test runs instead.
+os.environ["DCBENCH_CACHE"] = os.environ.get("DCBENCH_TEST_CACHE") or tempfile.mkdtemp(prefix="dcbench-test-cache-")
 os.environ.setdefault("DCBENCH_DISABLE_PLUGIN_AUTOLOAD", "0")
 # Test modules import ultralytics at collection (importorskip), before dcbench can prepare it: make it offline and
 # keep its settings out of the home folder from the start, as dcbench.detectors.ultralytics does for real runs.
