@@ -98,3 +98,46 @@ def test_bad_input_gets_one_clear_line(case, tmp_path, capsys):
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1, err
     assert names in lines[0] and problem in lines[0], lines[0]
+
+
+@pytest.mark.parametrize("command", ["run", "matrix", "leaderboard"])
+@pytest.mark.parametrize("kind", ["file", "under-a-file", "read-only"])
+def test_an_unusable_output_path_is_one_line(command, kind, tmp_path, capsys, monkeypatch):
+    import os
+    import tempfile
+
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    target = {"file": a_file, "under-a-file": a_file / "below", "read-only": tmp_path / "ro"}[kind]
+    if kind == "read-only":
+        target.mkdir()
+        target.chmod(0o555)
+        if os.access(target, os.W_OK):  # root writes into read-only folders: refuse as the kernel would a user
+
+            def refuse(*a, **k):
+                raise PermissionError(13, "Permission denied")
+
+            monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    argv = {"run": ["run", "--method", "random", "--protocol", "smoke", "--out", str(target)],
+            "matrix": ["matrix", str(_spec(tmp_path)), "--out", str(target)],
+            "leaderboard": ["leaderboard", str(_results(tmp_path)), "--out", str(target)]}[command]
+    status = main(argv)
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert status == 2 and "Traceback" not in err and len(lines) == 1, err
+    assert str(target) in lines[0]
+
+
+def _spec(tmp_path):
+    spec = tmp_path / "spec.toml"
+    spec.write_text('name = "x"\nprotocol = "smoke"\ndatasets = ["shapes:?n_train=4&n_test=2&size=32&min_extent=8'
+                    '&max_extent=12"]\ndetectors = ["yolov3-tiny"]\nratios = [0.5]\nseeds = [0]\n'
+                    '[[methods]]\nname = "random"\n')
+    return spec
+
+
+def _results(tmp_path):
+    from tests.test_leaderboard import fake_result
+
+    fake_result(tmp_path / "results", "random", 0.01, 0, 1.0)
+    return tmp_path / "results"

@@ -28,7 +28,9 @@ def leaderboard(
             raise typer.Exit(1)
         console.info(f"{out}: up to date with {results}")
         return
-    written = write_leaderboards(results, out, plots=plots)
+    from dcbench.io import writable_dir
+
+    written = write_leaderboards(results, writable_dir(out, what="leaderboard folder"), plots=plots)
     for path in written:
         console.info(f"wrote {path}")
     for path in written:

@@ -28,7 +28,11 @@ def matrix(
     from dcbench.harness.matrix import cell_state, load_spec
 
     matrix_spec = load_spec(spec)
+    from dcbench.io import writable_dir
+
     out = (out or Path("runs") / matrix_spec.name).expanduser().resolve()
+    if not dry_run:
+        out = writable_dir(out, what="results folder")
     cells = matrix_spec.cells()
     states = {c.cell_name(): cell_state(out, c, matrix_spec.fingerprints) for c in cells}
     counts = Counter(states.values())

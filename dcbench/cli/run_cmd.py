@@ -91,7 +91,9 @@ def run(
     from dcbench.progress import Reporter
     from dcbench.protocols import get_protocol
 
-    out = out.expanduser().resolve()
+    from dcbench.io import writable_dir
+
+    out = writable_dir(out)
     proto = get_protocol(protocol).with_overrides(imgsz=imgsz, epochs=epochs, batch=batch,
                                                      min_iterations=min_iterations)
     config = CellConfig(method=method, detector=detector, ratio=ratio, seed=seed, protocol=proto, dataset=dataset,
