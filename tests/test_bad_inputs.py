@@ -141,3 +141,18 @@ def _results(tmp_path):
 
     fake_result(tmp_path / "results", "random", 0.01, 0, 1.0)
     return tmp_path / "results"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--method", "nosuch"], "unknown method 'nosuch'"),
+    (["--detector", "nosuch"], "unknown detector 'nosuch'"),
+    (["--method", "dcod", "--no-fdb"], "unknown dcod option(s) fdb"),
+    (["--method", "random", "--ratoi", "0.05"], "unknown option --ratoi (did you mean --ratio?)"),
+    (["--method", "kcenter", "--extractr", "teacher"], "method 'kcenter' does not take option(s) extractr"),
+])
+def test_a_bad_run_flag_is_one_line_and_leaves_no_cell_folder(argv, message, tmp_path, capsys):
+    out = tmp_path / "runs"
+    assert main(["run", *argv, "--protocol", "smoke", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and "takes no arguments" not in err
+    assert not out.exists() or not any(out.iterdir())

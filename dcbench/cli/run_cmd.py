@@ -60,6 +60,24 @@ def metrics_table(result: dict) -> Table:
     return table
 
 
+def _no_misspelled_run_flag(ctx: typer.Context, method: str, extra: dict) -> None:
+    """Flags ``run`` does not know go to the method; one the method does not know either, and that looks like one of
+    ``run``'s own (``--ratoi``), is a typo: say so, with the closest flag, rather than the method's complaint."""
+    import difflib
+
+    from dcbench.harness.cell import make_method
+
+    try:
+        make_method(method, extra)
+    except ConfigError:
+        own = [o for p in ctx.command.params for o in p.opts if o.startswith("--")]
+        for name in extra:
+            close = difflib.get_close_matches(f"--{name.replace('_', '-')}", own, n=1, cutoff=0.75)
+            if close:
+                raise ConfigError(f"unknown option --{name.replace('_', '-')} (did you mean {close[0]}?)") from None
+        raise
+
+
 def run(
     ctx: typer.Context,
     method: str = typer.Option("random", "--method", "-m", help="Condensation method (dcbench list methods)."),
@@ -96,8 +114,10 @@ def run(
     out = writable_dir(out)
     proto = get_protocol(protocol).with_overrides(imgsz=imgsz, epochs=epochs, batch=batch,
                                                      min_iterations=min_iterations)
+    extra = parse_extra_flags(list(ctx.args))
+    _no_misspelled_run_flag(ctx, method, extra)
     config = CellConfig(method=method, detector=detector, ratio=ratio, seed=seed, protocol=proto, dataset=dataset,
-                        test_dataset=test, eval_detector=eval_detector, method_options={**parse_options(option), **parse_extra_flags(list(ctx.args))},
+                        test_dataset=test, eval_detector=eval_detector, method_options={**parse_options(option), **extra},
                         teacher_checkpoint=str(teacher) if teacher else None)
     from dcbench.methods.base import budget_for
 

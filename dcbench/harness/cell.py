@@ -111,7 +111,19 @@ def make_detector(spec: str):
 def make_method(name: str, options: dict[str, Any], registries=None):
     from dcbench.plugins.manager import get_registries
 
+    import inspect
+
     cls = (registries or get_registries()).methods.load(name)
+    try:
+        inspect.signature(cls).bind(**options)
+    except TypeError:
+        params = inspect.signature(cls).parameters.values()
+        known = [p.name for p in params if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
+        unknown = [k for k in options if k not in known]
+        takes = f"it takes {', '.join(known)}" if known else "it takes none"
+        raise ConfigError(f"method {name!r} does not take option(s) {', '.join(unknown) or options} ({takes})") from None
+    except ValueError:  # no signature to read (a builtin): let the call say what is wrong
+        pass
     try:
         return cls(**options)
     except TypeError as exc:
@@ -254,10 +266,10 @@ def run_cell(config: CellConfig, out_root: Path, *, device: str, reporter: Repor
 
     reporter = reporter or Reporter()
     cell_dir = Path(out_root) / config.cell_name()
-    cell_dir.mkdir(parents=True, exist_ok=True)
     t_all = time.perf_counter()
     t0 = time.perf_counter()
-    inputs = prepare(config)
+    inputs = prepare(config)  # an unknown method, detector, option or dataset fails here, before any folder exists
+    cell_dir.mkdir(parents=True, exist_ok=True)
     split, evaluator_backend = inputs.split, inputs.evaluator
     for note in inputs.notes:
         reporter.note(f"warning: {note}")
