@@ -24,7 +24,8 @@ def test_estimate_by_hand(tmp_path):
     cells = _cells(smoke)
     est = estimate(cells, {c.cell_name(): "pending" for c in cells}, {DATA: 40}, tmp_path)
     assert est.teacher_s == pytest.approx(5 * per_step)  # one teacher: 40 images = 5 steps, shared by dcod
-    assert est.student_s == pytest.approx(2 * 1 * per_step)  # random and dcod: 2 images, one step each
+    student_step = per_step * 2 / 8  # a 2-image set trains at batch 2
+    assert est.student_s == pytest.approx(2 * 1 * student_step)  # random and dcod: 2 images, one step each
     assert est.condense_s == pytest.approx(4 * FORGE_FACTOR * per_step * 2 / 8)  # dcod's forge only
     # a finished cell that used the teacher: the teacher is cached
     done = {c.cell_name(): "done" if c.method == "full" else "pending" for c in cells}

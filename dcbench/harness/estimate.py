@@ -59,8 +59,10 @@ def measured_in(out: Path) -> dict[tuple[str, int], float]:
             r = json.loads(f.read_text())
             proto = r["config"]["protocol"]
             student = r.get("student") or {}
-            steps = int(student["epochs"]) * math.ceil(int(student["images"]) / proto["batch"])
-            per16 = float(r["timings"]["train_s"]) / steps * 16 / proto["batch"]
+            images = int(student["images"])
+            batch = min(proto["batch"], images)  # the backends never ask for a batch larger than the set
+            steps = int(student["epochs"]) * math.ceil(images / batch)
+            per16 = float(r["timings"]["train_s"]) / steps * 16 / batch
             seen.setdefault((r["eval_detector"], int(proto["imgsz"])), []).append(per16)
         except (KeyError, TypeError, ValueError, ZeroDivisionError, json.JSONDecodeError):
             continue  # a full-data cell (no student of its own) or an older result: nothing to learn from
@@ -77,7 +79,7 @@ def step_seconds(detector: str, imgsz: int, batch: int, known: dict[tuple[str, i
 
 
 def _steps(n: int, protocol) -> int:
-    return protocol.epochs_for(n) * math.ceil(n / protocol.batch)
+    return protocol.epochs_for(n) * math.ceil(n / min(protocol.batch, n))
 
 
 def _teacher_key(c) -> tuple:
@@ -101,8 +103,9 @@ def estimate(cells: list, states: dict[str, str], sizes: dict[str, int], out: Pa
             continue
         n, p = sizes[c.dataset], c.protocol
         det, ev = make_detector(c.detector).name, make_detector(c.evaluation_detector).name
+        budget = n if c.student_is_teacher() else budget_for(c.ratio, n)
         per_step = step_seconds(det, p.imgsz, p.batch, known)
-        eval_step = step_seconds(ev, p.imgsz, p.batch, known)
+        eval_step = step_seconds(ev, p.imgsz, min(p.batch, budget), known)
         if per_step is None or eval_step is None:
             est.unknown.add(det if per_step is None else ev)
             continue
@@ -110,10 +113,9 @@ def estimate(cells: list, states: dict[str, str], sizes: dict[str, int], out: Pa
             key = _teacher_key(c)
             if key not in teachers:
                 teachers.add(key)
-                est.teacher_s += _steps(n, p) * (per_step if not c.student_is_teacher() else eval_step)
+                est.teacher_s += _steps(n, p) * step_seconds(key[1], p.imgsz, p.batch, known)
         if c.student_is_teacher():
             continue
-        budget = budget_for(c.ratio, n)
         hint = getattr(make_method(c.method, c.method_options), "estimated_steps", None)
         if hint is not None:
             iterations, batch = hint(budget, p)
