@@ -187,3 +187,27 @@ def test_cross_architecture_rows_are_compared_with_random_evaluated_by_the_same_
     assert s["label"].tolist() == ["random", "dcod [condensed with yolov3-tiny]"]
     row = s.iloc[1]
     assert row["delta_mAP_vs_random"] == pytest.approx(1.0) and row["vs_random_kind"] == "paired"
+
+
+def test_tables_other_results_made_are_not_overwritten_and_the_index_keeps_them(tmp_path, capsys):
+    """A user's `dcbench leaderboard MINE` into a folder of reference tables: theirs survive, the index lists both."""
+    reference, mine, out = tmp_path / "reference", tmp_path / "mine", tmp_path / "lb"
+    fake_result(reference, "random", 0.01, 0, 1.0)
+    fake_result(mine, "random", 0.01, 0, 5.0, protocol={"name": "smoke", "protocol_id": "smoke", "overrides": {}})
+    assert main(["leaderboard", str(reference), "--out", str(out), "--no-plots"]) == 0
+    kept = (out / "shapes__yolov3-tiny__quick.md").read_text()
+    assert main(["leaderboard", str(mine), "--out", str(out), "--no-plots"]) == 0
+    index = (out / "README.md").read_text()
+    assert "shapes__yolov3-tiny__quick.md" in index and "shapes__yolov3-tiny__smoke.md" in index
+    assert (out / "shapes__yolov3-tiny__quick.md").read_text() == kept
+    assert main(["leaderboard", str(reference), "--out", str(out), "--check"]) == 0  # still theirs, intact
+    # the same table from other results: refused in one line, replaced with --overwrite
+    clash = tmp_path / "clash"
+    fake_result(clash, "random", 0.01, 0, 9.0)
+    capsys.readouterr()
+    assert main(["leaderboard", str(clash), "--out", str(out), "--no-plots"]) == 2
+    err = capsys.readouterr().err
+    assert "shapes__yolov3-tiny__quick.md: made from ../reference" in err and "--overwrite" in err
+    assert (out / "shapes__yolov3-tiny__quick.md").read_text() == kept
+    assert main(["leaderboard", str(clash), "--out", str(out), "--no-plots", "--overwrite"]) == 0
+    assert "9.00" in (out / "shapes__yolov3-tiny__quick.md").read_text()

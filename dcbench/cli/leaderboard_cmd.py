@@ -12,6 +12,7 @@ from dcbench.cli import console
 def leaderboard(
     results: Path = typer.Argument(..., help="Results folder (searched recursively for result.json)."),
     out: Path = typer.Option(Path("leaderboards"), "--out", "-o", help="Where the tables and plots go."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace tables in --out that other results made."),
     check: bool = typer.Option(False, "--check", help="Write nothing; exit 1 if the tables in --out are not exactly "
                                                       "what the results give (for CI)."),
     plots: bool = typer.Option(True, "--plots/--no-plots", help="Draw the ratio-sweep PNGs."),
@@ -30,7 +31,8 @@ def leaderboard(
         return
     from dcbench.io import writable_dir
 
-    written = write_leaderboards(results, writable_dir(out, what="leaderboard folder"), plots=plots)
+    written = write_leaderboards(results, writable_dir(out, what="leaderboard folder"), plots=plots,
+                                 overwrite=overwrite)
     for path in written:
         console.info(f"wrote {path}")
     for path in written:
