@@ -1,8 +1,12 @@
-"""Low-level file helpers every layer may use: output folders that are known to be writable before work starts."""
+"""Low-level file helpers every layer may use: writable output folders, checksums, and the leftovers of killed
+processes (temporary names end in ``.partial<pid>``)."""
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -23,3 +27,33 @@ def writable_dir(path: str | Path, *, what: str = "output folder") -> Path:
     except OSError as exc:
         raise ConfigError(f"{path}: the {what} is not writable ({exc.strerror or type(exc).__name__})") from None
     return path
+
+
+def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(chunk), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def remove_dead_partials(folder: str | Path, stem: str) -> list[Path]:
+    """Remove ``<stem>.partial<pid>`` leftovers in ``folder`` whose process is gone (a SIGKILL leaves them); the
+    work of a live process, this one included, is left alone. Returns what was removed."""
+    removed = []
+    for p in Path(folder).glob(f"{stem}.partial*"):
+        m = re.fullmatch(re.escape(stem) + r"\.partial(\d+)", p.name)
+        if m and int(m.group(1)) != os.getpid() and not _alive(int(m.group(1))):
+            shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+            removed.append(p)
+    return removed

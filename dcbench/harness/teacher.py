@@ -17,6 +17,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from dcbench.cache import cache_dir
+from dcbench.io import remove_dead_partials, sha256_file
 from dcbench.data.model import DetectionDataset
 from dcbench.detectors.base import Checkpoint
 from dcbench.errors import ConfigError
@@ -46,9 +47,10 @@ def fetch_teacher(train: DetectionDataset, backend, *, protocol, seed: int, devi
         return Teacher(backend, ckpt, protocol, device), {"source": "given", "path": str(path)}
     key = teacher_key(train, backend.name, protocol, seed)
     root = cache_dir("teachers") / key
-    meta_file = root / "teacher.json"
-    if meta_file.is_file():
-        meta = json.loads(meta_file.read_text())
+    for leftover in remove_dead_partials(root.parent, key):
+        _note(reporter, f"removed {leftover}, a teacher whose training was killed")
+    meta = _cached_meta(root, reporter)
+    if meta is not None:
         ckpt = Checkpoint(backend.name, root / meta["weights"], meta.get("checkpoint_meta", {}))
         return Teacher(backend, ckpt, protocol, device), {"source": "cached", "key": key, **meta}
     work = root.with_name(f"{key}.partial{os.getpid()}")
@@ -57,18 +59,45 @@ def fetch_teacher(train: DetectionDataset, backend, *, protocol, seed: int, devi
     started = time.perf_counter()
     ckpt = backend.train(train, protocol=protocol, seed=seed, workdir=work, device=device, reporter=reporter)
     weights = Path(ckpt.path).name
-    meta = {"weights": weights, "detector": backend.name, "train_images": len(train), "seed": seed,
-            "protocol": protocol.as_dict(), "train_s": round(time.perf_counter() - started, 2),
-            "checkpoint_meta": ckpt.meta}
-    (work / "teacher.json").write_text(json.dumps(meta, indent=2))
     if Path(ckpt.path).parent != work:
         shutil.copyfile(ckpt.path, work / weights)
+    meta = {"weights": weights, "weights_sha256": sha256_file(work / weights), "detector": backend.name,
+            "train_images": len(train), "seed": seed, "protocol": protocol.as_dict(),
+            "train_s": round(time.perf_counter() - started, 2), "checkpoint_meta": ckpt.meta}
+    (work / "teacher.json").write_text(json.dumps(meta, indent=2))
     for leftover in ("ultralytics", "yolo-data"):
         shutil.rmtree(work / leftover, ignore_errors=True)
     try:
         os.replace(work, root)
     except OSError:  # another process cached the same teacher meanwhile; theirs is equivalent
         shutil.rmtree(work, ignore_errors=True)
-    meta = json.loads(meta_file.read_text())
+    meta = json.loads((root / "teacher.json").read_text())
     ckpt = Checkpoint(backend.name, root / meta["weights"], meta.get("checkpoint_meta", {}))
     return Teacher(backend, ckpt, protocol, device), {"source": "trained", "key": key, **meta}
+
+
+def _note(reporter, message: str) -> None:
+    if reporter is not None:
+        reporter.note(message)
+
+
+def _cached_meta(root: Path, reporter) -> dict | None:
+    """The cached teacher's record, or None when there is none or it is damaged (then it is removed, said in one
+    line, and trained again): an unreadable teacher.json, or weights whose checksum differs from the one recorded
+    when they were written (a truncated copy, a disk error)."""
+    meta_file = root / "teacher.json"
+    if not meta_file.is_file():
+        return None
+    try:
+        meta = json.loads(meta_file.read_text())
+        weights = root / meta["weights"]
+        problem = None if weights.is_file() else f"{weights.name} is missing"
+        if problem is None and meta.get("weights_sha256") and sha256_file(weights) != meta["weights_sha256"]:
+            problem = f"{weights.name} does not match its recorded checksum"
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        problem = f"teacher.json is unreadable ({type(exc).__name__})"
+    if problem is None:
+        return meta
+    _note(reporter, f"{root}: cached teacher damaged ({problem}); training it again")
+    shutil.rmtree(root, ignore_errors=True)
+    return None

@@ -1,0 +1,68 @@
+"""Damaged or abandoned cache entries are found and rebuilt in one line, never a traceback or a wrong result."""
+
+import json
+
+import pytest
+
+pytest.importorskip("ultralytics")
+
+from dcbench.cache import cache_dir  # noqa: E402
+from dcbench.harness.cell import make_detector  # noqa: E402
+from dcbench.harness.teacher import fetch_teacher, teacher_key  # noqa: E402
+from dcbench.protocols import get_protocol  # noqa: E402
+from dcbench.testing import tiny_dataset  # noqa: E402
+
+
+class Notes:
+    def __init__(self):
+        self.notes = []
+
+    def note(self, message):
+        self.notes.append(message)
+
+    def stage(self, name, total=None):
+        from dcbench.progress import SILENT
+
+        return SILENT.stage(name, total)
+
+
+@pytest.fixture
+def teacher_setup(tmp_path, monkeypatch):
+    monkeypatch.setenv("DCBENCH_CACHE", str(tmp_path / "cache"))
+    train = tiny_dataset(n_train=8, n_test=2).split("train")
+    backend, smoke = make_detector("yolov3-tiny"), get_protocol("smoke")
+    return train, backend, smoke, cache_dir("teachers") / teacher_key(train, backend.name, smoke, 0)
+
+
+def _fetch(setup, notes=None):
+    train, backend, smoke, _ = setup
+    return fetch_teacher(train, backend, protocol=smoke, seed=0, device="cpu", reporter=notes)
+
+
+def test_a_killed_trainings_leftover_is_removed(teacher_setup):
+    root = teacher_setup[3]
+    dead = root.with_name(f"{root.name}.partial999999")  # no such process
+    dead.mkdir(parents=True)
+    (dead / "weights.pt").write_bytes(b"x" * 1000)
+    notes = Notes()
+    _, record = _fetch(teacher_setup, notes)
+    assert record["source"] == "trained" and not dead.exists()
+    assert any("removed" in n and "killed" in n for n in notes.notes)
+
+
+@pytest.mark.parametrize("damage", ["truncated weights", "invalid teacher.json", "missing weights"])
+def test_a_damaged_cached_teacher_is_trained_again_in_one_line(teacher_setup, damage):
+    _, first = _fetch(teacher_setup)
+    root = teacher_setup[3]
+    weights = root / first["weights"]
+    if damage == "truncated weights":
+        weights.write_bytes(weights.read_bytes()[:1000])
+    elif damage == "invalid teacher.json":
+        (root / "teacher.json").write_text("{not json")
+    else:
+        weights.unlink()
+    notes = Notes()
+    teacher, again = _fetch(teacher_setup, notes)
+    assert again["source"] == "trained" and len([n for n in notes.notes if "damaged" in n]) == 1
+    assert json.loads((root / "teacher.json").read_text())["weights_sha256"] == again["weights_sha256"]
+    assert _fetch(teacher_setup)[1]["source"] == "cached"
