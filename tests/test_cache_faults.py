@@ -66,3 +66,23 @@ def test_a_damaged_cached_teacher_is_trained_again_in_one_line(teacher_setup, da
     assert again["source"] == "trained" and len([n for n in notes.notes if "damaged" in n]) == 1
     assert json.loads((root / "teacher.json").read_text())["weights_sha256"] == again["weights_sha256"]
     assert _fetch(teacher_setup)[1]["source"] == "cached"
+
+
+@pytest.mark.parametrize("damage", ["truncated", "altered"])
+def test_damaged_cached_features_are_extracted_again(teacher_setup, damage):
+    import numpy as np
+
+    from dcbench.methods.base import Teacher
+    from dcbench.methods.features import image_features
+
+    train, backend, smoke, _ = teacher_setup
+    fetched, _ = _fetch(teacher_setup)
+    teacher = Teacher(backend, fetched.checkpoint, smoke, "cpu")
+    first, record = image_features(train, "teacher", teacher=teacher, protocol=smoke, device="cpu")
+    cached = cache_dir("features") / f"{record['cache_key']}.npy"
+    data = cached.read_bytes()
+    cached.write_bytes(data[: len(data) // 2] if damage == "truncated" else data[:-4] + b"\x00\x00\x80\x7f")
+    notes = Notes()
+    again, record = image_features(train, "teacher", teacher=teacher, protocol=smoke, device="cpu", reporter=notes)
+    assert not record["cached"] and np.array_equal(first, again)
+    assert len(notes.notes) == 1 and "cached features" in notes.notes[0] and str(cached) in notes.notes[0]

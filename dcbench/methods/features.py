@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from dcbench.cache import cache_dir
+from dcbench.io import sha256_file
 from dcbench.data.model import DetectionDataset
 from dcbench.errors import ConfigError
 from dcbench.progress import SILENT
@@ -92,10 +93,9 @@ def image_features(dataset: DetectionDataset, extractor: str, *, teacher, protoc
     key = hashlib.sha256(json.dumps({"data": dataset.fingerprint(), **ident}, sort_keys=True).encode()).hexdigest()[:16]
     cached = cache_dir("features") / f"{key}.npy"
     record = {"extractor": extractor.split(":")[0], **ident, "cache_key": key}
-    if cached.is_file():
-        feats = np.load(cached)
-        if feats.shape[0] == len(dataset):
-            return feats, {**record, "cached": True, "dim": int(feats.shape[1])}
+    feats = _load_cached(cached, len(dataset), reporter)
+    if feats is not None:
+        return feats, {**record, "cached": True, "dim": int(feats.shape[1])}
     if kind == "teacher":
         feats = teacher.backend.features(teacher.checkpoint, dataset, protocol=protocol, device=device, reporter=reporter)
     else:
@@ -105,5 +105,32 @@ def image_features(dataset: DetectionDataset, extractor: str, *, teacher, protoc
         raise RuntimeError(f"feature extractor returned {feats.shape} (non-finite values?) for {len(dataset)} images")
     tmp = cached.with_name(f".{cached.stem}.{os.getpid()}.npy")
     np.save(tmp, feats)
+    checksum = cached.with_suffix(".sha256")
+    checksum.with_name(f".{checksum.name}.{os.getpid()}").write_text(sha256_file(tmp))
     os.replace(tmp, cached)
+    os.replace(checksum.with_name(f".{checksum.name}.{os.getpid()}"), checksum)  # last: the entry is complete
     return feats, {**record, "cached": False, "dim": int(feats.shape[1])}
+
+
+def _load_cached(cached: Path, n: int, reporter) -> np.ndarray | None:
+    """The cached features, or None when absent or damaged (truncated, altered since written, wrong length):
+    a damaged entry is said in one line and extracted again."""
+    checksum = cached.with_suffix(".sha256")
+    if not cached.is_file():
+        return None
+    problem = None
+    if checksum.is_file() and sha256_file(cached) != checksum.read_text().strip():
+        problem = "does not match its recorded checksum"
+    else:
+        try:
+            feats = np.load(cached)
+            problem = None if feats.ndim == 2 and feats.shape[0] == n else f"holds {feats.shape}, not {n} rows"
+        except (ValueError, OSError, EOFError) as exc:
+            problem = f"is unreadable ({type(exc).__name__})"
+    if problem is None:
+        return feats
+    if reporter is not None:
+        reporter.note(f"{cached}: cached features {problem}; extracting them again")
+    cached.unlink(missing_ok=True)
+    checksum.unlink(missing_ok=True)
+    return None
