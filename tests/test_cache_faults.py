@@ -86,3 +86,47 @@ def test_damaged_cached_features_are_extracted_again(teacher_setup, damage):
     again, record = image_features(train, "teacher", teacher=teacher, protocol=smoke, device="cpu", reporter=notes)
     assert not record["cached"] and np.array_equal(first, again)
     assert len(notes.notes) == 1 and "cached features" in notes.notes[0] and str(cached) in notes.notes[0]
+
+
+def test_a_truncated_image_in_the_built_in_dataset_is_regenerated_not_dropped(tmp_path, monkeypatch):
+    from dcbench.data.shapes import ShapesConfig, shapes_dataset
+
+    monkeypatch.setenv("DCBENCH_CACHE", str(tmp_path / "cache"))
+    cfg = ShapesConfig(n_train=6, n_test=2, size=64, max_extent=28)
+    first = shapes_dataset(cfg)
+    victim = first.images[2].file
+    good = victim.read_bytes()
+    victim.write_bytes(good[: len(good) // 3])
+    with pytest.warns(UserWarning, match="damaged"):
+        again = shapes_dataset(cfg)
+    assert again.images[2].file.read_bytes() == good and again.fingerprint() == first.fingerprint()
+
+
+def test_a_student_never_trains_on_fewer_images_than_recorded(tmp_path):
+    """An image Ultralytics cannot read is an error naming it, not a silent 9-of-10 training."""
+    from dcbench.data.voc import read_voc
+    from dcbench.errors import DatasetError
+    from tests.conftest import write_png, write_voc_xml
+
+    root = tmp_path / "voc"
+    for k in range(4):
+        write_png(root / "JPEGImages" / f"{k}.png", seed=k)
+        write_voc_xml(root / "Annotations" / f"{k}.xml", f"{k}.png", [("cat", 5, 5, 30, 30)])
+    ds = read_voc(root)
+    broken = ds.images[1].file
+    broken.write_bytes(broken.read_bytes()[:200])  # after loading: damaged under a running benchmark
+    with pytest.raises(DatasetError, match=r"unreadable image: Ultralytics would train on 3 of 4 images") as info:
+        make_detector("yolov3-tiny").train(ds, protocol=get_protocol("smoke"), seed=0, workdir=tmp_path / "w",
+                                           device="cpu")
+    assert str(broken) in str(info.value)
+
+
+def test_a_condensed_set_shares_no_inode_with_its_source(tmp_path, monkeypatch):
+    from dcbench.data.shapes import ShapesConfig, shapes_dataset
+    from dcbench.methods.condensed import write_condensed
+
+    monkeypatch.setenv("DCBENCH_CACHE", str(tmp_path / "cache"))
+    ds = shapes_dataset(ShapesConfig(n_train=4, n_test=2, size=64, max_extent=28))
+    cs = write_condensed(ds.subset([0, 1]), tmp_path / "set", {"method": "test"})
+    for im, src in zip(cs.dataset.images, ds.subset([0, 1]).images):
+        assert im.file.read_bytes() == src.file.read_bytes() and im.file.stat().st_ino != src.file.stat().st_ino

@@ -82,6 +82,20 @@ def _total(loss) -> float:
     return float(loss.sum())
 
 
+def _check_images_kept(trainer, dataset: DetectionDataset) -> None:
+    """Ultralytics drops an image it cannot read with a log line and trains on the rest; a result would then claim
+    more training images than the student saw. Here that is an error naming the first image dropped."""
+    from dcbench.data.writers import yolo_file_names
+    from dcbench.errors import DatasetError
+
+    kept = {Path(f).name for f in trainer.train_loader.dataset.im_files}
+    names = yolo_file_names(dataset)
+    dropped = [im.file for name, im in zip(names, dataset.images) if name not in kept]
+    if dropped:
+        raise DatasetError(dropped[0], f"unreadable image: Ultralytics would train on {len(names) - len(dropped)} of "
+                                       f"{len(names)} images ({len(dropped)} dropped)")
+
+
 class UltralyticsDetector:
     """Any Ultralytics detection model config. ``ultralytics:yolov8n.yaml`` selects the config by name."""
 
@@ -118,6 +132,7 @@ class UltralyticsDetector:
                 "on_train_epoch_end",
                 lambda tr: step(tr.epoch + 1, f"loss {_total(tr.tloss):.3f}"),
             )
+            model.add_callback("on_pretrain_routine_end", lambda tr: _check_images_kept(tr, dataset))
             model.train(
                 data=str(data_yaml), epochs=epochs, imgsz=protocol.imgsz, batch=min(protocol.batch, len(dataset)),
                 device=ultralytics_device(device), workers=0 if cpu else min(8, os.cpu_count() or 1),

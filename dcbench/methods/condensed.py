@@ -23,7 +23,7 @@ from pathlib import Path
 
 from dcbench.data.coco import read_coco
 from dcbench.data.model import DetectionDataset
-from dcbench.data.writers import atomic_write_text, place_file, write_coco_json, yolo_file_names, yolo_label_lines
+from dcbench.data.writers import atomic_write_text, write_coco_json, yolo_file_names, yolo_label_lines
 from dcbench.errors import DatasetError
 
 MANIFEST = "manifest.json"
@@ -43,7 +43,7 @@ def write_condensed(ds: DetectionDataset, out: Path, manifest: dict, *, image_wr
     """Write ``ds`` as a condensed set folder at ``out`` (replacing an incomplete one).
 
     ``image_writer(k, path)`` writes image ``k`` itself (synthesised images); by default the source file is
-    hard-linked or copied, so the bytes are those of the original image.
+    copied, so the bytes are those of the original image.
     """
     out = Path(out)
     # the process id keeps two runs writing the same set from sharing (and deleting) one temporary folder
@@ -55,7 +55,9 @@ def write_condensed(ds: DetectionDataset, out: Path, manifest: dict, *, image_wr
     for k, im in enumerate(ds.images):
         target = tmp / "images" / names[k]
         if image_writer is None:
-            place_file(im.file, target)
+            # a copy, never a hard link: a condensed set must not change when a cache it came from is rebuilt
+            # or damaged under it
+            shutil.copyfile(im.file, target)
         else:
             image_writer(k, target)
         lines = yolo_label_lines(ds, k)
