@@ -18,9 +18,11 @@ from pathlib import Path
 
 
 def _point(method: str, ratio: float, seed: int, protocol, args, out: Path) -> dict:
+    from dcbench.data.spec import dataset_identity
     from dcbench.harness.cell import CellConfig, read_result, run_cell
 
-    cell = CellConfig(method, args.detector, ratio, seed, protocol, dataset=args.dataset)
+    cell = CellConfig(method, args.detector, ratio, seed, protocol, dataset=args.dataset,
+                      dataset_id=dataset_identity(args.dataset))
     result = read_result(out / cell.cell_name())
     if result is None:
         result = run_cell(cell, out, device=args.device)

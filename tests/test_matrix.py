@@ -346,3 +346,21 @@ def test_an_unknown_method_in_a_cell_name_is_the_registrys_error():
 
     with pytest.raises(RegistryError, match="unknown method 'nosuch'"):
         CellConfig("nosuch", "yolov3-tiny", 0.1, 0, get_protocol("smoke"), method_options={"x": 1}).cell_name()
+
+
+def test_cells_are_named_by_the_dataset_not_its_spelling(tiny_voc, tmp_path, monkeypatch):
+    """voc:DIR, voc:DIR/ and the absolute or relative path are one dataset: one cell, one table."""
+    import os
+
+    from dcbench.data.spec import dataset_identity
+
+    monkeypatch.chdir(tiny_voc.parent)
+    spellings = [f"voc:{tiny_voc}", f"voc:{tiny_voc}/", f"voc:{os.path.relpath(tiny_voc)}", f"voc:./{tiny_voc.name}//"]
+    assert {dataset_identity(s) for s in spellings} == {f"voc-{tiny_voc.name}"}
+    out = tmp_path / "out"
+    for spelling in spellings[:2]:
+        assert main(["run", "--method", "random", "--ratio", "0.67", "--dataset", spelling, "--protocol", "smoke",
+                     "--out", str(out), "--device", "cpu"]) == 0
+    cells = [p.parent.name for p in out.glob("*/result.json")]
+    assert cells == [f"voc-{tiny_voc.name}__random__yolo11n__r0.67__s0__smoke"]
+    assert dataset_identity("shapes:?seed=0") == "shapes"  # the default, spelled out

@@ -116,9 +116,11 @@ def run(
                                                      min_iterations=min_iterations)
     extra = parse_extra_flags(list(ctx.args))
     _no_misspelled_run_flag(ctx, method, extra)
+    from dcbench.data.spec import dataset_identity
+
     config = CellConfig(method=method, detector=detector, ratio=ratio, seed=seed, protocol=proto, dataset=dataset,
                         test_dataset=test, eval_detector=eval_detector, method_options={**parse_options(option), **extra},
-                        teacher_checkpoint=str(teacher) if teacher else None)
+                        teacher_checkpoint=str(teacher) if teacher else None, dataset_id=dataset_identity(dataset))
     from dcbench.methods.base import budget_for
 
     if not 0 < ratio <= 1:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, replace
+from pathlib import Path
 from urllib.parse import parse_qsl
 
 from dcbench.data.model import DetectionDataset
@@ -33,6 +34,21 @@ def split_options(arg: str | None) -> tuple[str | None, dict[str, str]]:
         return None, {}
     path, _, query = arg.partition("?")
     return (path or None), dict(parse_qsl(query, keep_blank_values=True))
+
+
+def dataset_identity(spec: str, dataset: DetectionDataset | None = None) -> str:
+    """What a dataset *is*, whatever its spelling: cells and tables are named by it. A dataset read from files is
+    ``<reader>-<folder or file name>`` (``voc-BCCD`` for ``voc:../data/BCCD``, for an absolute path and with a
+    trailing ``/`` alike; the same on every machine); a generated one is its canonical source (``shapes``,
+    ``shapes:?n_train=200``). What the files hold is not in the name: the fingerprint recorded with each result
+    tells a changed dataset, or another folder of the same name, and its results are redone as stale, never mixed."""
+    name, arg = parse_spec(spec)
+    path, options = split_options(arg)
+    if path is not None and Path(path).expanduser().exists():
+        query = "".join(f"?{k}={v}" for k, v in sorted(options.items()))
+        return f"{name}-{Path(path).expanduser().resolve().name}{query}"
+    dataset = dataset if dataset is not None else load_dataset(spec)
+    return dataset.source or spec
 
 
 def load_dataset(spec: str) -> DetectionDataset:

@@ -42,6 +42,9 @@ class CellConfig:
     eval_detector: str | None = None  # None: evaluate with the detector that condensed
     method_options: dict[str, Any] = field(default_factory=dict)
     teacher_checkpoint: str | None = None
+    # what the dataset is (data.spec.dataset_identity), set where specs enter: cells are named by it, never by how
+    # a path was spelled; None names the cell by the spec itself
+    dataset_id: str | None = None
 
     @property
     def evaluation_detector(self) -> str:
@@ -63,7 +66,7 @@ class CellConfig:
         return ["+".join(f"{k}={v}" for k, v in sorted(identity.items()))] if identity else []
 
     def _name(self, extra: list[str], *, condensing: bool) -> str:
-        parts = [self.dataset, self.method] + ([self.detector] if condensing else []) + extra
+        parts = [self.dataset_id or self.dataset, self.method] + ([self.detector] if condensing else []) + extra
         if condensing and self.teacher_checkpoint:
             import hashlib
 

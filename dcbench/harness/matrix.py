@@ -70,6 +70,7 @@ class MatrixSpec:
     full_data: bool = False
     # (train, test) fingerprints per dataset entry, taken when the spec is checked: what a finished cell must match
     fingerprints: dict[tuple, tuple[str, str]] = field(default_factory=dict)
+    identities: dict[str, str] = field(default_factory=dict)  # dataset spec -> data.spec.dataset_identity
 
     def cells(self) -> list[CellConfig]:
         """All cells, seed-major so that a partial run already holds complete seeds; the full-data cells of a seed
@@ -94,7 +95,7 @@ class MatrixSpec:
     def _cell(self, ds: DatasetEntry, method: str, options: dict, det: str, ev: str | None, ratio: float, seed: int):
         return CellConfig(method=method, detector=det, ratio=ratio, seed=seed, protocol=self.protocol,
                           dataset=ds.spec, test_dataset=ds.test, eval_detector=ev if ev and ev != det else None,
-                          method_options=dict(options))
+                          method_options=dict(options), dataset_id=self.identities.get(ds.spec))
 
 
 def _fail(path: Path, problem: str) -> ConfigError:
@@ -163,7 +164,7 @@ def load_spec(path: str | Path) -> MatrixSpec:
 
 def _check_names(spec: MatrixSpec) -> None:
     """Unknown plugins, unreadable datasets and invalid method options fail here, before anything is trained."""
-    from dcbench.data.spec import load_dataset, parse_spec, resolve_train_test
+    from dcbench.data.spec import dataset_identity, load_dataset, parse_spec, resolve_train_test
     from dcbench.harness.cell import make_method
     from dcbench.plugins.manager import get_registries
 
@@ -172,7 +173,9 @@ def _check_names(spec: MatrixSpec) -> None:
         for det in {*spec.detectors, *spec.eval_detectors}:
             reg.detectors.load(parse_spec(det)[0])
         for ds in spec.datasets:  # a broken dataset is a spec error, not one failure per cell
-            split = resolve_train_test(load_dataset(ds.spec), load_dataset(ds.test) if ds.test else None)
+            whole = load_dataset(ds.spec)
+            spec.identities[ds.spec] = dataset_identity(ds.spec, whole)
+            split = resolve_train_test(whole, load_dataset(ds.test) if ds.test else None)
             spec.fingerprints[(ds.spec, ds.test)] = (split.train.fingerprint(), split.test.fingerprint())
         for m in spec.methods:
             make_method(m.name, m.options)

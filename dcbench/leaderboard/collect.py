@@ -65,7 +65,8 @@ def load_results(root: str | Path) -> pd.DataFrame:
             full = r["condensed"].get("manifest", {}).get("kind") == FULL_KIND
             variant = r["method"].get("variant", {})
             rows.append({
-                "dataset": cfg["dataset"] + (f" | test {cfg['test_dataset']}" if cfg.get("test_dataset") else ""),
+                "dataset": (cfg.get("dataset_id") or cfg["dataset"])
+                + (f" | test {cfg['test_dataset']}" if cfg.get("test_dataset") else ""),
                 "eval_detector": eval_detector,
                 "protocol": cfg["protocol"]["protocol_id"],
                 "protocol_text": protocol_text(cfg["protocol"]),
