@@ -29,6 +29,31 @@ def writable_dir(path: str | Path, *, what: str = "output folder") -> Path:
     return path
 
 
+def exclusive(lock_file: str | Path, *, waiting: str, note=None):
+    """A file lock (``filelock``) held for a piece of work another process may be doing at the same moment (the same
+    teacher, the same condensed set): the second process waits for the first and says so once, then finds the
+    work done instead of doing it twice."""
+    from contextlib import contextmanager
+
+    from filelock import FileLock, Timeout
+
+    @contextmanager
+    def held():
+        lock = FileLock(str(lock_file))
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            if note is not None:
+                note(f"{waiting} (lock {lock_file})")
+            lock.acquire()
+        try:
+            yield
+        finally:
+            lock.release()
+
+    return held()
+
+
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:

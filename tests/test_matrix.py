@@ -364,3 +364,22 @@ def test_cells_are_named_by_the_dataset_not_its_spelling(tiny_voc, tmp_path, mon
     cells = [p.parent.name for p in out.glob("*/result.json")]
     assert cells == [f"voc-{tiny_voc.name}__random__yolo11n__r0.67__s0__smoke"]
     assert dataset_identity("shapes:?seed=0") == "shapes"  # the default, spelled out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("ratios", [("0.1", "0.1"), ("0.1", "0.2")], ids=["same cell", "same teacher"])
+def test_two_runs_at_once_share_the_teacher_and_the_condensed_set(tmp_path, ratios):
+    env = {**os.environ, "DCBENCH_CACHE": str(tmp_path / "cache")}
+    out = tmp_path / "out"
+    argv = [sys.executable, "-m", "dcbench", "run", "--method", "dcod", "--dataset", TINY,
+            "--detector", "yolov3-tiny", "--protocol", "smoke", "--out", str(out), "--device", "cpu", "--ratio"]
+    runs = [subprocess.Popen([*argv, r], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for r in ratios]
+    logs = [r.communicate(timeout=300) for r in runs]
+    assert [r.returncode for r in runs] == [0, 0], logs
+    assert len(list((tmp_path / "cache" / "teachers").glob("*/teacher.json"))) == 1  # trained once
+    assert "waiting" in "".join(e for _, e in logs)
+    results = [json.loads(f.read_text()) for f in out.glob("*/result.json")]
+    assert len(results) == len(set(ratios))
+    assert sorted(r["teacher"]["source"] for r in results) == (["trained"] if len(results) == 1 else ["cached", "trained"])
+    assert len(list((out / "condensed").glob("*/condensed/manifest.json"))) == len(set(ratios))

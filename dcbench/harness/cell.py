@@ -217,10 +217,19 @@ def condense_cell(config: CellConfig, out_root: Path, *, device: str, inputs: Ce
     """The cell's condensed set, made once per :meth:`CellConfig.condense_name` under ``OUT/condensed/`` and
     reused (a complete set has a manifest; a killed one is redone, DCOD resuming its forge). Returns the set,
     the teacher record, this call's stage timings (empty when the set is reused) and how the set was made."""
-    from dcbench.methods.condensed import MANIFEST, load_condensed
+    from dcbench.io import exclusive
 
     inputs = inputs or prepare(config)
     workdir = Path(out_root) / CONDENSED_ROOT / config.condense_name()
+    workdir.parent.mkdir(parents=True, exist_ok=True)
+    with exclusive(workdir.with_name(f"{workdir.name}.lock"), note=reporter.note if reporter is not None else None,
+                   waiting=f"another process is making condensed set {workdir.name}: waiting"):
+        return _condense_locked(config, workdir, device=device, inputs=inputs, reporter=reporter)
+
+
+def _condense_locked(config: CellConfig, workdir: Path, *, device: str, inputs: CellInputs, reporter):
+    from dcbench.methods.condensed import MANIFEST, load_condensed
+
     timings: dict[str, float] = {}
     teacher = teacher_record = None
     record_file = workdir / "condense.json"
@@ -263,12 +272,27 @@ def run_cell(config: CellConfig, out_root: Path, *, device: str, reporter: Repor
 
     A method with ``student_is_teacher`` (the full-data reference row) trains on the whole train split, which is
     exactly the Fetch teacher of the evaluation detector: the cached teacher is used and nothing is trained twice.
+    Two processes running the same cell at once: the second waits for the first and returns its result.
     """
-    from dcbench.detectors.base import describe
-    from dcbench.evaluation.coco_eval import evaluate
+    from dcbench.io import exclusive
 
     reporter = reporter or Reporter()
     cell_dir = Path(out_root) / config.cell_name()
+    asked = time.time()
+    Path(out_root).mkdir(parents=True, exist_ok=True)
+    with exclusive(Path(out_root) / f".{cell_dir.name}.lock", note=reporter.note,
+                   waiting=f"another process is running cell {cell_dir.name}: waiting"):
+        done = cell_dir / RESULT_FILE
+        if done.is_file() and done.stat().st_mtime >= asked:
+            reporter.note(f"{done}: finished by the other process meanwhile")
+            return json.loads(done.read_text())
+        return _run_cell_locked(config, cell_dir, out_root, device=device, reporter=reporter)
+
+
+def _run_cell_locked(config: CellConfig, cell_dir: Path, out_root: Path, *, device: str, reporter: Reporter) -> dict:
+    from dcbench.detectors.base import describe
+    from dcbench.evaluation.coco_eval import evaluate
+
     t_all = time.perf_counter()
     t0 = time.perf_counter()
     inputs = prepare(config)  # an unknown method, detector, option or dataset fails here, before any folder exists

@@ -17,7 +17,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from dcbench.cache import cache_dir
-from dcbench.io import remove_dead_partials, sha256_file
+from dcbench.io import exclusive, remove_dead_partials, sha256_file
 from dcbench.data.model import DetectionDataset
 from dcbench.detectors.base import Checkpoint
 from dcbench.errors import ConfigError
@@ -47,6 +47,14 @@ def fetch_teacher(train: DetectionDataset, backend, *, protocol, seed: int, devi
         return Teacher(backend, ckpt, protocol, device), {"source": "given", "path": str(path)}
     key = teacher_key(train, backend.name, protocol, seed)
     root = cache_dir("teachers") / key
+    with exclusive(root.with_name(f"{key}.lock"), waiting=f"another process is training teacher {key}: waiting",
+                   note=reporter.note if reporter is not None else None):
+        return _fetch_or_train(train, backend, root, key, protocol=protocol, seed=seed, device=device,
+                               reporter=reporter)
+
+
+def _fetch_or_train(train: DetectionDataset, backend, root: Path, key: str, *, protocol, seed: int, device: str,
+                    reporter) -> tuple[Teacher, dict]:
     for leftover in remove_dead_partials(root.parent, key):
         _note(reporter, f"removed {leftover}, a teacher whose training was killed")
     meta = _cached_meta(root, reporter)
