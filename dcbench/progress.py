@@ -11,7 +11,8 @@ from contextlib import contextmanager
 
 
 class Reporter:
-    """Stage-level progress. ``with reporter.stage("train", total=30) as step: ... step(n, info)``."""
+    """Stage-level progress. ``with reporter.stage("train", total=30, unit="epoch") as step: ... step(n, info)``;
+    ``unit`` names what is counted (epochs, iterations, images), printed with the count."""
 
     def __init__(self, *, enabled: bool = True, rich: bool | None = None):
         self.enabled = enabled
@@ -22,7 +23,7 @@ class Reporter:
             print(f"[dcbench] {message}", file=sys.stderr, flush=True)
 
     @contextmanager
-    def stage(self, name: str, total: int | None = None):
+    def stage(self, name: str, total: int | None = None, unit: str = ""):
         if not self.enabled:
             yield lambda n=None, info="": None
             return
@@ -33,7 +34,7 @@ class Reporter:
 
             with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                           TextColumn("{task.fields[info]}"), console=err, transient=False) as progress:
-                task = progress.add_task(name, total=total, info="")
+                task = progress.add_task(f"{name} ({unit}s)" if unit else name, total=total, info="")
 
                 def step(n: int | None = None, info: str = "") -> None:
                     if n is None:
@@ -55,6 +56,7 @@ class Reporter:
             if now - last[0] >= 5.0 or (total is not None and n == total):
                 last[0] = now
                 where = f"{n}/{total}" if total is not None and n is not None else (str(n) if n is not None else "")
+                where = f"{unit} {where}" if unit and where else where
                 print(f"[dcbench] {name}: {where} {info}".rstrip(), file=sys.stderr, flush=True)
 
         yield step

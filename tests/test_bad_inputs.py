@@ -156,3 +156,20 @@ def test_a_bad_run_flag_is_one_line_and_leaves_no_cell_folder(argv, message, tmp
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err and "takes no arguments" not in err
     assert not out.exists() or not any(out.iterdir())
+
+
+def test_show_on_the_folder_above_a_condensed_set_points_one_level_down(tmp_path, capsys):
+    set_dir = tmp_path / "condensed" / "shapes__random__r0.1__s0"
+    (set_dir / "condensed").mkdir(parents=True)
+    (set_dir / "condensed" / "manifest.json").write_text("{}")
+    assert main(["show", str(set_dir), "--out", str(tmp_path / "g.png")]) == 2
+    assert f"the condensed set is one level down: {set_dir / 'condensed'}" in capsys.readouterr().err
+
+
+def test_run_says_where_the_condensed_set_is_what_the_scale_is_and_counts_epochs(tmp_path, capsys):
+    assert main(["run", "--method", "random", "--ratio", "0.1", "--detector", "yolov3-tiny", "--protocol", "smoke",
+                 "--dataset", "shapes:?n_train=20&n_test=4&size=64&max_extent=28", "--out", str(tmp_path),
+                 "--device", "cpu"]) == 0
+    captured = capsys.readouterr()
+    assert "condensed set: " in captured.err and "0-100 scale" in captured.out
+    assert "epoch 1/1" in captured.err  # the training counter names its unit

@@ -55,7 +55,9 @@ def metrics_table(result: dict) -> Table:
     cfg = result["config"]
     title = (f"{cfg['method']} @ {cfg['ratio']:g} ({result['budget']} images) | {result['eval_detector']} | "
              f"{cfg['dataset']} | {cfg['protocol']['protocol_id']} | seed {cfg['seed']}")
-    table = Table(*METRICS, title=title, title_justify="left")
+    table = Table(*METRICS, title=title, title_justify="left",
+                  caption="COCO AP on a 0-100 scale; - = undefined (no test object of that size)",
+                  caption_justify="left")
     table.add_row(*("-" if result["metrics"][m] is None else f"{result['metrics'][m]:.2f}" for m in METRICS))
     return table
 
@@ -138,6 +140,9 @@ def run(
     t = result["timings"]
     console.info("time: " + ", ".join(f"{k[:-2]} {v:.1f}s" for k, v in t.items()))
     console.info(f"result: {cell_dir / 'result.json'}")
+    if result["condensed"].get("path"):
+        console.info(f"condensed set: {(cell_dir / result['condensed']['path']).resolve()} "
+                     f"(dcbench show it --out grid.png)")
 
 
 def register(app: typer.Typer) -> None:

@@ -149,7 +149,7 @@ class Detectron2Detector:
 
         model, state = self._load(checkpoint, device)
         out: list[Detections] = []
-        with torch.no_grad(), (reporter or SILENT).stage(f"predict {len(dataset)} images", total=len(dataset)) as step:
+        with torch.no_grad(), (reporter or SILENT).stage(f"predict {len(dataset)} images", total=len(dataset), unit="image") as step:
             for start in range(0, len(dataset), 8):
                 chunk = dataset.images[start : start + 8]
                 for r in model(self._inputs(chunk, state["imgsz"], device, train=False)):

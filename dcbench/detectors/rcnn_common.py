@@ -52,7 +52,7 @@ def train_from_scratch(model, dataset, step_losses: Callable, *, protocol, seed:
         opt, lambda it: (it + 1) / warm if it < warm else 0.5 * (1 + math.cos(math.pi * (it - warm) / max(1, total - warm))))
     gen = torch.Generator().manual_seed(seed)
     iterations = 0
-    with reporter.stage(f"train {name} on {len(dataset)} images", total=epochs) as step:
+    with reporter.stage(f"train {name} on {len(dataset)} images", total=epochs, unit="epoch") as step:
         for epoch in range(epochs):
             order = torch.randperm(len(dataset), generator=gen).tolist()
             running = 0.0
@@ -81,7 +81,7 @@ def pooled_coarsest_level(dataset, coarsest_level: Callable, *, reporter) -> np.
     import torch
 
     feats = []
-    with torch.no_grad(), reporter.stage(f"features of {len(dataset)} images", total=len(dataset)) as step:
+    with torch.no_grad(), reporter.stage(f"features of {len(dataset)} images", total=len(dataset), unit="image") as step:
         for start in range(0, len(dataset), FEATURE_BATCH):
             coarsest = coarsest_level(dataset.images[start : start + FEATURE_BATCH])
             feats.append(torch.nn.functional.adaptive_avg_pool2d(coarsest, 1).flatten(1).cpu().numpy())

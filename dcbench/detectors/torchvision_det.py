@@ -117,7 +117,7 @@ class TorchvisionDetector:
 
         model, _ = self._load(checkpoint, device)
         out: list[Detections] = []
-        with torch.no_grad(), (reporter or SILENT).stage(f"predict {len(dataset)} images", total=len(dataset)) as step:
+        with torch.no_grad(), (reporter or SILENT).stage(f"predict {len(dataset)} images", total=len(dataset), unit="image") as step:
             for start in range(0, len(dataset), 8):
                 xs = [_image_tensor(im.file).to(device) for im in dataset.images[start : start + 8]]
                 for r in model(xs):

@@ -127,7 +127,7 @@ class UltralyticsDetector:
         run_dir = workdir / "ultralytics"
         shutil.rmtree(run_dir, ignore_errors=True)
         cpu = device == "cpu"
-        with (reporter or SILENT).stage(f"train {self.config} on {len(dataset)} images", total=epochs) as step:
+        with (reporter or SILENT).stage(f"train {self.config} on {len(dataset)} images", total=epochs, unit="epoch") as step:
             model.add_callback(
                 "on_train_epoch_end",
                 lambda tr: step(tr.epoch + 1, f"loss {_total(tr.tloss):.3f}"),
@@ -165,7 +165,7 @@ class UltralyticsDetector:
         model = self._load(checkpoint)
         results: list[Detections] = []
         chunk = 64
-        with (reporter or SILENT).stage(f"predict {len(dataset)} images", total=len(dataset)) as step:
+        with (reporter or SILENT).stage(f"predict {len(dataset)} images", total=len(dataset), unit="image") as step:
             for start in range(0, len(dataset), chunk):
                 files = [str(im.file) for im in dataset.images[start : start + chunk]]
                 for r in model.predict(source=files, imgsz=protocol.imgsz, conf=0.001, iou=0.7, max_det=100,
@@ -197,7 +197,7 @@ class UltralyticsDetector:
         feats = []
         batch = 32
         try:
-            with torch.no_grad(), (reporter or SILENT).stage(f"features of {len(dataset)} images", total=len(dataset)) as step:
+            with torch.no_grad(), (reporter or SILENT).stage(f"features of {len(dataset)} images", total=len(dataset), unit="image") as step:
                 for start in range(0, len(dataset), batch):
                     arr = np.stack([letterbox(im.file, protocol.imgsz)[0] for im in dataset.images[start : start + batch]])
                     x = torch.from_numpy(arr).permute(0, 3, 1, 2).float().div(255).to(device)

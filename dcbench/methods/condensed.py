@@ -77,6 +77,8 @@ def load_condensed(path: str | Path) -> CondensedSet:
     path = Path(path)
     manifest_file = path / MANIFEST
     if not manifest_file.is_file():
+        if (path / "condensed" / MANIFEST).is_file():  # the set's folder in OUT/condensed/ holds it one level down
+            raise DatasetError(path, f"the condensed set is one level down: {path / 'condensed'}")
         raise DatasetError(path, "not a complete condensed set (no manifest.json)")
     try:
         manifest = json.loads(manifest_file.read_text())

@@ -70,7 +70,7 @@ def _resnet50_features(weights: Path, dataset: DetectionDataset, device: str, re
     mean = torch.tensor(IMAGENET_MEAN, device=device).view(1, 3, 1, 1)
     std = torch.tensor(IMAGENET_STD, device=device).view(1, 3, 1, 1)
     out = []
-    with torch.no_grad(), reporter.stage(f"resnet50 features of {len(dataset)} images", total=len(dataset)) as step:
+    with torch.no_grad(), reporter.stage(f"resnet50 features of {len(dataset)} images", total=len(dataset), unit="image") as step:
         for start in range(0, len(dataset), 32):
             arr = np.stack([letterbox(im.file, 224)[0] for im in dataset.images[start : start + 32]])
             x = torch.from_numpy(arr).permute(0, 3, 1, 2).float().div(255).to(device)

@@ -161,7 +161,7 @@ def forge(slots: list[Slot], target, cfg: DCODConfig, *, seed: int, workdir: Pat
                 return targets, weight
 
             batch_targets, weight = layout(k)
-            with reporter.stage(f"forge batch {b + 1}/{n_batches} ({len(batch_slots)} images)", total=cfg.iterations) as step:
+            with reporter.stage(f"forge batch {b + 1}/{n_batches} ({len(batch_slots)} images)", total=cfg.iterations, unit="iteration") as step:
                 for it in range(start_it, cfg.iterations):
                     t_it = time.perf_counter()
                     new_k = k_at(starts, it)

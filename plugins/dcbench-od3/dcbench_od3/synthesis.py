@@ -168,7 +168,7 @@ def synthesise(run: Run, budget: int, reporter: Reporter | None = None) -> list[
     run.max_area = largest_box_area(run.train, run.cfg.canvas)
     run.ranking = background_ranking(run.train, run.seed) if run.cfg.background == "image" else []
     results: list[CanvasResult] = []
-    with (reporter or SILENT).stage(f"od3: {budget} canvases", total=budget) as step, run.clock("synthesis_s"):
+    with (reporter or SILENT).stage(f"od3: {budget} canvases", total=budget, unit="canvas") as step, run.clock("synthesis_s"):
         for g0 in range(0, budget, GROUP):
             results += fill_group(run, range(g0, min(budget, g0 + GROUP)))
             step(len(results))
