@@ -14,7 +14,6 @@ from dataclasses import asdict, dataclass, fields, replace
 
 from dcbench.errors import ConfigError
 
-
 # Fields only some methods read (DCOD's forge). A method that reads them names them in its ``protocol_fields``
 # class attribute; for every other cell they are not part of what makes a result current (see harness.cell).
 METHOD_FIELDS = ("forge_iterations", "forge_batch")

@@ -7,8 +7,16 @@ from dcbench.errors import ConfigError
 from dcbench.methods.dcod.augment import shift_and_flip
 from dcbench.methods.dcod.config import DCODConfig
 from dcbench.methods.dcod.fbd import background_weight, box_mask, damp_update, random_erase
-from dcbench.methods.dcod.ipe import (expand, k_at, parse_schedule, patch_rect, place_boxes, plan_views, remap_boxes,
-                                      stage_starts)
+from dcbench.methods.dcod.ipe import (
+    expand,
+    k_at,
+    parse_schedule,
+    patch_rect,
+    place_boxes,
+    plan_views,
+    remap_boxes,
+    stage_starts,
+)
 from dcbench.methods.dcod.priors import BatchNormStatistics, l2_prior, total_variation
 
 

@@ -108,10 +108,9 @@ def run(
     """
     from dcbench.device import resolve_device
     from dcbench.harness.cell import CellConfig, read_result, run_cell
+    from dcbench.io import writable_dir
     from dcbench.progress import Reporter
     from dcbench.protocols import get_protocol
-
-    from dcbench.io import writable_dir
 
     out = writable_dir(out)
     proto = get_protocol(protocol).with_overrides(imgsz=imgsz, epochs=epochs, batch=batch,

@@ -27,10 +27,10 @@ from pathlib import Path
 import numpy as np
 
 from dcbench.cache import cache_dir
-from dcbench.io import sha256_file
 from dcbench.data.coco import read_coco
 from dcbench.data.model import DetectionDataset, concat
 from dcbench.errors import DatasetError
+from dcbench.io import sha256_file
 
 GENERATOR_VERSION = 2
 CLASSES = ["circle", "square", "triangle", "cross", "star", "ring"]

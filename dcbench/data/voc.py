@@ -14,7 +14,14 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from dcbench.data.model import DetectionDataset, ImageRecord, LoadReport
-from dcbench.data.validate import make_record, read_class_names, read_image_size, require_file, require_images, safe_join
+from dcbench.data.validate import (
+    make_record,
+    read_class_names,
+    read_image_size,
+    require_file,
+    require_images,
+    safe_join,
+)
 from dcbench.errors import DatasetError
 
 ANNOTATION_DIRS = ("Annotations", "gts/pascalvoc_format", "annotations")

@@ -18,7 +18,11 @@ import numpy as np
 from dcbench.data.model import DetectionDataset
 from dcbench.detectors.base import Checkpoint, InversionTarget
 from dcbench.detectors.rcnn_common import (
-    frozen, loss_mode, pooled_coarsest_level, scaled_anchor_sizes, train_from_scratch,
+    frozen,
+    loss_mode,
+    pooled_coarsest_level,
+    scaled_anchor_sizes,
+    train_from_scratch,
 )
 from dcbench.errors import ConfigError
 from dcbench.evaluation.detections import Detections

@@ -112,9 +112,9 @@ def make_detector(spec: str):
 
 
 def make_method(name: str, options: dict[str, Any], registries=None):
-    from dcbench.plugins.manager import get_registries
-
     import inspect
+
+    from dcbench.plugins.manager import get_registries
 
     cls = (registries or get_registries()).methods.load(name)
     try:

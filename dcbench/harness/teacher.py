@@ -17,12 +17,11 @@ from dataclasses import asdict
 from pathlib import Path
 
 from dcbench.cache import cache_dir
-from dcbench.io import exclusive, remove_dead_partials, sha256_file
 from dcbench.data.model import DetectionDataset
 from dcbench.detectors.base import Checkpoint
 from dcbench.errors import ConfigError
+from dcbench.io import exclusive, remove_dead_partials, sha256_file
 from dcbench.methods.base import Teacher
-
 
 # protocol fields that do not change how the full train set is trained: the forge's, and the labels; epochs and
 # min_iterations enter through the epochs the full set gets (Protocol.epochs_for)

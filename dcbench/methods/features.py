@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from dcbench.cache import cache_dir
-from dcbench.io import sha256_file
 from dcbench.data.model import DetectionDataset
 from dcbench.errors import ConfigError
+from dcbench.io import sha256_file
 from dcbench.progress import SILENT
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)

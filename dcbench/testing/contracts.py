@@ -98,7 +98,6 @@ def check_method(name: str, workdir: str | Path, *, plugin: Any | None = None, o
     options = options or {}
     ds = dataset or tiny_dataset()
     train = ds.split("train") if "train" in ds.splits else ds
-    from dcbench.harness.cell import make_method
 
     if teacher is None and needs_teacher(make_method(name, options, regs)):
         teacher = smoke_teacher(train, workdir / "teacher")

@@ -154,9 +154,9 @@ def forge(slots: list[Slot], target, cfg: DCODConfig, *, seed: int, workdir: Pat
                     gen.set_state(st["generator"])
                     start_it, log = st["iteration"], st["history"]
                     reporter.note(f"forge: resumed batch {b + 1}/{n_batches} at iteration {start_it}")
-            def layout(k: int):
+            def layout(k: int, slots=batch_slots):
                 """Targets and FBD weight for a k x k layout: they change only when IPE re-lays the canvas."""
-                targets = [targets_at(s, k, device, cfg.ipe_min_visible) for s in batch_slots]
+                targets = [targets_at(s, k, device, cfg.ipe_min_visible) for s in slots]
                 weight = background_weight(box_mask(targets, size, device), cfg.fbd_alpha) if cfg.fbd else None
                 return targets, weight
 

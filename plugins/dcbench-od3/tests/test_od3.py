@@ -18,7 +18,7 @@ from dcbench.testing import check_method, check_registers
 from dcbench_od3.config import OD3Config
 from dcbench_od3.crops import Crop
 from dcbench_od3.method import OD3
-from dcbench_od3.placement import Placement, locate, paste, place_crop, plain_canvas
+from dcbench_od3.placement import locate, paste, place_crop, plain_canvas
 from dcbench_od3.screening import final_items, screen
 from dcbench_od3.synthesis import Run, synthesise
 
