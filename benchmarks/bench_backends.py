@@ -16,8 +16,13 @@ import tempfile
 import time
 from pathlib import Path
 
-DEFAULT = ["yolov3-tiny", "yolov3", "torchvision:fasterrcnn_mobilenet_v3_large_fpn",
-           "torchvision:fasterrcnn_resnet50_fpn", "faster-rcnn"]
+DEFAULT = [
+    "yolov3-tiny",
+    "yolov3",
+    "torchvision:fasterrcnn_mobilenet_v3_large_fpn",
+    "torchvision:fasterrcnn_resnet50_fpn",
+    "faster-rcnn",
+]
 
 
 def main() -> None:
@@ -47,16 +52,25 @@ def main() -> None:
             continue
         warm = get_protocol("smoke").with_overrides(epochs=1, min_iterations=1)
         with tempfile.TemporaryDirectory() as tmp:
-            backend.train(shapes_dataset(ShapesConfig(n_train=warm.batch, n_test=1, size=warm.imgsz,
-                                                      max_extent=warm.imgsz // 2)).split("train"),
-                          protocol=warm, seed=0, workdir=Path(tmp), device=args.device)
+            backend.train(
+                shapes_dataset(
+                    ShapesConfig(n_train=warm.batch, n_test=1, size=warm.imgsz, max_extent=warm.imgsz // 2)
+                ).split("train"),
+                protocol=warm,
+                seed=0,
+                workdir=Path(tmp),
+                device=args.device,
+            )
         for name in args.protocols:
             base = get_protocol(name)
             proto = base.with_overrides(epochs=1, min_iterations=1)
             times = {}
             for iters in (args.short, args.long):
-                ds = shapes_dataset(ShapesConfig(n_train=proto.batch * iters, n_test=1, size=proto.imgsz,
-                                                 max_extent=min(44, proto.imgsz // 2))).split("train")
+                ds = shapes_dataset(
+                    ShapesConfig(
+                        n_train=proto.batch * iters, n_test=1, size=proto.imgsz, max_extent=min(44, proto.imgsz // 2)
+                    )
+                ).split("train")
                 with tempfile.TemporaryDirectory() as tmp:
                     t = time.perf_counter()
                     backend.train(ds, protocol=proto, seed=0, workdir=Path(tmp), device=args.device)

@@ -45,7 +45,9 @@ def main() -> None:
     if args.teacher:
         ckpt = Checkpoint(backend.name, args.teacher)
     else:
-        ckpt = backend.train(ds.subset(range(64)), protocol=protocol, seed=0, workdir=work / "teacher", device=args.device)
+        ckpt = backend.train(
+            ds.subset(range(64)), protocol=protocol, seed=0, workdir=work / "teacher", device=args.device
+        )
     target = backend.inversion_target(ckpt, protocol=protocol, device=args.device)
 
     sources = [load_source(ds, i, args.imgsz) for i in range(args.batch)]
@@ -66,17 +68,25 @@ def main() -> None:
     sync()
     floor = (time.perf_counter() - t) / args.iterations
 
-    print(f"detector {backend.name}, {args.imgsz} px, batch {args.batch}, device {args.device}, "
-          f"{args.iterations} iterations, {torch.get_num_threads()} threads")
+    print(
+        f"detector {backend.name}, {args.imgsz} px, batch {args.batch}, device {args.device}, "
+        f"{args.iterations} iterations, {torch.get_num_threads()} threads"
+    )
     print(f"{'configuration':<30} {'s / iteration':>14} {'x floor':>8}")
     print(f"{'teacher forward+backward':<30} {floor:>14.4f} {1.0:>8.2f}")
-    variants = {"forge FBD+IPE (default)": {}, "forge FBD+IPE, ipe_fit=crop": {"ipe_fit": "crop"},
-                "forge no FBD": {"fbd": False}, "forge no IPE": {"ipe": False},
-                "forge plain inversion": {"fbd": False, "ipe": False}}
+    variants = {
+        "forge FBD+IPE (default)": {},
+        "forge FBD+IPE, ipe_fit=crop": {"ipe_fit": "crop"},
+        "forge no FBD": {"fbd": False},
+        "forge no IPE": {"ipe": False},
+        "forge plain inversion": {"fbd": False, "ipe": False},
+    }
     for name, opts in variants.items():
         cfg = DCODConfig(iterations=args.iterations, forge_batch=args.batch, **opts).resolved(protocol)
-        slots = [Slot([lambda i=i, j=j: load_source(ds, (i * 9 + j) % len(ds), args.imgsz) for j in range(9)])
-                 for i in range(args.batch)]
+        slots = [
+            Slot([lambda i=i, j=j: load_source(ds, (i * 9 + j) % len(ds), args.imgsz) for j in range(9)])
+            for i in range(args.batch)
+        ]
         result = forge(slots, target, cfg, seed=0, workdir=work / name.replace(" ", "_"))
         print(f"{name:<30} {result.seconds_per_iteration:>14.4f} {result.seconds_per_iteration / floor:>8.2f}")
 

@@ -44,8 +44,13 @@ def main() -> None:
     from dcbench.harness.matrix import cell_state, load_spec
 
     spec_file = work / "bench.toml"
-    spec_file.write_text(SPEC.format(protocol=args.protocol, seeds=list(range(args.seeds)),
-                                     methods="".join(f'\n[[methods]]\nname = "{m}"\n' for m in METHODS)))
+    spec_file.write_text(
+        SPEC.format(
+            protocol=args.protocol,
+            seeds=list(range(args.seeds)),
+            methods="".join(f'\n[[methods]]\nname = "{m}"\n' for m in METHODS),
+        )
+    )
     out = work / "results"
     spec = load_spec(spec_file)
     cells = spec.cells()
@@ -70,18 +75,26 @@ def main() -> None:
     condensing = sum(1 for c in cells if not c.student_is_teacher())
     overhead = [o.seconds - o.cell_seconds for o in outcomes]
 
-    print(f"matrix: {len(METHODS)} methods x {len(spec.ratios)} ratios x {args.seeds} seeds + full-data rows = "
-          f"{len(cells)} cells, protocol {args.protocol}, {wall:.1f}s on {os.cpu_count()} CPUs")
+    print(
+        f"matrix: {len(METHODS)} methods x {len(spec.ratios)} ratios x {args.seeds} seeds + full-data rows = "
+        f"{len(cells)} cells, protocol {args.protocol}, {wall:.1f}s on {os.cpu_count()} CPUs"
+    )
     print("| work | with the harness's caches | without caching | saved |")
     print("|---|---|---|---|")
-    for name, have, without in (("teacher trainings", teachers, needs_teacher),
-                                ("feature extractions", features, needs_features),
-                                ("condensed sets", condensed, condensing)):
+    for name, have, without in (
+        ("teacher trainings", teachers, needs_teacher),
+        ("feature extractions", features, needs_features),
+        ("condensed sets", condensed, condensing),
+    ):
         print(f"| {name} | {have} | {without} | {without - have} |")
-    print(f"harness overhead per cell (executor wall - cell total_s): mean {statistics.mean(overhead) * 1000:.1f} ms, "
-          f"max {max(overhead) * 1000:.1f} ms")
-    print(f"resume of the finished matrix (load spec + check {len(cells)} cells): {plan_s:.2f}s "
-          f"({plan_s / len(cells) * 1000:.1f} ms per cell)")
+    print(
+        f"harness overhead per cell (executor wall - cell total_s): mean {statistics.mean(overhead) * 1000:.1f} ms, "
+        f"max {max(overhead) * 1000:.1f} ms"
+    )
+    print(
+        f"resume of the finished matrix (load spec + check {len(cells)} cells): {plan_s:.2f}s "
+        f"({plan_s / len(cells) * 1000:.1f} ms per cell)"
+    )
     print(f"mean cell time {statistics.mean(o.cell_seconds for o in outcomes):.2f}s; files in {work}")
 
 

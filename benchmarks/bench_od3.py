@@ -71,8 +71,10 @@ def main() -> None:
     train = resolve_train_test(load_dataset(args.dataset)).train
     budget = budget_for(args.ratio, len(train))
     teacher = teacher_for(args, train, protocol, work)
-    print(f"{args.dataset}: {len(train)} train images, ratio {args.ratio:g} -> {budget} canvases of "
-          f"{len(train) // budget} images, {protocol.imgsz} px, {args.detector}, {args.device}")
+    print(
+        f"{args.dataset}: {len(train)} train images, ratio {args.ratio:g} -> {budget} canvases of "
+        f"{len(train) // budget} images, {protocol.imgsz} px, {args.detector}, {args.device}"
+    )
     print(f"{'variant':<30} {'wall s':>8} {'synth s':>8} {'screen s':>9} {'label s':>8} {'boxes/img':>10}")
     for name, options in VARIANTS.items():
         context = CondenseContext(teacher, args.seed, work / name.replace(" ", "_"), protocol, args.device)
@@ -80,10 +82,14 @@ def main() -> None:
         cs = OD3(**options).condense(train, budget, context=context)
         wall = time.perf_counter() - t
         tm = cs.manifest["timings"]
-        print(f"{name:<30} {wall:>8.2f} {tm['synthesis_s']:>8.2f} {tm['screen_s']:>9.2f} {tm['label_s']:>8.2f} "
-              f"{cs.dataset.n_boxes / budget:>10.2f}")
-    print(f"{'random (same budget)':<30} {'':>8} {'':>8} {'':>9} {'':>8} "
-          f"{random_boxes_per_image(train, budget, args.seed):>10.2f}")
+        print(
+            f"{name:<30} {wall:>8.2f} {tm['synthesis_s']:>8.2f} {tm['screen_s']:>9.2f} {tm['label_s']:>8.2f} "
+            f"{cs.dataset.n_boxes / budget:>10.2f}"
+        )
+    print(
+        f"{'random (same budget)':<30} {'':>8} {'':>8} {'':>9} {'':>8} "
+        f"{random_boxes_per_image(train, budget, args.seed):>10.2f}"
+    )
 
 
 if __name__ == "__main__":

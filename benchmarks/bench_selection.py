@@ -46,16 +46,24 @@ def main() -> None:
     ap.add_argument("--budget", type=int, default=None, help="default: 1 %% of N")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
-    print(f"{'algorithm':<10} {'N':>8} {'D':>5} {'budget':>7} {'time s':>8} {'peak RSS MB':>12} {'+ over features MB':>19} {'features MB':>12}")
+    print(
+        f"{'algorithm':<10} {'N':>8} {'D':>5} {'budget':>7} {'time s':>8} {'peak RSS MB':>12} {'+ over features MB':>19} {'features MB':>12}"
+    )
     for n in args.n:
         budget = args.budget or max(1, round(0.01 * n))
         for algo in ("kcenter", "herding", "uniform"):
-            proc = subprocess.run([sys.executable, "-c", CHILD, algo, str(n), str(args.dim), str(budget), str(args.threads)],
-                                  capture_output=True, text=True, check=True)
+            proc = subprocess.run(
+                [sys.executable, "-c", CHILD, algo, str(n), str(args.dim), str(budget), str(args.threads)],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             r = json.loads(proc.stdout.strip().splitlines()[-1])
             feats = n * args.dim * 4 / 2**20 if algo != "uniform" else 0
-            print(f"{algo:<10} {n:>8} {args.dim:>5} {budget:>7} {r['seconds']:>8.2f} {r['peak_rss_mb']:>12.0f} "
-                  f"{r['extra_rss_mb']:>19.0f} {feats:>12.0f}")
+            print(
+                f"{algo:<10} {n:>8} {args.dim:>5} {budget:>7} {r['seconds']:>8.2f} {r['peak_rss_mb']:>12.0f} "
+                f"{r['extra_rss_mb']:>19.0f} {feats:>12.0f}"
+            )
 
 
 if __name__ == "__main__":

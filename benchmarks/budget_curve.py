@@ -21,8 +21,9 @@ def _point(method: str, ratio: float, seed: int, protocol, args, out: Path) -> d
     from dcbench.data.spec import dataset_identity
     from dcbench.harness.cell import CellConfig, read_result, run_cell
 
-    cell = CellConfig(method, args.detector, ratio, seed, protocol, dataset=args.dataset,
-                      dataset_id=dataset_identity(args.dataset))
+    cell = CellConfig(
+        method, args.detector, ratio, seed, protocol, dataset=args.dataset, dataset_id=dataset_identity(args.dataset)
+    )
     result = read_result(out / cell.cell_name())
     if result is None:
         result = run_cell(cell, out, device=args.device)
@@ -31,8 +32,15 @@ def _point(method: str, ratio: float, seed: int, protocol, args, out: Path) -> d
     epochs = int(student.get("epochs") or result["teacher"]["checkpoint_meta"]["epochs"])
     steps = epochs * math.ceil(images / min(protocol.batch, images))
     seconds = result["timings"].get("train_s")
-    return {"method": method, "images": images, "seed": seed, "steps": steps, "mAP": result["metrics"]["mAP"],
-            "AP50": result["metrics"]["AP50"], "train_s": seconds}
+    return {
+        "method": method,
+        "images": images,
+        "seed": seed,
+        "steps": steps,
+        "mAP": result["metrics"]["mAP"],
+        "AP50": result["metrics"]["AP50"],
+        "train_s": seconds,
+    }
 
 
 def main() -> None:
@@ -61,8 +69,10 @@ def main() -> None:
             print(json.dumps(rows[-1]), flush=True)
     print(f"\n{'method':8s} {'images':>7s} {'seed':>5s} {'steps':>7s} {'mAP':>7s} {'AP50':>7s} {'train s':>8s}")
     for r in sorted(rows, key=lambda r: (r["method"], r["seed"], r["steps"])):
-        print(f"{r['method']:8s} {r['images']:7d} {r['seed']:5d} {r['steps']:7d} {r['mAP']:7.2f} {r['AP50']:7.2f} "
-              f"{r['train_s'] or 0:8.0f}")
+        print(
+            f"{r['method']:8s} {r['images']:7d} {r['seed']:5d} {r['steps']:7d} {r['mAP']:7.2f} {r['AP50']:7.2f} "
+            f"{r['train_s'] or 0:8.0f}"
+        )
 
 
 if __name__ == "__main__":

@@ -47,8 +47,12 @@ def _model(config: str, nc: int):
 
 def _batch(imgsz: int, n: int = 1, boxes: int = 3) -> dict:
     x = torch.rand(n, 3, imgsz, imgsz)
-    return {"img": x, "cls": torch.zeros(n * boxes, 1), "bboxes": torch.rand(n * boxes, 4) * 0.3 + 0.2,
-            "batch_idx": torch.arange(n).repeat_interleave(boxes).float()}
+    return {
+        "img": x,
+        "cls": torch.zeros(n * boxes, 1),
+        "bboxes": torch.rand(n * boxes, 4) * 0.3 + 0.2,
+        "batch_idx": torch.arange(n).repeat_interleave(boxes).float(),
+    }
 
 
 def _forge_step(model, batch) -> None:
@@ -108,14 +112,22 @@ def main() -> None:
 
     print(f"{config} at {proto.imgsz} px, protocol {proto.name}; M = {m} of {args.n_train} images")
     print(f"per image: forge step {forge_f / 1e9:.1f} GFLOP, training step {train_f / 1e9:.1f} GFLOP")
-    print(f"this CPU ({args.threads} threads): forge step {cpu_s:.2f} s per image = {forge_f / cpu_s / 1e9:.1f} GFLOP/s achieved")
-    print(f"forge: {forge_steps} steps of {proto.forge_batch} images = {forge_total / 1e15:.2f} PFLOP "
-          f"(this CPU: {forge_steps * proto.forge_batch * cpu_s / 86400:.1f} days)")
-    print(f"student: {proto.epochs_for(m)} epochs = {student_total / 1e15:.2f} PFLOP; "
-          f"Fetch teacher: {proto.epochs_for(args.n_train)} epochs = {teacher_total / 1e15:.1f} PFLOP")
+    print(
+        f"this CPU ({args.threads} threads): forge step {cpu_s:.2f} s per image = {forge_f / cpu_s / 1e9:.1f} GFLOP/s achieved"
+    )
+    print(
+        f"forge: {forge_steps} steps of {proto.forge_batch} images = {forge_total / 1e15:.2f} PFLOP "
+        f"(this CPU: {forge_steps * proto.forge_batch * cpu_s / 86400:.1f} days)"
+    )
+    print(
+        f"student: {proto.epochs_for(m)} epochs = {student_total / 1e15:.2f} PFLOP; "
+        f"Fetch teacher: {proto.epochs_for(args.n_train)} epochs = {teacher_total / 1e15:.1f} PFLOP"
+    )
     u0 = args.utilisation[0]
-    print(f"\nhours on one GPU at {u0:.0%} of its dense tensor peak "
-          f"(range {min(args.utilisation):.0%}-{max(args.utilisation):.0%} in brackets):")
+    print(
+        f"\nhours on one GPU at {u0:.0%} of its dense tensor peak "
+        f"(range {min(args.utilisation):.0%}-{max(args.utilisation):.0%} in brackets):"
+    )
     print(f"{'GPU':10s} {'forge (TF32)':>24s} {'student (AMP)':>24s} {'teacher (AMP)':>24s}")
     for name, (tf32, half) in GPUS.items():
         cols = []

@@ -32,8 +32,15 @@ class Reporter:
 
             from dcbench.cli.console import err
 
-            with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                          TextColumn("{task.fields[info]}"), console=err, transient=False) as progress:
+            with Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                TextColumn("{task.fields[info]}"),
+                console=err,
+                transient=False,
+            ) as progress:
                 task = progress.add_task(f"{name} ({unit}s)" if unit else name, total=total, info="")
 
                 def step(n: int | None = None, info: str = "") -> None:

@@ -71,12 +71,36 @@ class Protocol:
 PROTOCOLS: dict[str, Protocol] = {
     p.name: p
     for p in (
-        Protocol("smoke", imgsz=64, epochs=1, min_iterations=1, batch=8, forge_iterations=4, forge_batch=4,
-                 description="seconds; for tests: proves the pipeline runs, its numbers mean nothing"),
-        Protocol("quick", imgsz=160, epochs=30, min_iterations=1500, batch=16, forge_iterations=300, forge_batch=16,
-                 description="minutes on a 2-core CPU at 160 px; the built-in dataset's reference protocol"),
-        Protocol("paper", imgsz=512, epochs=300, min_iterations=3000, batch=16, forge_iterations=3000, forge_batch=16,
-                 description="the DCOD paper's setting (512 px, 3000 forge iterations, full schedule); for GPUs"),
+        Protocol(
+            "smoke",
+            imgsz=64,
+            epochs=1,
+            min_iterations=1,
+            batch=8,
+            forge_iterations=4,
+            forge_batch=4,
+            description="seconds; for tests: proves the pipeline runs, its numbers mean nothing",
+        ),
+        Protocol(
+            "quick",
+            imgsz=160,
+            epochs=30,
+            min_iterations=1500,
+            batch=16,
+            forge_iterations=300,
+            forge_batch=16,
+            description="minutes on a 2-core CPU at 160 px; the built-in dataset's reference protocol",
+        ),
+        Protocol(
+            "paper",
+            imgsz=512,
+            epochs=300,
+            min_iterations=3000,
+            batch=16,
+            forge_iterations=3000,
+            forge_batch=16,
+            description="the DCOD paper's setting (512 px, 3000 forge iterations, full schedule); for GPUs",
+        ),
     )
 }
 DEFAULT_PROTOCOL = "quick"

@@ -48,17 +48,20 @@ def install() -> int:
         return 0
     site = Path(sysconfig.get_paths()["purelib"])
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run(pip + ["download", "-q", "--no-deps", "--only-binary=:all:", "--python-version", "3.10",
-                              WHEEL, "-d", tmp], check=True)
+        subprocess.run(
+            pip + ["download", "-q", "--no-deps", "--only-binary=:all:", "--python-version", "3.10", WHEEL, "-d", tmp],
+            check=True,
+        )
         (wheel,) = Path(tmp).glob("*.whl")
         with zipfile.ZipFile(wheel) as zf:
-            members = [m for m in zf.namelist()
-                       if m.startswith("detectron2/") and not Path(m).name.startswith("_C.")]
+            members = [m for m in zf.namelist() if m.startswith("detectron2/") and not Path(m).name.startswith("_C.")]
             zf.extractall(site, members)
     dist = site / f"detectron2-{VERSION}.dist-info"
     dist.mkdir(exist_ok=True)
-    (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: detectron2\nVersion: {VERSION}\n"
-                                   "Summary: Detectron2 (pure-Python part of sal-detectron2, installed by dcbench)\n")
+    (dist / "METADATA").write_text(
+        f"Metadata-Version: 2.1\nName: detectron2\nVersion: {VERSION}\n"
+        "Summary: Detectron2 (pure-Python part of sal-detectron2, installed by dcbench)\n"
+    )
     (dist / "INSTALLER").write_text("dcbench scripts/install_detectron2.py\n")
     (dist / "RECORD").write_text("")
     if not already_installed():

@@ -59,9 +59,11 @@ def malformed_json(tmp_path):
 
 def coco_unknown_category(tmp_path):
     write_png(tmp_path / "i.png")
-    data = {"images": [{"id": 1, "file_name": "i.png", "width": 64, "height": 48}],
-            "annotations": [{"id": 1, "image_id": 1, "category_id": 5, "bbox": [1, 1, 4, 4]}],
-            "categories": [{"id": 1, "name": "a"}]}
+    data = {
+        "images": [{"id": 1, "file_name": "i.png", "width": 64, "height": 48}],
+        "annotations": [{"id": 1, "image_id": 1, "category_id": 5, "bbox": [1, 1, 4, 4]}],
+        "categories": [{"id": 1, "name": "a"}],
+    }
     (tmp_path / "a.json").write_text(json.dumps(data))
     return f"coco:{tmp_path / 'a.json'}", "a.json", "unknown category_id 5"
 
@@ -84,8 +86,20 @@ def unknown_dataset(tmp_path):
     return "shapez", "shapez", "did you mean 'shapes'"
 
 
-CASES = [truncated_xml, missing_image, unknown_class, negative_box, absurd_box, traversal_path, empty_dataset,
-         malformed_json, coco_unknown_category, yolo_bad_class, unreadable_image, unknown_dataset]
+CASES = [
+    truncated_xml,
+    missing_image,
+    unknown_class,
+    negative_box,
+    absurd_box,
+    traversal_path,
+    empty_dataset,
+    malformed_json,
+    coco_unknown_category,
+    yolo_bad_class,
+    unreadable_image,
+    unknown_dataset,
+]
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.__name__ for c in CASES])
@@ -118,9 +132,11 @@ def test_an_unusable_output_path_is_one_line(command, kind, tmp_path, capsys, mo
                 raise PermissionError(13, "Permission denied")
 
             monkeypatch.setattr(tempfile, "mkstemp", refuse)
-    argv = {"run": ["run", "--method", "random", "--protocol", "smoke", "--out", str(target)],
-            "matrix": ["matrix", str(_spec(tmp_path)), "--out", str(target)],
-            "leaderboard": ["leaderboard", str(_results(tmp_path)), "--out", str(target)]}[command]
+    argv = {
+        "run": ["run", "--method", "random", "--protocol", "smoke", "--out", str(target)],
+        "matrix": ["matrix", str(_spec(tmp_path)), "--out", str(target)],
+        "leaderboard": ["leaderboard", str(_results(tmp_path)), "--out", str(target)],
+    }[command]
     status = main(argv)
     err = capsys.readouterr().err
     lines = [line for line in err.splitlines() if line.strip()]
@@ -130,9 +146,11 @@ def test_an_unusable_output_path_is_one_line(command, kind, tmp_path, capsys, mo
 
 def _spec(tmp_path):
     spec = tmp_path / "spec.toml"
-    spec.write_text('name = "x"\nprotocol = "smoke"\ndatasets = ["shapes:?n_train=4&n_test=2&size=32&min_extent=8'
-                    '&max_extent=12"]\ndetectors = ["yolov3-tiny"]\nratios = [0.5]\nseeds = [0]\n'
-                    '[[methods]]\nname = "random"\n')
+    spec.write_text(
+        'name = "x"\nprotocol = "smoke"\ndatasets = ["shapes:?n_train=4&n_test=2&size=32&min_extent=8'
+        '&max_extent=12"]\ndetectors = ["yolov3-tiny"]\nratios = [0.5]\nseeds = [0]\n'
+        '[[methods]]\nname = "random"\n'
+    )
     return spec
 
 
@@ -143,13 +161,16 @@ def _results(tmp_path):
     return tmp_path / "results"
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--method", "nosuch"], "unknown method 'nosuch'"),
-    (["--detector", "nosuch"], "unknown detector 'nosuch'"),
-    (["--method", "dcod", "--no-fdb"], "unknown dcod option(s) fdb"),
-    (["--method", "random", "--ratoi", "0.05"], "unknown option --ratoi (did you mean --ratio?)"),
-    (["--method", "kcenter", "--extractr", "teacher"], "method 'kcenter' does not take option(s) extractr"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--method", "nosuch"], "unknown method 'nosuch'"),
+        (["--detector", "nosuch"], "unknown detector 'nosuch'"),
+        (["--method", "dcod", "--no-fdb"], "unknown dcod option(s) fdb"),
+        (["--method", "random", "--ratoi", "0.05"], "unknown option --ratoi (did you mean --ratio?)"),
+        (["--method", "kcenter", "--extractr", "teacher"], "method 'kcenter' does not take option(s) extractr"),
+    ],
+)
 def test_a_bad_run_flag_is_one_line_and_leaves_no_cell_folder(argv, message, tmp_path, capsys):
     out = tmp_path / "runs"
     assert main(["run", *argv, "--protocol", "smoke", "--out", str(out)]) == 2
@@ -167,9 +188,28 @@ def test_show_on_the_folder_above_a_condensed_set_points_one_level_down(tmp_path
 
 
 def test_run_says_where_the_condensed_set_is_what_the_scale_is_and_counts_epochs(tmp_path, capsys):
-    assert main(["run", "--method", "random", "--ratio", "0.1", "--detector", "yolov3-tiny", "--protocol", "smoke",
-                 "--dataset", "shapes:?n_train=20&n_test=4&size=64&max_extent=28", "--out", str(tmp_path),
-                 "--device", "cpu"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--method",
+                "random",
+                "--ratio",
+                "0.1",
+                "--detector",
+                "yolov3-tiny",
+                "--protocol",
+                "smoke",
+                "--dataset",
+                "shapes:?n_train=20&n_test=4&size=64&max_extent=28",
+                "--out",
+                str(tmp_path),
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
     captured = capsys.readouterr()
     assert "condensed set: " in captured.err and "0-100 scale" in captured.out
     assert "epoch 1/1" in captured.err  # the training counter names its unit

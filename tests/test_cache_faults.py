@@ -116,8 +116,9 @@ def test_a_student_never_trains_on_fewer_images_than_recorded(tmp_path):
     broken = ds.images[1].file
     broken.write_bytes(broken.read_bytes()[:200])  # after loading: damaged under a running benchmark
     with pytest.raises(DatasetError, match=r"unreadable image: Ultralytics would train on 3 of 4 images") as info:
-        make_detector("yolov3-tiny").train(ds, protocol=get_protocol("smoke"), seed=0, workdir=tmp_path / "w",
-                                           device="cpu")
+        make_detector("yolov3-tiny").train(
+            ds, protocol=get_protocol("smoke"), seed=0, workdir=tmp_path / "w", device="cpu"
+        )
     assert str(broken) in str(info.value)
 
 

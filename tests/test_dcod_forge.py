@@ -27,13 +27,17 @@ def setup(tmp_path_factory):
 
 
 def _slots(ds, n=3):
-    return [Slot([lambda i=i: load_source(ds, i, 64)] + [lambda j=j: load_source(ds, j, 64) for j in range(4, 12)])
-            for i in range(n)]
+    return [
+        Slot([lambda i=i: load_source(ds, i, 64)] + [lambda j=j: load_source(ds, j, 64) for j in range(4, 12)])
+        for i in range(n)
+    ]
 
 
 def test_short_forge_lowers_the_total_loss(setup, tmp_path):
     ds, target = setup
-    cfg = DCODConfig(iterations=30, forge_batch=3, lr=0.05, jitter=0, flip=False, erase=False, ipe=False, schedule="constant")
+    cfg = DCODConfig(
+        iterations=30, forge_batch=3, lr=0.05, jitter=0, flip=False, erase=False, ipe=False, schedule="constant"
+    )
     result = forge(_slots(ds), target, cfg, seed=0, workdir=tmp_path)
     totals = [h["total"] for h in result.history[0]]
     assert totals[-1] < totals[0]
@@ -63,7 +67,9 @@ class _KillingReporter:
             def step(i=None, info=""):
                 if i is not None and i >= self.n:
                     raise _Kill()
+
             yield step
+
         return cm()
 
 
@@ -96,8 +102,14 @@ def test_changing_a_reporting_option_keeps_the_resume_state(setup, tmp_path):
     notes = []
     reporter = _KillingReporter(10**6)
     reporter.note = notes.append
-    resumed = forge(_slots(ds), target, replace(cfg, snapshots=(8,), checkpoint_every=2), seed=1,
-                    workdir=tmp_path / "b", reporter=reporter)
+    resumed = forge(
+        _slots(ds),
+        target,
+        replace(cfg, snapshots=(8,), checkpoint_every=2),
+        seed=1,
+        workdir=tmp_path / "b",
+        reporter=reporter,
+    )
     assert any("resumed batch 1/1 at iteration 4" in n for n in notes)
     assert all(np.array_equal(a, b) for a, b in zip(straight.images, resumed.images))
 
@@ -105,16 +117,32 @@ def test_changing_a_reporting_option_keeps_the_resume_state(setup, tmp_path):
 def test_dcod_end_to_end_and_plain_inversion(tmp_path):
     out = tmp_path / "runs"
     small = "shapes:?n_train=60&n_test=12&size=64&max_extent=28"
-    base = ["run", "--method", "dcod", "--detector", "yolov3-tiny", "--ratio", "0.05", "--protocol", "smoke",
-            "--dataset", small, "--out", str(out), "--device", "cpu"]
+    base = [
+        "run",
+        "--method",
+        "dcod",
+        "--detector",
+        "yolov3-tiny",
+        "--ratio",
+        "0.05",
+        "--protocol",
+        "smoke",
+        "--dataset",
+        small,
+        "--out",
+        str(out),
+        "--device",
+        "cpu",
+    ]
     assert main(base + ["-O", "snapshots=0,4"]) == 0
     assert main(base + ["--no-fbd", "--no-ipe"]) == 0
     results = [json.loads(p.read_text()) for p in sorted(out.rglob("result.json"))]
     assert len(results) == 2
     # paired starts: DCOD forges exactly the images Random selects at the same seed
     assert main([*base[:2], "random", *base[3:]]) == 0
-    random_ids = next(json.loads(p.read_text()) for p in out.rglob("manifest.json")
-                      if json.loads(p.read_text())["method"] == "random")["selected_ids"]
+    random_ids = next(
+        json.loads(p.read_text()) for p in out.rglob("manifest.json") if json.loads(p.read_text())["method"] == "random"
+    )["selected_ids"]
     for r in results:
         assert r["condensed"]["manifest"]["initial_ids"] == random_ids
         assert r["condensed"]["manifest"]["paired_with"] == "random"
@@ -137,7 +165,10 @@ def test_dcod_end_to_end_and_plain_inversion(tmp_path):
 
 
 def test_unknown_method_flag_is_a_clear_error(tmp_path, capsys):
-    assert main(["run", "--method", "dcod", "--no-fdb", "--protocol", "smoke", "--out", str(tmp_path), "--device", "cpu"]) == 2
+    assert (
+        main(["run", "--method", "dcod", "--no-fdb", "--protocol", "smoke", "--out", str(tmp_path), "--device", "cpu"])
+        == 2
+    )
     assert "unknown dcod option(s) fdb" in capsys.readouterr().err
 
 
@@ -148,7 +179,9 @@ def test_crop_patchexpand_keeps_object_scale(setup, tmp_path):
     out = {}
     for fit in ("rescale", "crop"):
         cfg = DCODConfig(iterations=3, forge_batch=3, ipe_fit=fit, ipe_schedule="1:0,2:0.5")
-        out[fit] = np.concatenate([sides(b) for b, _ in forge(_slots(ds), target, cfg, seed=0, workdir=tmp_path / fit).targets])
+        out[fit] = np.concatenate(
+            [sides(b) for b, _ in forge(_slots(ds), target, cfg, seed=0, workdir=tmp_path / fit).targets]
+        )
     # rescale halves every object at k = 2; crop keeps whole objects at their size (cut ones only get smaller)
     assert np.median(out["rescale"]) < 0.6 * np.median(source_sides)
     assert np.median(out["crop"]) > 0.8 * np.median(source_sides) and out["crop"].max() <= source_sides.max() + 1e-4

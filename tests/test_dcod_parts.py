@@ -26,7 +26,7 @@ def test_total_variation_and_l2_by_hand():
     # (0,0): dx 1, dy 0 -> 1; (0,1): dx 0, dy -1 -> 1; (1,0): dx 0, dy 0 -> 0; (1,1): dx 1, dy 0 -> 1
     expected = 3.0
     diag = torch.tensor([[[[0.0, 1.0], [1.0, 1.0]]]])  # one position with dx = dy = 1: sqrt(2)
-    assert total_variation(diag, "sum").item() == pytest.approx(2 ** 0.5, abs=1e-3)
+    assert total_variation(diag, "sum").item() == pytest.approx(2**0.5, abs=1e-3)
     assert total_variation(x, "sum").item() == pytest.approx(expected, abs=1e-3)
     assert total_variation(x, "mean").item() == pytest.approx(expected / 4, abs=1e-3)
     assert l2_prior(x, "sum").item() == pytest.approx(3.0)
@@ -45,9 +45,11 @@ def test_batchnorm_prior_by_hand():
     x = torch.zeros(2, 2, 1, 2)
     x[:, 0] = torch.tensor([1.0, 3.0])  # channel 0: mean 2, var 1 -> d_mean 2, d_var 0
     x[:, 1] = torch.tensor([1.0, 1.0])  # channel 1: mean 1, var 0 -> d_mean 0, d_var -4
-    expected = {"l2": 2.0 + 4.0,  # ||(2, 0)||_2 + ||(0, -4)||_2: DeepInversion's plain norms, the default
-                "sum": 4.0 + 16.0,  # the same norms squared
-                "mean": (4 + 0) / 2 + (0 + 16) / 2}
+    expected = {
+        "l2": 2.0 + 4.0,  # ||(2, 0)||_2 + ||(0, -4)||_2: DeepInversion's plain norms, the default
+        "sum": 4.0 + 16.0,  # the same norms squared
+        "mean": (4 + 0) / 2 + (0 + 16) / 2,
+    }
     for reduction, value in expected.items():
         prior = BatchNormStatistics(torch.nn.Sequential(bn), reduction)
         bn(x)
@@ -153,8 +155,9 @@ def test_ipe_crop_keeps_object_scale_and_forged_pixels():
     # the placed box sits on the object's pixels
     src = torch.zeros(1, 120, 120)
     src[:, 10:30, 70:90] = 1.0
-    composed = expand(torch.zeros(1, 120, 120), [], [views[(j, 3)] for j in range(9)],
-                      [src] + [torch.zeros(1, 120, 120)] * 8)
+    composed = expand(
+        torch.zeros(1, 120, 120), [], [views[(j, 3)] for j in range(9)], [src] + [torch.zeros(1, 120, 120)] * 8
+    )
     x1, y1, x2, y2 = (int(v) for v in placed[0].tolist())
     assert composed[0, y1:y2, x1:x2].min() == 1.0 and composed.sum() == 400
 

@@ -15,7 +15,9 @@ def trained(tmp_path_factory):
     ds = shapes_dataset(ShapesConfig(n_train=8, n_test=3, size=64, max_extent=28))
     backend = Detectron2Detector()
     protocol = get_protocol("smoke")
-    ckpt = backend.train(ds.split("train"), protocol=protocol, seed=0, workdir=tmp_path_factory.mktemp("d2"), device="cpu")
+    ckpt = backend.train(
+        ds.split("train"), protocol=protocol, seed=0, workdir=tmp_path_factory.mktemp("d2"), device="cpu"
+    )
     return ds, backend, protocol, ckpt
 
 
@@ -38,8 +40,10 @@ def test_inversion_loss_gradient_reaches_the_image(trained):
     bn = next(m for m in target.module.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm))
     before = bn.running_var.clone()
     images = torch.rand(2, 3, 64, 64, requires_grad=True)
-    targets = [(torch.tensor([[5.0, 5.0, 30.0, 30.0]]), torch.tensor([1])),
-               (torch.tensor([[10.0, 20.0, 50.0, 60.0]]), torch.tensor([4]))]
+    targets = [
+        (torch.tensor([[5.0, 5.0, 30.0, 30.0]]), torch.tensor([1])),
+        (torch.tensor([[10.0, 20.0, 50.0, 60.0]]), torch.tensor([4])),
+    ]
     loss = target.loss(images, targets)
     loss.backward()
     assert loss.ndim == 0 and torch.isfinite(loss)
@@ -52,9 +56,28 @@ def test_random_smoke_with_the_faster_rcnn_alias(tmp_path):
 
     from dcbench.cli.app import main
 
-    assert main(["run", "--method", "random", "--detector", "faster-rcnn", "--ratio", "0.1", "--protocol", "smoke",
-                 "--dataset", "shapes:?n_train=30&n_test=6&size=64&max_extent=28", "--out", str(tmp_path),
-                 "--device", "cpu"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--method",
+                "random",
+                "--detector",
+                "faster-rcnn",
+                "--ratio",
+                "0.1",
+                "--protocol",
+                "smoke",
+                "--dataset",
+                "shapes:?n_train=30&n_test=6&size=64&max_extent=28",
+                "--out",
+                str(tmp_path),
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
     (f,) = tmp_path.rglob("result.json")
     result = json.loads(f.read_text())
     assert result["detector"] == "detectron2:faster_rcnn_R_50_FPN" and result["environment"]["detectron2"] == "0.7.2"

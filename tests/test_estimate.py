@@ -13,8 +13,11 @@ DATA = "shapes:?n_train=40&n_test=8&size=64&max_extent=28"
 
 def _cells(protocol):
     kw = dict(detector="yolov3-tiny", seed=0, protocol=protocol, dataset=DATA)
-    return [CellConfig("full", ratio=1.0, **kw), CellConfig("random", ratio=0.05, **kw),
-            CellConfig("dcod", ratio=0.05, **kw)]
+    return [
+        CellConfig("full", ratio=1.0, **kw),
+        CellConfig("random", ratio=0.05, **kw),
+        CellConfig("dcod", ratio=0.05, **kw),
+    ]
 
 
 def test_estimate_by_hand(tmp_path):
@@ -38,8 +41,15 @@ def test_estimate_by_hand(tmp_path):
 def test_seconds_per_step_learned_from_finished_results(tmp_path):
     cell = tmp_path / "c"
     cell.mkdir()
-    (cell / "result.json").write_text(json.dumps({
-        "config": {"protocol": {"batch": 8, "imgsz": 96}}, "eval_detector": "ultralytics:x.yaml",
-        "student": {"epochs": 10, "images": 20}, "timings": {"train_s": 60.0}}))
+    (cell / "result.json").write_text(
+        json.dumps(
+            {
+                "config": {"protocol": {"batch": 8, "imgsz": 96}},
+                "eval_detector": "ultralytics:x.yaml",
+                "student": {"epochs": 10, "images": 20},
+                "timings": {"train_s": 60.0},
+            }
+        )
+    )
     # 10 epochs x 3 steps = 30 steps of 8 images in 60 s: 2 s per step, 4 s per 16 images
     assert measured_in(tmp_path) == {("ultralytics:x.yaml", 96): pytest.approx(4.0)}

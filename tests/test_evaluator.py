@@ -8,8 +8,9 @@ from dcbench.evaluation.detections import Detections
 
 def _gt():
     # one 100x100 image; class 0: boxes A and B (medium); class 1: box C (medium)
-    im = ImageRecord("x", __file__, 100, 100,
-                     [[0, 0, 40, 40], [50, 50, 90, 90], [10, 50, 45, 95]], [0, 0, 1], [False, False, False])
+    im = ImageRecord(
+        "x", __file__, 100, 100, [[0, 0, 40, 40], [50, 50, 90, 90], [10, 50, 45, 95]], [0, 0, 1], [False, False, False]
+    )
     return DetectionDataset("toy", ["a", "b"], [im])
 
 

@@ -15,8 +15,20 @@ ROOT = Path(__file__).resolve().parents[1]
 METRIC_NAMES = ("mAP", "AP50", "AP75", "APs", "APm", "APl")
 
 
-def fake_result(root: Path, method: str, ratio: float, seed: int, map_: float, *, variant=None, eval_detector=None,
-                full=False, n_train=1000, protocol=None, teacher=None) -> None:
+def fake_result(
+    root: Path,
+    method: str,
+    ratio: float,
+    seed: int,
+    map_: float,
+    *,
+    variant=None,
+    eval_detector=None,
+    full=False,
+    n_train=1000,
+    protocol=None,
+    teacher=None,
+) -> None:
     """A result file as run_cell writes it (the fields a leaderboard reads)."""
     budget = n_train if full else round(ratio * n_train)
     protocol = protocol or {"name": "quick", "protocol_id": "quick", "overrides": {}}
@@ -25,9 +37,17 @@ def fake_result(root: Path, method: str, ratio: float, seed: int, map_: float, *
     metrics["APl"] = None
     result = {
         "cell": cell,
-        "config": {"method": method, "detector": "yolov3-tiny", "eval_detector": eval_detector, "ratio": ratio,
-                   "seed": seed, "dataset": "shapes", "test_dataset": None, "protocol": protocol,
-                   "method_options": variant or {}},
+        "config": {
+            "method": method,
+            "detector": "yolov3-tiny",
+            "eval_detector": eval_detector,
+            "ratio": ratio,
+            "seed": seed,
+            "dataset": "shapes",
+            "test_dataset": None,
+            "protocol": protocol,
+            "method_options": variant or {},
+        },
         "method": {"name": method, "variant": variant or {}},
         "budget": budget,
         "data": {"train": n_train},
@@ -55,8 +75,10 @@ def results(tmp_path):
 
 def test_means_stds_and_deltas_by_hand(results):
     tables = summarise(load_results(results))
-    assert [(t.dataset, t.eval_detector, t.protocol) for t in tables] == [("shapes", "faster-rcnn", "quick"),
-                                                                          ("shapes", "yolov3-tiny", "quick")]
+    assert [(t.dataset, t.eval_detector, t.protocol) for t in tables] == [
+        ("shapes", "faster-rcnn", "quick"),
+        ("shapes", "yolov3-tiny", "quick"),
+    ]
     s = tables[1].summary
     row = s[(s["label"] == "dcod") & (s["ratio"] == 0.01)].iloc[0]
     assert row["mAP_mean"] == pytest.approx(4.0) and row["mAP_std"] == pytest.approx(2.0)  # sample std of 2, 4, 6
@@ -96,8 +118,17 @@ def test_csv_has_one_row_per_method_and_ratio(results):
     csv = to_csv(summarise(load_results(results))[1]).splitlines()
     assert csv[0].startswith("dataset,eval_detector,protocol,label,method,variant,condensed_with,full,ratio,budget")
     assert len(csv) == 1 + 5  # random x2, dcod, dcod-plain, full
-    for column in ("vs_random_kind", "vs_random_low", "vs_random_high", "vs_random_p_signflip",
-                   "vs_random_half_width", "vs_random_significant", "condense_s_mean", "student_s_mean", "device"):
+    for column in (
+        "vs_random_kind",
+        "vs_random_low",
+        "vs_random_high",
+        "vs_random_p_signflip",
+        "vs_random_half_width",
+        "vs_random_significant",
+        "condense_s_mean",
+        "student_s_mean",
+        "device",
+    ):
         assert column in csv[0].split(",")
 
 
@@ -126,7 +157,9 @@ def test_leaderboard_command_writes_and_checks(results, tmp_path, capsys):
     out = tmp_path / "lb"
     assert main(["leaderboard", str(results), "--out", str(out)]) == 0
     names = sorted(p.name for p in out.iterdir())
-    assert "README.md" in names and "shapes__yolov3-tiny__quick.md" in names and "shapes__yolov3-tiny__quick.png" in names
+    assert (
+        "README.md" in names and "shapes__yolov3-tiny__quick.md" in names and "shapes__yolov3-tiny__quick.png" in names
+    )
     assert (out / "shapes__yolov3-tiny__quick.png").read_bytes()[:4] == b"\x89PNG"
     assert main(["leaderboard", str(results), "--out", str(out), "--check"]) == 0
     fake_result(results, "uniform", 0.01, 0, 3.0)  # a new result makes the checked-in tables stale

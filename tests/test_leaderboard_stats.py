@@ -35,7 +35,7 @@ def test_unpaired_welch_by_hand():
     c = unpaired(a, b)
     va, vb = 1.0 / 3, (2 / 3) / 4
     se = math.sqrt(va + vb)
-    df = (va + vb) ** 2 / (va ** 2 / 2 + vb ** 2 / 3)
+    df = (va + vb) ** 2 / (va**2 / 2 + vb**2 / 3)
     from scipy.stats import t
 
     half = t.ppf(0.975, df) * se

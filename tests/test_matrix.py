@@ -41,16 +41,19 @@ def write_spec(tmp_path: Path, text: str, name: str = "spec.toml") -> Path:
 
 
 # -- the spec ---------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("text, problem", [
-    ("name = 'x'\nratios = [", "not valid TOML"),
-    ("colour = 'red'\n" + SMOKE_SPEC, "unknown key(s) colour"),
-    (SMOKE_SPEC.replace("[0.1, 0.2]", "[10]"), "ratio 10 is not a fraction"),
-    (SMOKE_SPEC.replace('name = "herding"', 'name = "herdin"'), "herdin"),
-    (SMOKE_SPEC.replace('name = "herding"', 'name = "dcod"\noptions = { fbd_alpha = 7 }'), "fbd_alpha"),
-    (SMOKE_SPEC.replace('"yolov3-tiny", ', '"yolov9000", '), "yolov9000"),
-    (SMOKE_SPEC.replace("seeds = [0]", "seeds = []"), "'seeds' must be a non-empty list"),
-    (SMOKE_SPEC.replace("size=64&min_extent=8&max_extent=30", "size=64&max_extent=40"), "invalid shapes extents"),
-])
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        ("name = 'x'\nratios = [", "not valid TOML"),
+        ("colour = 'red'\n" + SMOKE_SPEC, "unknown key(s) colour"),
+        (SMOKE_SPEC.replace("[0.1, 0.2]", "[10]"), "ratio 10 is not a fraction"),
+        (SMOKE_SPEC.replace('name = "herding"', 'name = "herdin"'), "herdin"),
+        (SMOKE_SPEC.replace('name = "herding"', 'name = "dcod"\noptions = { fbd_alpha = 7 }'), "fbd_alpha"),
+        (SMOKE_SPEC.replace('"yolov3-tiny", ', '"yolov9000", '), "yolov9000"),
+        (SMOKE_SPEC.replace("seeds = [0]", "seeds = []"), "'seeds' must be a non-empty list"),
+        (SMOKE_SPEC.replace("size=64&min_extent=8&max_extent=30", "size=64&max_extent=40"), "invalid shapes extents"),
+    ],
+)
 def test_bad_specs_are_one_error_naming_the_file(tmp_path, text, problem):
     path = write_spec(tmp_path, text)
     with pytest.raises(ConfigError) as err:
@@ -79,13 +82,16 @@ def test_cells_share_full_data_rows_teachers_and_teacher_free_condensed_sets(tmp
 
 
 def test_cross_architecture_spec_evaluates_every_condensed_set_with_every_evaluation_detector(tmp_path):
-    text = SMOKE_SPEC.replace('detectors = ["yolov3-tiny", "ultralytics:yolov8n.yaml"]',
-                              'detectors = ["yolov3-tiny"]\neval_detectors = ["yolov3-tiny", "ultralytics:yolov8n.yaml"]')
+    text = SMOKE_SPEC.replace(
+        'detectors = ["yolov3-tiny", "ultralytics:yolov8n.yaml"]',
+        'detectors = ["yolov3-tiny"]\neval_detectors = ["yolov3-tiny", "ultralytics:yolov8n.yaml"]',
+    )
     cells = load_spec(write_spec(tmp_path, text)).cells()
     evaluated = [c for c in cells if c.method != "full"]
     assert len(evaluated) == 2 * 2 * 2
     assert {c.cell_name() for c in evaluated if c.eval_detector} and all(
-        "eval-ultralytics_yolov8n.yaml" in c.cell_name() for c in evaluated if c.eval_detector)
+        "eval-ultralytics_yolov8n.yaml" in c.cell_name() for c in evaluated if c.eval_detector
+    )
     # the two evaluation detectors read the same condensed set
     assert len({c.condense_name() for c in evaluated}) == 4
     assert sorted(c.detector for c in cells if c.method == "full") == ["ultralytics:yolov8n.yaml", "yolov3-tiny"]
@@ -97,8 +103,13 @@ pytest.importorskip("ultralytics")
 
 def _matrix(spec: Path, out: Path, cache: Path, *extra: str) -> subprocess.Popen:
     env = {**os.environ, "DCBENCH_CACHE": str(cache)}
-    return subprocess.Popen([sys.executable, "-m", "dcbench", "matrix", str(spec), "--out", str(out), "--device", "cpu",
-                             *extra], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "dcbench", "matrix", str(spec), "--out", str(out), "--device", "cpu", *extra],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def _tables(results: Path, out: Path) -> dict[str, str]:
@@ -144,8 +155,12 @@ def test_killed_matrix_resumes_to_the_same_tables(tmp_path):
     before = {name: r["finished"] for name, r in _cells(resumed).items()}
     assert 3 <= len(before) < 10
 
-    dry = subprocess.run([sys.executable, "-m", "dcbench", "matrix", str(spec), "--out", str(resumed), "--dry-run"],
-                         env={**os.environ, "DCBENCH_CACHE": str(tmp_path / "cache-2")}, capture_output=True, text=True)
+    dry = subprocess.run(
+        [sys.executable, "-m", "dcbench", "matrix", str(spec), "--out", str(resumed), "--dry-run"],
+        env={**os.environ, "DCBENCH_CACHE": str(tmp_path / "cache-2")},
+        capture_output=True,
+        text=True,
+    )
     assert f"{len(before)} done" in dry.stdout and f"{10 - len(before)} pending" in dry.stdout
 
     proc = _matrix(spec, resumed, tmp_path / "cache-2")
@@ -158,7 +173,9 @@ def test_killed_matrix_resumes_to_the_same_tables(tmp_path):
     assert set(after) == set(ref)
     for name in ref:
         assert after[name]["metrics"] == ref[name]["metrics"], name
-        assert after[name]["condensed"]["manifest"].get("selected_ids") == ref[name]["condensed"]["manifest"].get("selected_ids")
+        assert after[name]["condensed"]["manifest"].get("selected_ids") == ref[name]["condensed"]["manifest"].get(
+            "selected_ids"
+        )
     assert _tables(resumed, tmp_path / "lb-resumed") == _tables(reference, tmp_path / "lb-reference")
 
 
@@ -173,7 +190,9 @@ class _Boom:
 
 
 def test_results_of_changed_dataset_files_are_stale_and_redone(tmp_path, tiny_voc, capsys):
-    spec = write_spec(tmp_path, f"""
+    spec = write_spec(
+        tmp_path,
+        f"""
 name = "voc"
 protocol = "smoke"
 datasets = ["voc:{tiny_voc}"]
@@ -182,7 +201,8 @@ ratios = [0.67]
 seeds = [0]
 [[methods]]
 name = "random"
-""")
+""",
+    )
     out = tmp_path / "out"
     assert main(["matrix", str(spec), "--out", str(out), "--device", "cpu"]) == 0
     result_file = next(out.glob("*/result.json"))
@@ -200,8 +220,26 @@ name = "random"
 
 
 def test_full_data_method_refuses_a_ratio_below_1(tmp_path, capsys):
-    assert main(["run", "--method", "full", "--ratio", "0.5", "--dataset", TINY, "--protocol", "smoke",
-                 "--out", str(tmp_path), "--device", "cpu"]) == 2
+    assert (
+        main(
+            [
+                "run",
+                "--method",
+                "full",
+                "--ratio",
+                "0.5",
+                "--dataset",
+                TINY,
+                "--protocol",
+                "smoke",
+                "--out",
+                str(tmp_path),
+                "--device",
+                "cpu",
+            ]
+        )
+        == 2
+    )
     assert "use ratio 1" in capsys.readouterr().err
 
 
@@ -246,8 +284,9 @@ def test_results_made_with_other_protocol_values_or_method_defaults_are_stale(tm
     def state_with(protocol, options):
         cell_dir = tmp_path / cell.cell_name()
         cell_dir.mkdir(exist_ok=True)
-        (cell_dir / "result.json").write_text(json.dumps(
-            {"status": "ok", "config": {"protocol": protocol}, "method": {"options": options}}))
+        (cell_dir / "result.json").write_text(
+            json.dumps({"status": "ok", "config": {"protocol": protocol}, "method": {"options": options}})
+        )
         return cell_state(tmp_path, cell)
 
     assert state_with(now["protocol"], now["method"]) == "done"
@@ -261,9 +300,15 @@ def test_results_made_with_other_protocol_values_or_method_defaults_are_stale(tm
     random_cell = CellConfig("random", "yolov3-tiny", 0.01, 0, get_protocol("quick"))
     random_now = current_settings(random_cell)
     (tmp_path / random_cell.cell_name()).mkdir()
-    (tmp_path / random_cell.cell_name() / "result.json").write_text(json.dumps(
-        {"status": "ok", "config": {"protocol": {**random_now["protocol"], "forge_iterations": 1, "forge_batch": 2}},
-         "method": {"options": {}}}))
+    (tmp_path / random_cell.cell_name() / "result.json").write_text(
+        json.dumps(
+            {
+                "status": "ok",
+                "config": {"protocol": {**random_now["protocol"], "forge_iterations": 1, "forge_batch": 2}},
+                "method": {"options": {}},
+            }
+        )
+    )
     assert cell_state(tmp_path, random_cell) == "done"
     # DCOD before version 2 (squared R_bn by default, unpaired starts): stale even where every option matches
     unversioned = {k: v for k, v in now["method"].items() if k != "version"}
@@ -284,9 +329,15 @@ def test_teacher_key_follows_what_shapes_the_full_set_training(tiny_voc):
     # the forge's settings, and a step floor the full set's 30 epochs already exceed, leave the training alone
     assert teacher_key(train, "yolov3-tiny", quick.with_overrides(forge_iterations=50, forge_batch=4), 0) == key
     long = quick.with_overrides(epochs=400)
-    assert teacher_key(train, "yolov3-tiny", long.with_overrides(min_iterations=100), 0) == teacher_key(train, "yolov3-tiny", long, 0)
-    for changed in (long, quick.with_overrides(min_iterations=10_000),
-                    quick.with_overrides(imgsz=96), quick.with_overrides(batch=8)):
+    assert teacher_key(train, "yolov3-tiny", long.with_overrides(min_iterations=100), 0) == teacher_key(
+        train, "yolov3-tiny", long, 0
+    )
+    for changed in (
+        long,
+        quick.with_overrides(min_iterations=10_000),
+        quick.with_overrides(imgsz=96),
+        quick.with_overrides(batch=8),
+    ):
         assert teacher_key(train, "yolov3-tiny", changed, 0) != key
     assert teacher_key(train, "yolov3-tiny", quick, 1) != key and teacher_key(train, "yolov3", quick, 0) != key
 
@@ -359,8 +410,26 @@ def test_cells_are_named_by_the_dataset_not_its_spelling(tiny_voc, tmp_path, mon
     assert {dataset_identity(s) for s in spellings} == {f"voc-{tiny_voc.name}"}
     out = tmp_path / "out"
     for spelling in spellings[:2]:
-        assert main(["run", "--method", "random", "--ratio", "0.67", "--dataset", spelling, "--protocol", "smoke",
-                     "--out", str(out), "--device", "cpu"]) == 0
+        assert (
+            main(
+                [
+                    "run",
+                    "--method",
+                    "random",
+                    "--ratio",
+                    "0.67",
+                    "--dataset",
+                    spelling,
+                    "--protocol",
+                    "smoke",
+                    "--out",
+                    str(out),
+                    "--device",
+                    "cpu",
+                ]
+            )
+            == 0
+        )
     cells = [p.parent.name for p in out.glob("*/result.json")]
     assert cells == [f"voc-{tiny_voc.name}__random__yolo11n__r0.67__s0__smoke"]
     assert dataset_identity("shapes:?seed=0") == "shapes"  # the default, spelled out
@@ -371,15 +440,35 @@ def test_cells_are_named_by_the_dataset_not_its_spelling(tiny_voc, tmp_path, mon
 def test_two_runs_at_once_share_the_teacher_and_the_condensed_set(tmp_path, ratios):
     env = {**os.environ, "DCBENCH_CACHE": str(tmp_path / "cache")}
     out = tmp_path / "out"
-    argv = [sys.executable, "-m", "dcbench", "run", "--method", "dcod", "--dataset", TINY,
-            "--detector", "yolov3-tiny", "--protocol", "smoke", "--out", str(out), "--device", "cpu", "--ratio"]
-    runs = [subprocess.Popen([*argv, r], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            for r in ratios]
+    argv = [
+        sys.executable,
+        "-m",
+        "dcbench",
+        "run",
+        "--method",
+        "dcod",
+        "--dataset",
+        TINY,
+        "--detector",
+        "yolov3-tiny",
+        "--protocol",
+        "smoke",
+        "--out",
+        str(out),
+        "--device",
+        "cpu",
+        "--ratio",
+    ]
+    runs = [
+        subprocess.Popen([*argv, r], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for r in ratios
+    ]
     logs = [r.communicate(timeout=300) for r in runs]
     assert [r.returncode for r in runs] == [0, 0], logs
     assert len(list((tmp_path / "cache" / "teachers").glob("*/teacher.json"))) == 1  # trained once
     assert "waiting" in "".join(e for _, e in logs)
     results = [json.loads(f.read_text()) for f in out.glob("*/result.json")]
     assert len(results) == len(set(ratios))
-    assert sorted(r["teacher"]["source"] for r in results) == (["trained"] if len(results) == 1 else ["cached", "trained"])
+    assert sorted(r["teacher"]["source"] for r in results) == (
+        ["trained"] if len(results) == 1 else ["cached", "trained"]
+    )
     assert len(list((out / "condensed").glob("*/condensed/manifest.json"))) == len(set(ratios))

@@ -15,10 +15,20 @@ from tests.test_matrix import SMOKE_SPEC, _tables, write_spec  # noqa: E402
 
 
 def _run(spec, out, cache, *extra):
-    env = {**os.environ, "DCBENCH_CACHE": str(cache), "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled",
-           "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
-    proc = subprocess.run([sys.executable, "-m", "dcbench", "matrix", str(spec), "--out", str(out), "--device", "cpu",
-                           *extra], env=env, capture_output=True, text=True, timeout=900)
+    env = {
+        **os.environ,
+        "DCBENCH_CACHE": str(cache),
+        "RAY_USAGE_STATS_ENABLED": "0",
+        "RAY_AUTH_MODE": "disabled",
+        "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "dcbench", "matrix", str(spec), "--out", str(out), "--device", "cpu", *extra],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc.stderr
 

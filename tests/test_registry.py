@@ -132,7 +132,8 @@ def test_plugin_for_another_contract_major_is_skipped(monkeypatch, tmp_path):
         "dcbench_contract = '2.0'\n"
         "@hookimpl\n"
         "def dcbench_register_methods(registry):\n"
-        "    registry.add('future', 'x:y', 'from the future')\n")
+        "    registry.add('future', 'x:y', 'from the future')\n"
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setattr(manager, "entry_points", _fake_entry_points(("future", "future_plugin")))
     regs = manager.build_registries()

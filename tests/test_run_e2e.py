@@ -21,8 +21,21 @@ def test_random_smoke_on_shapes_and_resume(tmp_path, capsys, monkeypatch):
     # a relative --out, as in the README's main command (Ultralytics would resolve it against its own runs dir)
     monkeypatch.chdir(tmp_path)
     out = tmp_path / "runs"
-    argv = ["run", "--method", "random", "--detector", "yolov3-tiny", "--ratio", "0.1", "--protocol", "smoke",
-            "--out", "runs", "--device", "cpu"]
+    argv = [
+        "run",
+        "--method",
+        "random",
+        "--detector",
+        "yolov3-tiny",
+        "--ratio",
+        "0.1",
+        "--protocol",
+        "smoke",
+        "--out",
+        "runs",
+        "--device",
+        "cpu",
+    ]
     assert main(argv) == 0
     cell, result = _result(out)
     assert result["status"] == "ok" and result["budget"] == 100 and result["config"]["protocol"]["name"] == "smoke"
@@ -30,7 +43,10 @@ def test_random_smoke_on_shapes_and_resume(tmp_path, capsys, monkeypatch):
     assert {"load_s", "condense_s", "train_s", "predict_s", "evaluate_s", "total_s"} <= set(result["timings"])
     assert result["environment"]["torch"] and result["environment"]["ultralytics"]
     condensed = load_condensed(cell / result["condensed"]["path"])
-    assert len(condensed.dataset) == 100 and condensed.manifest["source_fingerprint"] == result["data"]["train_fingerprint"]
+    assert (
+        len(condensed.dataset) == 100
+        and condensed.manifest["source_fingerprint"] == result["data"]["train_fingerprint"]
+    )
     assert "mAP" in capsys.readouterr().out
     # a finished cell is not redone
     mtime = (cell / "result.json").stat().st_mtime_ns
@@ -47,14 +63,32 @@ def test_bad_ratio_is_one_line_and_nothing_written(tmp_path, capsys):
 
 
 def test_unknown_detector_suggests(tmp_path, capsys):
-    assert main(["run", "--detector", "yolov3-tny", "--out", str(tmp_path), "--protocol", "smoke", "--device", "cpu"]) == 2
+    assert (
+        main(["run", "--detector", "yolov3-tny", "--out", str(tmp_path), "--protocol", "smoke", "--device", "cpu"]) == 2
+    )
     assert "did you mean 'yolov3-tiny'" in capsys.readouterr().err
 
 
 def test_bccd_smoke_end_to_end(tmp_path):
     root = shared("bccd") / "BCCD"
-    assert main(["run", "--dataset", f"voc:{root}", "--ratio", "0.05", "--protocol", "smoke", "--out",
-                 str(tmp_path), "--device", "cpu"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--dataset",
+                f"voc:{root}",
+                "--ratio",
+                "0.05",
+                "--protocol",
+                "smoke",
+                "--out",
+                str(tmp_path),
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
     _, result = _result(tmp_path)
     assert result["data"]["train"] == 292 and result["data"]["test"] == 72  # trainval / test split files
     assert result["budget"] == 15 and result["data"]["categories"] == ["Platelets", "RBC", "WBC"]

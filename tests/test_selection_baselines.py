@@ -38,7 +38,8 @@ def test_uniform_class_shares_with_a_rare_class():
     counts = [sum(c in classes[i] for i in picks) for c in range(3)]
     assert counts == [3, 2, 1]  # the rare class gives its share to the others
     assert uniform_select(classes, 3, budget=3, seed=5) and sorted(
-        sum(c in classes[i] for i in uniform_select(classes, 3, 3, seed=5)) for c in range(3)) == [1, 1, 1]
+        sum(c in classes[i] for i in uniform_select(classes, 3, 3, seed=5)) for c in range(3)
+    ) == [1, 1, 1]
 
 
 def test_uniform_counts_an_image_for_every_class_it_contains_and_fills_with_background():
@@ -49,8 +50,11 @@ def test_uniform_counts_an_image_for_every_class_it_contains_and_fills_with_back
     assert len(first_two) == 1 and first_two[0] in (0, 1, 2)
 
 
-points = arrays(np.float32, st.tuples(st.integers(2, 40), st.integers(1, 4)),
-                elements=st.floats(-100, 100, width=32, allow_nan=False))
+points = arrays(
+    np.float32,
+    st.tuples(st.integers(2, 40), st.integers(1, 4)),
+    elements=st.floats(-100, 100, width=32, allow_nan=False),
+)
 
 
 @settings(max_examples=60, deadline=None)
@@ -78,8 +82,11 @@ def test_herding_properties(x, frac):
 
 
 @settings(max_examples=60, deadline=None)
-@given(classes=st.lists(st.sets(st.integers(0, 4), max_size=3), min_size=1, max_size=40),
-       frac=st.floats(0.01, 1.0), seed=st.integers(0, 1000))
+@given(
+    classes=st.lists(st.sets(st.integers(0, 4), max_size=3), min_size=1, max_size=40),
+    frac=st.floats(0.01, 1.0),
+    seed=st.integers(0, 1000),
+)
 def test_uniform_properties(classes, frac, seed):
     budget = max(1, int(frac * len(classes)))
     picks = uniform_select(classes, 5, budget, seed)
@@ -97,8 +104,10 @@ def test_feature_selection_with_a_local_extractor_needs_no_teacher(tmp_path):
     weights = tmp_path / "resnet50.pth"
     weights.write_bytes(b"")  # only its existence is checked before a run
     for method in ("kcenter", "herding"):
-        local = [CellConfig(method, det, 0.01, 0, quick, method_options={"extractor": f"resnet50:{weights}"})
-                 for det in ("yolo11n", "yolov3-tiny")]
+        local = [
+            CellConfig(method, det, 0.01, 0, quick, method_options={"extractor": f"resnet50:{weights}"})
+            for det in ("yolo11n", "yolov3-tiny")
+        ]
         assert not local[0].uses_teacher() and local[0].condense_name() == local[1].condense_name()
         teacher = CellConfig(method, "yolo11n", 0.01, 0, quick)
         assert teacher.uses_teacher() and teacher.condense_name() != local[0].condense_name()

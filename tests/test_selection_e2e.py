@@ -17,8 +17,21 @@ def _results(out):
 
 def test_uniform_kcenter_herding_end_to_end(tmp_path):
     out = tmp_path / "runs"
-    base = ["run", "--detector", "yolov3-tiny", "--ratio", "0.1", "--protocol", "smoke", "--dataset", SMALL,
-            "--out", str(out), "--device", "cpu"]
+    base = [
+        "run",
+        "--detector",
+        "yolov3-tiny",
+        "--ratio",
+        "0.1",
+        "--protocol",
+        "smoke",
+        "--dataset",
+        SMALL,
+        "--out",
+        str(out),
+        "--device",
+        "cpu",
+    ]
     for method in ("uniform", "kcenter", "herding"):
         assert main(base + ["--method", method]) == 0, method
     results = {r["config"]["method"]: r for r in _results(out).values()}
@@ -35,6 +48,22 @@ def test_uniform_kcenter_herding_end_to_end(tmp_path):
 
 
 def test_missing_resnet_weights_is_a_clear_error(tmp_path, capsys):
-    assert main(["run", "--method", "kcenter", "-O", f"extractor=resnet50:{tmp_path}/none.pth", "--protocol", "smoke",
-                 "--out", str(tmp_path), "--device", "cpu"]) == 2
+    assert (
+        main(
+            [
+                "run",
+                "--method",
+                "kcenter",
+                "-O",
+                f"extractor=resnet50:{tmp_path}/none.pth",
+                "--protocol",
+                "smoke",
+                "--out",
+                str(tmp_path),
+                "--device",
+                "cpu",
+            ]
+        )
+        == 2
+    )
     assert "none.pth: ResNet-50 weights file not found" in capsys.readouterr().err

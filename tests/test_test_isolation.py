@@ -10,7 +10,8 @@ from pathlib import Path
 def test_the_suite_does_not_use_the_users_cache(tmp_path):
     user_cache = tmp_path / "user-cache"
     probe = Path(__file__).parent / "_probe_cache_test.py"
-    probe.write_text(textwrap.dedent("""
+    probe.write_text(
+        textwrap.dedent("""
         import os
 
         def test_probe():
@@ -18,12 +19,19 @@ def test_the_suite_does_not_use_the_users_cache(tmp_path):
 
             shapes_dataset(ShapesConfig(n_train=2, n_test=1, size=32, min_extent=8, max_extent=12))
             print("CACHE=" + os.environ["DCBENCH_CACHE"])
-    """))
+    """)
+    )
     try:
         env = {**os.environ, "DCBENCH_CACHE": str(user_cache)}
         env.pop("DCBENCH_TEST_CACHE", None)
-        run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", str(probe)],
-                             capture_output=True, text=True, env=env, cwd=Path(__file__).parents[1], timeout=120)
+        run = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", str(probe)],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=Path(__file__).parents[1],
+            timeout=120,
+        )
     finally:
         probe.unlink()
     assert run.returncode == 0, run.stdout + run.stderr

@@ -31,8 +31,15 @@ class _Greedy:
     def condense(self, train_set, budget, *, context):
         from dcbench.methods.selection import selection_to_condensed
 
-        return selection_to_condensed(train_set, list(range(budget + 1)), method="greedy", options={},
-                                      budget=budget + 1, context=context, started=0.0)
+        return selection_to_condensed(
+            train_set,
+            list(range(budget + 1)),
+            method="greedy",
+            options={},
+            budget=budget + 1,
+            context=context,
+            started=0.0,
+        )
 
 
 def test_the_kit_catches_a_method_that_ignores_the_budget(tmp_path):

@@ -14,7 +14,9 @@ def trained(tmp_path_factory):
     ds = shapes_dataset(ShapesConfig(n_train=8, n_test=4, size=64, max_extent=28))
     backend = TorchvisionDetector("fasterrcnn_mobilenet_v3_large_320_fpn")
     protocol = get_protocol("smoke")
-    ckpt = backend.train(ds.split("train"), protocol=protocol, seed=0, workdir=tmp_path_factory.mktemp("tv"), device="cpu")
+    ckpt = backend.train(
+        ds.split("train"), protocol=protocol, seed=0, workdir=tmp_path_factory.mktemp("tv"), device="cpu"
+    )
     return ds, backend, protocol, ckpt
 
 
@@ -35,8 +37,10 @@ def test_inversion_loss_reaches_the_image_with_frozen_batchnorm(trained):
     bn = next(m for m in target.module.modules() if isinstance(m, torch.nn.BatchNorm2d))
     before = bn.running_mean.clone()
     images = torch.rand(2, 3, 64, 64, requires_grad=True)
-    targets = [(torch.tensor([[5.0, 5.0, 30.0, 30.0]]), torch.tensor([1])),
-               (torch.tensor([[10.0, 20.0, 50.0, 60.0]]), torch.tensor([4]))]
+    targets = [
+        (torch.tensor([[5.0, 5.0, 30.0, 30.0]]), torch.tensor([1])),
+        (torch.tensor([[10.0, 20.0, 50.0, 60.0]]), torch.tensor([4])),
+    ]
     loss = target.loss(images, targets)
     loss.backward()
     assert torch.isfinite(loss) and images.grad is not None and images.grad.abs().sum() > 0
@@ -56,10 +60,30 @@ def test_dcod_forges_with_a_faster_rcnn_teacher_and_yolo_evaluates(tmp_path):
 
     from dcbench.cli.app import main
 
-    assert main(["run", "--method", "dcod", "--detector", "torchvision:fasterrcnn_mobilenet_v3_large_320_fpn",
-                 "--eval-detector", "yolov3-tiny", "--ratio", "0.05", "--protocol", "smoke",
-                 "--dataset", "shapes:?n_train=40&n_test=8&size=64&max_extent=28", "--out", str(tmp_path),
-                 "--device", "cpu"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--method",
+                "dcod",
+                "--detector",
+                "torchvision:fasterrcnn_mobilenet_v3_large_320_fpn",
+                "--eval-detector",
+                "yolov3-tiny",
+                "--ratio",
+                "0.05",
+                "--protocol",
+                "smoke",
+                "--dataset",
+                "shapes:?n_train=40&n_test=8&size=64&max_extent=28",
+                "--out",
+                str(tmp_path),
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
     (result_file,) = tmp_path.rglob("result.json")
     result = json.loads(result_file.read_text())
     assert result["detector"] == "torchvision:fasterrcnn_mobilenet_v3_large_320_fpn"

@@ -19,7 +19,9 @@ def tiny():
 def trained(tiny, tmp_path_factory):
     backend = YOLOv3Tiny()
     protocol = get_protocol("smoke")
-    ckpt = backend.train(tiny.split("train"), protocol=protocol, seed=0, workdir=tmp_path_factory.mktemp("t"), device="cpu")
+    ckpt = backend.train(
+        tiny.split("train"), protocol=protocol, seed=0, workdir=tmp_path_factory.mktemp("t"), device="cpu"
+    )
     return backend, protocol, ckpt
 
 
@@ -51,8 +53,10 @@ def test_inversion_loss_gradient_reaches_the_image(trained):
     assert not target.module.training
     assert all(not p.requires_grad for p in target.module.parameters())
     images = torch.rand(2, 3, 64, 64, requires_grad=True)
-    targets = [(torch.tensor([[8.0, 8.0, 30.0, 30.0]]), torch.tensor([1])),
-               (torch.tensor([[20.0, 10.0, 50.0, 40.0], [2.0, 2.0, 12.0, 12.0]]), torch.tensor([0, 5]))]
+    targets = [
+        (torch.tensor([[8.0, 8.0, 30.0, 30.0]]), torch.tensor([1])),
+        (torch.tensor([[20.0, 10.0, 50.0, 40.0], [2.0, 2.0, 12.0, 12.0]]), torch.tensor([0, 5])),
+    ]
     loss = target.loss(images, targets)
     assert loss.ndim == 0 and torch.isfinite(loss)
     loss.backward()
@@ -82,4 +86,7 @@ def test_ultralytics_stays_offline_and_out_of_home(tmp_path):
     from ultralytics.utils import SETTINGS
 
     assert SETTINGS["sync"] is False
-    assert "dcbench" in os.environ["YOLO_CONFIG_DIR"] or os.environ.get("DCBENCH_CACHE", "") in os.environ["YOLO_CONFIG_DIR"]
+    assert (
+        "dcbench" in os.environ["YOLO_CONFIG_DIR"]
+        or os.environ.get("DCBENCH_CACHE", "") in os.environ["YOLO_CONFIG_DIR"]
+    )

@@ -28,8 +28,10 @@ def box_scale(ds) -> dict:
         return {}
     px, rel = np.concatenate(px), np.concatenate(rel)
     q = (10, 50, 90)
-    return {"box_side_px": dict(zip(("p10", "median", "p90"), np.round(np.percentile(px, q), 1).tolist())),
-            "box_side_relative": dict(zip(("p10", "median", "p90"), np.round(np.percentile(rel, q), 3).tolist()))}
+    return {
+        "box_side_px": dict(zip(("p10", "median", "p90"), np.round(np.percentile(px, q), 1).tolist())),
+        "box_side_relative": dict(zip(("p10", "median", "p90"), np.round(np.percentile(rel, q), 3).tolist())),
+    }
 
 
 def dataset_summary(ds) -> dict:
@@ -54,7 +56,9 @@ def dataset_summary(ds) -> dict:
 def check(
     spec: str = typer.Argument("shapes", help="Dataset spec: NAME, or voc:DIR, coco:FILE.json, yolo:DIR."),
     json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
-    headers: bool = typer.Option(True, "--headers/--no-headers", help="Open every image header (catches unreadable files)."),
+    headers: bool = typer.Option(
+        True, "--headers/--no-headers", help="Open every image header (catches unreadable files)."
+    ),
 ) -> None:
     """Load SPEC, validate it, and print image, box and class counts with what was dropped or clipped."""
     from dcbench.data.spec import load_dataset
@@ -74,7 +78,16 @@ def check(
         console.out.print_json(json.dumps(summary))
         return
     table = Table(title=f"{summary['dataset']}", title_justify="left", show_header=False)
-    for key in ("images", "classes", "boxes", "ignored_boxes", "background_images", "dropped_zero_size", "clipped", "size_mismatch"):
+    for key in (
+        "images",
+        "classes",
+        "boxes",
+        "ignored_boxes",
+        "background_images",
+        "dropped_zero_size",
+        "clipped",
+        "size_mismatch",
+    ):
         table.add_row(key.replace("_", " "), str(summary[key]))
     table.add_row("splits", ", ".join(f"{k} {v}" for k, v in summary["splits"].items()) or "none")
     for key, unit in (("box_side_px", "px"), ("box_side_relative", "of the long side")):

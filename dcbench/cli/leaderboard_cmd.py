@@ -13,8 +13,11 @@ def leaderboard(
     results: Path = typer.Argument(..., help="Results folder (searched recursively for result.json)."),
     out: Path = typer.Option(Path("leaderboards"), "--out", "-o", help="Where the tables and plots go."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace tables in --out that other results made."),
-    check: bool = typer.Option(False, "--check", help="Write nothing; exit 1 if the tables in --out are not exactly "
-                                                      "what the results give (for CI)."),
+    check: bool = typer.Option(
+        False,
+        "--check",
+        help="Write nothing; exit 1 if the tables in --out are not exactly what the results give (for CI).",
+    ),
     plots: bool = typer.Option(True, "--plots/--no-plots", help="Draw the ratio-sweep PNGs."),
 ) -> None:
     """Aggregate result files into one table per (dataset, evaluation detector, protocol): mean ± std over seeds,
@@ -24,15 +27,19 @@ def leaderboard(
     if check:
         stale = check_leaderboards(results, out)
         if stale:
-            console.err.print(f"[red]stale:[/red] {', '.join(stale)} in {out} differ from what {results} gives; "
-                              f"regenerate with: dcbench leaderboard {results} --out {out}", highlight=False)
+            console.err.print(
+                f"[red]stale:[/red] {', '.join(stale)} in {out} differ from what {results} gives; "
+                f"regenerate with: dcbench leaderboard {results} --out {out}",
+                highlight=False,
+            )
             raise typer.Exit(1)
         console.info(f"{out}: up to date with {results}")
         return
     from dcbench.io import writable_dir
 
-    written = write_leaderboards(results, writable_dir(out, what="leaderboard folder"), plots=plots,
-                                 overwrite=overwrite)
+    written = write_leaderboards(
+        results, writable_dir(out, what="leaderboard folder"), plots=plots, overwrite=overwrite
+    )
     for path in written:
         console.info(f"wrote {path}")
     for path in written:

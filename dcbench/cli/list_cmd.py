@@ -32,7 +32,9 @@ def list_command(
 
     regs = get_registries()
     kinds = ["methods", "detectors", "datasets"] if kind is Kind.all else [kind.value]
-    rows = {k: [{"name": e.name, "plugin": e.source, "description": e.description} for e in regs.by_kind(k)] for k in kinds}
+    rows = {
+        k: [{"name": e.name, "plugin": e.source, "description": e.description} for e in regs.by_kind(k)] for k in kinds
+    }
     if fmt is Format.json:
         console.out.print_json(json.dumps(rows if kind is Kind.all else rows[kind.value]))
         return

@@ -19,7 +19,9 @@ def matrix(
     out: Path | None = typer.Option(None, "--out", "-o", help="Results folder (default: runs/<spec name>)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="List the cells and their state; run nothing."),
     executor: str = typer.Option("local", "--executor", "-e", help="local (sequential) or ray."),
-    address: str | None = typer.Option(None, "--address", help="Ray cluster address (default: a private local instance)."),
+    address: str | None = typer.Option(
+        None, "--address", help="Ray cluster address (default: a private local instance)."
+    ),
     num_cpus: int | None = typer.Option(None, "--num-cpus", help="CPUs of the private local Ray instance."),
     device: str | None = typer.Option(None, "--device", help="cpu, cuda or cuda:N (default: GPU when present)."),
 ) -> None:
@@ -38,17 +40,22 @@ def matrix(
     counts = Counter(states.values())
     summary = ", ".join(f"{counts[s]} {s}" for s in ("done", "stale", "failed", "pending") if counts[s])
     if dry_run:
-        table = Table("cell", "state", title=f"{matrix_spec.name}: {len(cells)} cells in {out} ({summary})",
-                      title_justify="left")
+        table = Table(
+            "cell", "state", title=f"{matrix_spec.name}: {len(cells)} cells in {out} ({summary})", title_justify="left"
+        )
         for c in cells:
             table.add_row(c.cell_name(), states[c.cell_name()])
         console.out.print(table)
-        console.out.print(f"{counts['pending'] + counts['stale'] + counts['failed']} cells to run: "
-                          f"{_estimate(matrix_spec, cells, states, out).text()}")
+        console.out.print(
+            f"{counts['pending'] + counts['stale'] + counts['failed']} cells to run: "
+            f"{_estimate(matrix_spec, cells, states, out).text()}"
+        )
         return
     todo = [c for c in cells if states[c.cell_name()] != "done"]
-    console.info(f"{matrix_spec.name}: {len(cells)} cells ({summary}); running {len(todo)} with the {executor} "
-                 f"executor into {out}")
+    console.info(
+        f"{matrix_spec.name}: {len(cells)} cells ({summary}); running {len(todo)} with the {executor} "
+        f"executor into {out}"
+    )
     if not todo:
         return
     from dcbench.progress import Reporter
@@ -68,7 +75,9 @@ def matrix(
     # each executor resolves the device where the work runs: here for local, on the cluster's resources for Ray
     outcomes = run(todo, out, device=device, reporter=Reporter(), on_done=report, **options)
     failed = [o for o in outcomes if o.status != "ok"]
-    console.info(f"{len(outcomes) - len(failed)} cells finished, {len(failed)} failed, in {time.perf_counter() - started:.1f}s")
+    console.info(
+        f"{len(outcomes) - len(failed)} cells finished, {len(failed)} failed, in {time.perf_counter() - started:.1f}s"
+    )
     for o in failed:
         console.info(f"  failed: {out / o.cell / 'failed.json'}")
     console.info(f"tables: dcbench leaderboard {out}")
@@ -80,8 +89,10 @@ def _estimate(matrix_spec, cells, states, out: Path):
     from dcbench.data.spec import load_dataset, resolve_train_test
     from dcbench.harness.estimate import estimate
 
-    sizes = {ds.spec: len(resolve_train_test(load_dataset(ds.spec), load_dataset(ds.test) if ds.test else None).train)
-             for ds in matrix_spec.datasets}
+    sizes = {
+        ds.spec: len(resolve_train_test(load_dataset(ds.spec), load_dataset(ds.test) if ds.test else None).train)
+        for ds in matrix_spec.datasets
+    }
     return estimate(cells, states, sizes, out)
 
 

@@ -53,11 +53,17 @@ def metrics_table(result: dict) -> Table:
     from dcbench.evaluation.coco_eval import METRICS
 
     cfg = result["config"]
-    title = (f"{cfg['method']} @ {cfg['ratio']:g} ({result['budget']} images) | {result['eval_detector']} | "
-             f"{cfg['dataset']} | {cfg['protocol']['protocol_id']} | seed {cfg['seed']}")
-    table = Table(*METRICS, title=title, title_justify="left",
-                  caption="COCO AP on a 0-100 scale; - = undefined (no test object of that size)",
-                  caption_justify="left")
+    title = (
+        f"{cfg['method']} @ {cfg['ratio']:g} ({result['budget']} images) | {result['eval_detector']} | "
+        f"{cfg['dataset']} | {cfg['protocol']['protocol_id']} | seed {cfg['seed']}"
+    )
+    table = Table(
+        *METRICS,
+        title=title,
+        title_justify="left",
+        caption="COCO AP on a 0-100 scale; - = undefined (no test object of that size)",
+        caption_justify="left",
+    )
     table.add_row(*("-" if result["metrics"][m] is None else f"{result['metrics'][m]:.2f}" for m in METRICS))
     return table
 
@@ -87,7 +93,9 @@ def run(
     ratio: float = typer.Option(0.01, "--ratio", "-r", help="Fraction of the train set to keep, in (0, 1]."),
     dataset: str = typer.Option("shapes", "--dataset", help="Dataset spec: NAME or voc:DIR, coco:FILE.json, yolo:DIR."),
     test: str | None = typer.Option(None, "--test", help="Separate test set spec (default: the dataset's test split)."),
-    eval_detector: str | None = typer.Option(None, "--eval-detector", help="Evaluate with another detector (cross-architecture)."),
+    eval_detector: str | None = typer.Option(
+        None, "--eval-detector", help="Evaluate with another detector (cross-architecture)."
+    ),
     protocol: str = typer.Option("quick", "--protocol", "-p", help="Training protocol preset: smoke, quick, paper."),
     seed: int = typer.Option(0, "--seed", "-s", help="Seed for selection, synthesis and training."),
     out: Path = typer.Option(Path("runs"), "--out", "-o", help="Folder for the cell's results."),
@@ -95,8 +103,9 @@ def run(
     imgsz: int | None = typer.Option(None, "--imgsz", help="Override the protocol's image size."),
     epochs: int | None = typer.Option(None, "--epochs", help="Override the protocol's epochs."),
     batch: int | None = typer.Option(None, "--batch", help="Override the protocol's batch size."),
-    min_iterations: int | None = typer.Option(None, "--min-iterations",
-                                              help="Override the protocol's floor of optimiser steps per training."),
+    min_iterations: int | None = typer.Option(
+        None, "--min-iterations", help="Override the protocol's floor of optimiser steps per training."
+    ),
     option: list[str] = typer.Option([], "--option", "-O", help="Method option KEY=VALUE (repeatable)."),
     teacher: Path | None = typer.Option(None, "--teacher", help="Use this teacher checkpoint instead of training one."),
     force: bool = typer.Option(False, "--force", help="Redo the cell even if its result exists."),
@@ -113,15 +122,26 @@ def run(
     from dcbench.protocols import get_protocol
 
     out = writable_dir(out)
-    proto = get_protocol(protocol).with_overrides(imgsz=imgsz, epochs=epochs, batch=batch,
-                                                     min_iterations=min_iterations)
+    proto = get_protocol(protocol).with_overrides(
+        imgsz=imgsz, epochs=epochs, batch=batch, min_iterations=min_iterations
+    )
     extra = parse_extra_flags(list(ctx.args))
     _no_misspelled_run_flag(ctx, method, extra)
     from dcbench.data.spec import dataset_identity
 
-    config = CellConfig(method=method, detector=detector, ratio=ratio, seed=seed, protocol=proto, dataset=dataset,
-                        test_dataset=test, eval_detector=eval_detector, method_options={**parse_options(option), **extra},
-                        teacher_checkpoint=str(teacher) if teacher else None, dataset_id=dataset_identity(dataset))
+    config = CellConfig(
+        method=method,
+        detector=detector,
+        ratio=ratio,
+        seed=seed,
+        protocol=proto,
+        dataset=dataset,
+        test_dataset=test,
+        eval_detector=eval_detector,
+        method_options={**parse_options(option), **extra},
+        teacher_checkpoint=str(teacher) if teacher else None,
+        dataset_id=dataset_identity(dataset),
+    )
     from dcbench.methods.base import budget_for
 
     if not 0 < ratio <= 1:
@@ -140,8 +160,9 @@ def run(
     console.info("time: " + ", ".join(f"{k[:-2]} {v:.1f}s" for k, v in t.items()))
     console.info(f"result: {cell_dir / 'result.json'}")
     if result["condensed"].get("path"):
-        console.info(f"condensed set: {(cell_dir / result['condensed']['path']).resolve()} "
-                     f"(dcbench show it --out grid.png)")
+        console.info(
+            f"condensed set: {(cell_dir / result['condensed']['path']).resolve()} (dcbench show it --out grid.png)"
+        )
 
 
 def register(app: typer.Typer) -> None:

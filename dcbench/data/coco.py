@@ -101,7 +101,9 @@ def read_coco(json_path: str | Path, *, images: str | Path | None = None, name: 
             boxes.append([x, y, x + w, y + h])
             labels.append(cat_index[cid])
             ignore.append(bool(ann.get("iscrowd", 0)))
-        records.append(make_record(str(im["id"]), file, width, height, boxes, labels, ignore, where=where, report=report))
+        records.append(
+            make_record(str(im["id"]), file, width, height, boxes, labels, ignore, where=where, report=report)
+        )
     ds = DetectionDataset(name or json_path.stem, categories, records, {}, report, source=f"coco:{json_path}")
     require_images(ds, json_path)
     return ds

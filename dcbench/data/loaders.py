@@ -79,8 +79,9 @@ def load_voc0712(arg: str | None) -> DetectionDataset:
             f = devkit / year / "ImageSets" / "Main" / f"{split}.txt"
             if not f.is_file():
                 raise DatasetError(
-                    root, f"incomplete VOC07+12: {f} is missing. Expected {devkit}/VOC2007 (trainval + test) and "
-                    f"{devkit}/VOC2012 (trainval), each with Annotations/, JPEGImages/, ImageSets/Main/"
+                    root,
+                    f"incomplete VOC07+12: {f} is missing. Expected {devkit}/VOC2007 (trainval + test) and "
+                    f"{devkit}/VOC2012 (trainval), each with Annotations/, JPEGImages/, ImageSets/Main/",
                 )
     v07 = read_voc(devkit / "VOC2007", classes=VOC_CLASSES)
     v12 = read_voc(devkit / "VOC2012", classes=VOC_CLASSES)
@@ -102,9 +103,9 @@ def load_coco2017(arg: str | None) -> DetectionDataset:
         ann = root / "annotations" / f"instances_{year_split}.json"
         if not ann.is_file():
             raise DatasetError(
-                root, f"incomplete COCO 2017: {ann} is missing. Expected ROOT/annotations/instances_train2017.json, "
-                "instances_val2017.json and the images in ROOT/train2017/, ROOT/val2017/"
+                root,
+                f"incomplete COCO 2017: {ann} is missing. Expected ROOT/annotations/instances_train2017.json, "
+                "instances_val2017.json and the images in ROOT/train2017/, ROOT/val2017/",
             )
         parts[split] = read_coco(ann)
     return concat("coco2017", parts, source=f"coco2017:{root}")
-

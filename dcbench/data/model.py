@@ -115,7 +115,9 @@ class DetectionDataset:
 
     def split(self, split_name: str) -> DetectionDataset:
         if split_name not in self.splits:
-            raise DatasetError(self.source or self.name, f"no split {split_name!r} (splits: {sorted(self.splits) or 'none'})")
+            raise DatasetError(
+                self.source or self.name, f"no split {split_name!r} (splits: {sorted(self.splits) or 'none'})"
+            )
         return self.subset(self.splits[split_name], name=f"{self.name}/{split_name}")
 
     def with_name(self, name: str) -> DetectionDataset:
@@ -152,7 +154,9 @@ def concat(name: str, parts: dict[str, DetectionDataset], source: str = "") -> D
     report = LoadReport()
     for split_name, part in parts.items():
         if part.categories != first.categories:
-            raise DatasetError(part.source, f"categories differ from {first.source}: {part.categories} vs {first.categories}")
+            raise DatasetError(
+                part.source, f"categories differ from {first.source}: {part.categories} vs {first.categories}"
+            )
         start = len(images)
         images.extend(part.images)
         splits[split_name] = list(range(start, len(images)))

@@ -50,8 +50,10 @@ class ShapesConfig:
 
     @property
     def extents(self) -> tuple[int, int]:
-        return (self.min_extent if self.min_extent is not None else self.size // 5,
-                self.max_extent if self.max_extent is not None else self.size // 2)
+        return (
+            self.min_extent if self.min_extent is not None else self.size // 5,
+            self.max_extent if self.max_extent is not None else self.size // 2,
+        )
 
     def key(self) -> str:
         blob = json.dumps({"v": GENERATOR_VERSION, **asdict(self)}, sort_keys=True)
@@ -88,7 +90,20 @@ def _polygon(kind: str, cx: float, cy: float, r: float, theta: float) -> list[tu
             pts.append((rad * math.cos(a), rad * math.sin(a)))
     elif kind == "cross":
         w = 0.32
-        pts = [(-w, -1), (w, -1), (w, -w), (1, -w), (1, w), (w, w), (w, 1), (-w, 1), (-w, w), (-1, w), (-1, -w), (-w, -w)]
+        pts = [
+            (-w, -1),
+            (w, -1),
+            (w, -w),
+            (1, -w),
+            (1, w),
+            (w, w),
+            (w, 1),
+            (-w, 1),
+            (-w, w),
+            (-1, w),
+            (-1, -w),
+            (-w, -w),
+        ]
     else:
         raise ValueError(kind)
     c, s = math.cos(theta), math.sin(theta)
@@ -174,14 +189,23 @@ def _generate(cfg: ShapesConfig, root: Path) -> None:
             image.save(tmp / split / name, format="PNG", compress_level=6)
             images.append({"id": k + 1, "file_name": name, "width": cfg.size, "height": cfg.size})
             for (x1, y1, x2, y2), label in zip(boxes, labels):
-                annotations.append({
-                    "id": len(annotations) + 1, "image_id": k + 1, "category_id": label + 1,
-                    "bbox": [round(x1, 2), round(y1, 2), round(x2 - x1, 2), round(y2 - y1, 2)],
-                    "area": round((x2 - x1) * (y2 - y1), 2), "iscrowd": 0,
-                })
+                annotations.append(
+                    {
+                        "id": len(annotations) + 1,
+                        "image_id": k + 1,
+                        "category_id": label + 1,
+                        "bbox": [round(x1, 2), round(y1, 2), round(x2 - x1, 2), round(y2 - y1, 2)],
+                        "area": round((x2 - x1) * (y2 - y1), 2),
+                        "iscrowd": 0,
+                    }
+                )
         cats = [{"id": i + 1, "name": c} for i, c in enumerate(CLASSES)]
-        (tmp / f"{split}.json").write_text(json.dumps({"images": images, "annotations": annotations, "categories": cats}))
-    checksums = {f"{split}/{p.name}": sha256_file(p) for split in ("train", "test") for p in sorted((tmp / split).iterdir())}
+        (tmp / f"{split}.json").write_text(
+            json.dumps({"images": images, "annotations": annotations, "categories": cats})
+        )
+    checksums = {
+        f"{split}/{p.name}": sha256_file(p) for split in ("train", "test") for p in sorted((tmp / split).iterdir())
+    }
     (tmp / "checksums.json").write_text(json.dumps(checksums, sort_keys=True))
     # written last: its presence means the folder is complete
     (tmp / "config.json").write_text(json.dumps({"generator_version": GENERATOR_VERSION, **asdict(cfg)}, indent=2))
@@ -210,12 +234,17 @@ def shapes_dataset(cfg: ShapesConfig | None = None) -> DetectionDataset:
     damaged = _damaged(root) if (root / "config.json").is_file() else None
     if damaged:
         if damaged != "checksums.json":  # no record: an older dcbench made it; quietly made again
-            warnings.warn(f"{root / damaged}: the cached built-in dataset was damaged (its checksum differs); "
-                          f"generated again", stacklevel=2)
+            warnings.warn(
+                f"{root / damaged}: the cached built-in dataset was damaged (its checksum differs); generated again",
+                stacklevel=2,
+            )
         shutil.rmtree(root, ignore_errors=True)
     if not (root / "config.json").is_file():
         _generate(cfg, root)
-    parts = {split: read_coco(root / f"{split}.json", images=root / split, name=f"shapes/{split}") for split in ("train", "test")}
+    parts = {
+        split: read_coco(root / f"{split}.json", images=root / split, name=f"shapes/{split}")
+        for split in ("train", "test")
+    }
     opts = {k: v for k, v in asdict(cfg).items() if v != getattr(ShapesConfig(), k)}
     source = "shapes" + (":?" + "&".join(f"{k}={v}" for k, v in opts.items()) if opts else "")
     return concat("shapes", parts, source=source)

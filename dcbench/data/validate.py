@@ -91,7 +91,8 @@ def sanitize_boxes(
     if outside.any():
         i = int(np.where(outside)[0][0])
         raise DatasetError(
-            where, f"box {i} {boxes[i].tolist()} lies outside the {width}x{height} image (beyond the clipping tolerance)"
+            where,
+            f"box {i} {boxes[i].tolist()} lies outside the {width}x{height} image (beyond the clipping tolerance)",
         )
     clipped = boxes.copy()
     clipped[:, [0, 2]] = np.clip(boxes[:, [0, 2]], 0, width)
@@ -128,7 +129,9 @@ def make_record(
 
     if width <= 0 or height <= 0:
         raise DatasetError(where, f"invalid image size {width}x{height}")
-    clean, keep = sanitize_boxes(np.asarray(boxes, dtype=np.float32).reshape(-1, 4), width, height, where=where, report=report)
+    clean, keep = sanitize_boxes(
+        np.asarray(boxes, dtype=np.float32).reshape(-1, 4), width, height, where=where, report=report
+    )
     labels = np.asarray(labels, dtype=np.int64).reshape(-1)
     ignore = np.asarray(ignore, dtype=bool).reshape(-1)
     return ImageRecord(image_id, file, int(width), int(height), clean[keep], labels[keep], ignore[keep])

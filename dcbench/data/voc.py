@@ -57,7 +57,9 @@ def _number(node: ET.Element, tag: str, where: Path) -> float:
         raise DatasetError(where, f"<{tag}> is not a number: {value!r}") from None
 
 
-def _parse_xml(xml_path: Path, image_dir: Path, classes: list[str] | None, discovered: dict[str, int], report: LoadReport):
+def _parse_xml(
+    xml_path: Path, image_dir: Path, classes: list[str] | None, discovered: dict[str, int], report: LoadReport
+):
     try:
         root = ET.parse(xml_path).getroot()
     except ET.ParseError as exc:
@@ -67,7 +69,9 @@ def _parse_xml(xml_path: Path, image_dir: Path, classes: list[str] | None, disco
     if root.tag != "annotation":
         raise DatasetError(xml_path, f"root element is <{root.tag}>, expected <annotation>")
     filename_node = root.find("filename")
-    filename = filename_node.text.strip() if filename_node is not None and filename_node.text else xml_path.stem + ".jpg"
+    filename = (
+        filename_node.text.strip() if filename_node is not None and filename_node.text else xml_path.stem + ".jpg"
+    )
     file = safe_join(image_dir, filename, where=xml_path)
     require_file(file, where=xml_path)
     width = height = 0

@@ -37,23 +37,27 @@ def coco_dict(ds: DetectionDataset, file_names: list[str] | None = None) -> dict
     images, annotations = [], []
     ann_id = 1
     for k, im in enumerate(ds.images):
-        images.append({
-            "id": k + 1,
-            "file_name": file_names[k] if file_names else im.file.name,
-            "width": im.width,
-            "height": im.height,
-        })
+        images.append(
+            {
+                "id": k + 1,
+                "file_name": file_names[k] if file_names else im.file.name,
+                "width": im.width,
+                "height": im.height,
+            }
+        )
         for box, label, ignore in zip(im.boxes.tolist(), im.labels.tolist(), im.ignore.tolist()):
             x1, y1, x2, y2 = box
             w, h = x2 - x1, y2 - y1
-            annotations.append({
-                "id": ann_id,
-                "image_id": k + 1,
-                "category_id": label + 1,
-                "bbox": [round(x1, 3), round(y1, 3), round(w, 3), round(h, 3)],
-                "area": round(w * h, 3),
-                "iscrowd": int(ignore),
-            })
+            annotations.append(
+                {
+                    "id": ann_id,
+                    "image_id": k + 1,
+                    "category_id": label + 1,
+                    "bbox": [round(x1, 3), round(y1, 3), round(w, 3), round(h, 3)],
+                    "area": round(w * h, 3),
+                    "iscrowd": int(ignore),
+                }
+            )
             ann_id += 1
     categories = [{"id": i + 1, "name": n, "supercategory": "object"} for i, n in enumerate(ds.categories)]
     return {"images": images, "annotations": annotations, "categories": categories}
@@ -93,7 +97,13 @@ def yolo_label_lines(ds: DetectionDataset, k: int) -> list[str]:
     return lines
 
 
-def write_yolo(ds: DetectionDataset, out: str | Path, split: str = "train", *, extra_splits: dict[str, DetectionDataset] | None = None) -> Path:
+def write_yolo(
+    ds: DetectionDataset,
+    out: str | Path,
+    split: str = "train",
+    *,
+    extra_splits: dict[str, DetectionDataset] | None = None,
+) -> Path:
     """Write ``out/images/<split>``, ``out/labels/<split>``, ``classes.txt`` and ``data.yaml``; returns data.yaml."""
     out = Path(out)
     parts = {split: ds, **(extra_splits or {})}

@@ -90,11 +90,22 @@ def read_yolo(root: str | Path, *, name: str | None = None) -> DetectionDataset:
         for file in sorted(f for f in img_dir.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES):
             width, height = read_image_size(file)
             label_file = label_dir / f"{file.stem}.txt"
-            boxes, labels = _parse_labels(label_file, width, height, len(categories)) if label_file.is_file() else ([], [])
+            boxes, labels = (
+                _parse_labels(label_file, width, height, len(categories)) if label_file.is_file() else ([], [])
+            )
             rec_id = f"{split}/{file.stem}" if split else file.stem
             records.append(
-                make_record(rec_id, file, width, height, boxes, labels, np.zeros(len(labels), bool),
-                            where=label_file, report=report)
+                make_record(
+                    rec_id,
+                    file,
+                    width,
+                    height,
+                    boxes,
+                    labels,
+                    np.zeros(len(labels), bool),
+                    where=label_file,
+                    report=report,
+                )
             )
         if split:
             splits[split] = list(range(start, len(records)))

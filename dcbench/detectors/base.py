@@ -54,16 +54,38 @@ class InversionTarget:
 class DetectorBackend(Protocol):
     name: str
 
-    def train(self, dataset: DetectionDataset, *, protocol: TrainProtocol, seed: int, workdir: Path,
-              device: str, reporter: Reporter | None = None) -> Checkpoint:
+    def train(
+        self,
+        dataset: DetectionDataset,
+        *,
+        protocol: TrainProtocol,
+        seed: int,
+        workdir: Path,
+        device: str,
+        reporter: Reporter | None = None,
+    ) -> Checkpoint:
         """Train a freshly initialised detector (no pre-trained weights) on ``dataset``."""
 
-    def predict(self, checkpoint: Checkpoint, dataset: DetectionDataset, *, protocol: TrainProtocol,
-                device: str, reporter: Reporter | None = None) -> list[Detections]:
+    def predict(
+        self,
+        checkpoint: Checkpoint,
+        dataset: DetectionDataset,
+        *,
+        protocol: TrainProtocol,
+        device: str,
+        reporter: Reporter | None = None,
+    ) -> list[Detections]:
         """Detections for every image of ``dataset``, in its order, in original-image pixels."""
 
-    def features(self, checkpoint: Checkpoint, dataset: DetectionDataset, *, protocol: TrainProtocol,
-                 device: str, reporter: Reporter | None = None) -> np.ndarray:
+    def features(
+        self,
+        checkpoint: Checkpoint,
+        dataset: DetectionDataset,
+        *,
+        protocol: TrainProtocol,
+        device: str,
+        reporter: Reporter | None = None,
+    ) -> np.ndarray:
         """(N, D) float32 whole-image embeddings (global-pooled backbone output), for feature-based selection."""
 
     def inversion_target(self, checkpoint: Checkpoint, *, protocol: TrainProtocol, device: str) -> InversionTarget:

@@ -44,7 +44,8 @@ def _import():
     except ImportError as exc:
         raise ConfigError(
             f"Detectron2 is not installed ({exc}): install it from its repository, or run "
-            "`python scripts/install_detectron2.py` (see the README)") from None
+            "`python scripts/install_detectron2.py` (see the README)"
+        ) from None
 
 
 def _resized(path, imgsz: int):
@@ -131,7 +132,9 @@ class Detectron2Detector:
             inputs.append(item)
         return inputs
 
-    def train(self, dataset: DetectionDataset, *, protocol, seed: int, workdir: Path, device: str, reporter=None) -> Checkpoint:
+    def train(
+        self, dataset: DetectionDataset, *, protocol, seed: int, workdir: Path, device: str, reporter=None
+    ) -> Checkpoint:
         import torch
         from detectron2.utils.events import EventStorage
 
@@ -141,33 +144,57 @@ class Detectron2Detector:
         model = self._model(dataset.num_classes, protocol.imgsz, device)
         with EventStorage():
             record = train_from_scratch(
-                model, dataset, lambda images, gen: model(self._inputs(images, protocol.imgsz, device, train=True, gen=gen)),
-                protocol=protocol, seed=seed, name=self.arch, reporter=reporter or SILENT)
+                model,
+                dataset,
+                lambda images, gen: model(self._inputs(images, protocol.imgsz, device, train=True, gen=gen)),
+                protocol=protocol,
+                seed=seed,
+                name=self.arch,
+                reporter=reporter or SILENT,
+            )
         target = workdir / "detector.pt"
-        torch.save({"model": model.state_dict(), "num_classes": dataset.num_classes, "imgsz": protocol.imgsz,
-                    "arch": self.arch}, target)
+        torch.save(
+            {
+                "model": model.state_dict(),
+                "num_classes": dataset.num_classes,
+                "imgsz": protocol.imgsz,
+                "arch": self.arch,
+            },
+            target,
+        )
         return Checkpoint(self.name, target, {"arch": self.arch, "images": len(dataset), **record})
 
-    def predict(self, checkpoint: Checkpoint, dataset: DetectionDataset, *, protocol, device: str, reporter=None) -> list[Detections]:
+    def predict(
+        self, checkpoint: Checkpoint, dataset: DetectionDataset, *, protocol, device: str, reporter=None
+    ) -> list[Detections]:
         import torch
 
         model, state = self._load(checkpoint, device)
         out: list[Detections] = []
-        with torch.no_grad(), (reporter or SILENT).stage(f"predict {len(dataset)} images", total=len(dataset), unit="image") as step:
+        with (
+            torch.no_grad(),
+            (reporter or SILENT).stage(f"predict {len(dataset)} images", total=len(dataset), unit="image") as step,
+        ):
             for start in range(0, len(dataset), 8):
                 chunk = dataset.images[start : start + 8]
                 for r in model(self._inputs(chunk, state["imgsz"], device, train=False)):
                     inst = r["instances"].to("cpu")
-                    out.append(Detections(inst.pred_boxes.tensor.numpy(), inst.scores.numpy(), inst.pred_classes.numpy()))
+                    out.append(
+                        Detections(inst.pred_boxes.tensor.numpy(), inst.scores.numpy(), inst.pred_classes.numpy())
+                    )
                 step(len(out))
         return out
 
-    def features(self, checkpoint: Checkpoint, dataset: DetectionDataset, *, protocol, device: str, reporter=None) -> np.ndarray:
+    def features(
+        self, checkpoint: Checkpoint, dataset: DetectionDataset, *, protocol, device: str, reporter=None
+    ) -> np.ndarray:
         """Global-average-pooled coarsest FPN level."""
         model, state = self._load(checkpoint, device)
 
         def coarsest(records):
-            levels = model.backbone(model.preprocess_image(self._inputs(records, state["imgsz"], device, train=False)).tensor)
+            levels = model.backbone(
+                model.preprocess_image(self._inputs(records, state["imgsz"], device, train=False)).tensor
+            )
             return levels[sorted(levels)[-1]]  # p2 ... p6
 
         return pooled_coarsest_level(dataset, coarsest, reporter=reporter or SILENT)

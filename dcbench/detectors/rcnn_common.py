@@ -49,7 +49,9 @@ def train_from_scratch(model, dataset, step_losses: Callable, *, protocol, seed:
     opt = torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=1e-4)
     warm = min(WARMUP_ITERS, max(1, total // 10))
     sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda it: (it + 1) / warm if it < warm else 0.5 * (1 + math.cos(math.pi * (it - warm) / max(1, total - warm))))
+        opt,
+        lambda it: (it + 1) / warm if it < warm else 0.5 * (1 + math.cos(math.pi * (it - warm) / max(1, total - warm))),
+    )
     gen = torch.Generator().manual_seed(seed)
     iterations = 0
     with reporter.stage(f"train {name} on {len(dataset)} images", total=epochs, unit="epoch") as step:
@@ -81,7 +83,10 @@ def pooled_coarsest_level(dataset, coarsest_level: Callable, *, reporter) -> np.
     import torch
 
     feats = []
-    with torch.no_grad(), reporter.stage(f"features of {len(dataset)} images", total=len(dataset), unit="image") as step:
+    with (
+        torch.no_grad(),
+        reporter.stage(f"features of {len(dataset)} images", total=len(dataset), unit="image") as step,
+    ):
         for start in range(0, len(dataset), FEATURE_BATCH):
             coarsest = coarsest_level(dataset.images[start : start + FEATURE_BATCH])
             feats.append(torch.nn.functional.adaptive_avg_pool2d(coarsest, 1).flatten(1).cpu().numpy())

@@ -28,8 +28,12 @@ from dcbench.errors import ConfigError
 from dcbench.evaluation.detections import Detections
 from dcbench.progress import SILENT
 
-ARCHITECTURES = ("fasterrcnn_resnet50_fpn", "fasterrcnn_resnet50_fpn_v2", "fasterrcnn_mobilenet_v3_large_fpn",
-                 "fasterrcnn_mobilenet_v3_large_320_fpn")
+ARCHITECTURES = (
+    "fasterrcnn_resnet50_fpn",
+    "fasterrcnn_resnet50_fpn_v2",
+    "fasterrcnn_mobilenet_v3_large_fpn",
+    "fasterrcnn_mobilenet_v3_large_320_fpn",
+)
 
 
 def _image_tensor(path):
@@ -68,8 +72,15 @@ class TorchvisionDetector:
 
         builder = getattr(detection, self.arch)
         # background is class 0 in torchvision; dataset class k is label k + 1
-        model = builder(weights=None, weights_backbone=None, num_classes=num_classes + 1,
-                        min_size=imgsz, max_size=imgsz, box_detections_per_img=100, box_score_thresh=0.001)
+        model = builder(
+            weights=None,
+            weights_backbone=None,
+            num_classes=num_classes + 1,
+            min_size=imgsz,
+            max_size=imgsz,
+            box_detections_per_img=100,
+            box_score_thresh=0.001,
+        )
         sizes = self.anchor_sizes(imgsz)
         default = model.rpn.anchor_generator
         if [len(s) for s in default.sizes] != [len(s) for s in sizes]:
@@ -86,7 +97,9 @@ class TorchvisionDetector:
         model.load_state_dict(state["model"])
         return model.to(device).eval(), state
 
-    def train(self, dataset: DetectionDataset, *, protocol, seed: int, workdir: Path, device: str, reporter=None) -> Checkpoint:
+    def train(
+        self, dataset: DetectionDataset, *, protocol, seed: int, workdir: Path, device: str, reporter=None
+    ) -> Checkpoint:
         import torch
 
         workdir = Path(workdir)
@@ -104,33 +117,61 @@ class TorchvisionDetector:
                     x = x.flip(-1)
                     boxes = torch.stack([im.width - boxes[:, 2], boxes[:, 1], im.width - boxes[:, 0], boxes[:, 3]], 1)
                 xs.append(x.to(device))
-                ts.append({"boxes": boxes.reshape(-1, 4).to(device),
-                           "labels": (torch.from_numpy(im.labels[keep].copy()) + 1).to(device)})
+                ts.append(
+                    {
+                        "boxes": boxes.reshape(-1, 4).to(device),
+                        "labels": (torch.from_numpy(im.labels[keep].copy()) + 1).to(device),
+                    }
+                )
             return model(xs, ts)
 
-        record = train_from_scratch(model, dataset, step_losses, protocol=protocol, seed=seed, name=self.arch,
-                                    reporter=reporter or SILENT)
+        record = train_from_scratch(
+            model, dataset, step_losses, protocol=protocol, seed=seed, name=self.arch, reporter=reporter or SILENT
+        )
         target = workdir / "detector.pt"
-        torch.save({"model": model.state_dict(), "num_classes": dataset.num_classes, "imgsz": protocol.imgsz,
-                    "arch": self.arch}, target)
-        return Checkpoint(self.name, target, {"arch": self.arch, "images": len(dataset), **record,
-                                              "anchor_sizes": [list(a) for a in self.anchor_sizes(protocol.imgsz)]})
+        torch.save(
+            {
+                "model": model.state_dict(),
+                "num_classes": dataset.num_classes,
+                "imgsz": protocol.imgsz,
+                "arch": self.arch,
+            },
+            target,
+        )
+        return Checkpoint(
+            self.name,
+            target,
+            {
+                "arch": self.arch,
+                "images": len(dataset),
+                **record,
+                "anchor_sizes": [list(a) for a in self.anchor_sizes(protocol.imgsz)],
+            },
+        )
 
-    def predict(self, checkpoint: Checkpoint, dataset: DetectionDataset, *, protocol, device: str, reporter=None) -> list[Detections]:
+    def predict(
+        self, checkpoint: Checkpoint, dataset: DetectionDataset, *, protocol, device: str, reporter=None
+    ) -> list[Detections]:
         import torch
 
         model, _ = self._load(checkpoint, device)
         out: list[Detections] = []
-        with torch.no_grad(), (reporter or SILENT).stage(f"predict {len(dataset)} images", total=len(dataset), unit="image") as step:
+        with (
+            torch.no_grad(),
+            (reporter or SILENT).stage(f"predict {len(dataset)} images", total=len(dataset), unit="image") as step,
+        ):
             for start in range(0, len(dataset), 8):
                 xs = [_image_tensor(im.file).to(device) for im in dataset.images[start : start + 8]]
                 for r in model(xs):
-                    out.append(Detections(r["boxes"].cpu().numpy(), r["scores"].cpu().numpy(),
-                                          (r["labels"] - 1).cpu().numpy()))
+                    out.append(
+                        Detections(r["boxes"].cpu().numpy(), r["scores"].cpu().numpy(), (r["labels"] - 1).cpu().numpy())
+                    )
                 step(len(out))
         return out
 
-    def features(self, checkpoint: Checkpoint, dataset: DetectionDataset, *, protocol, device: str, reporter=None) -> np.ndarray:
+    def features(
+        self, checkpoint: Checkpoint, dataset: DetectionDataset, *, protocol, device: str, reporter=None
+    ) -> np.ndarray:
         """Global-average-pooled coarsest FPN level of the backbone, on the model's own resized input."""
         model, _ = self._load(checkpoint, device)
 

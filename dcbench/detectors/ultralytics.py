@@ -92,8 +92,11 @@ def _check_images_kept(trainer, dataset: DetectionDataset) -> None:
     names = yolo_file_names(dataset)
     dropped = [im.file for name, im in zip(names, dataset.images) if name not in kept]
     if dropped:
-        raise DatasetError(dropped[0], f"unreadable image: Ultralytics would train on {len(names) - len(dropped)} of "
-                                       f"{len(names)} images ({len(dropped)} dropped)")
+        raise DatasetError(
+            dropped[0],
+            f"unreadable image: Ultralytics would train on {len(names) - len(dropped)} of "
+            f"{len(names)} images ({len(dropped)} dropped)",
+        )
 
 
 class UltralyticsDetector:
@@ -113,7 +116,9 @@ class UltralyticsDetector:
         self.name = f"ultralytics:{config}"
 
     # -- training -------------------------------------------------------------------------------------------
-    def train(self, dataset: DetectionDataset, *, protocol, seed: int, workdir: Path, device: str, reporter=None) -> Checkpoint:
+    def train(
+        self, dataset: DetectionDataset, *, protocol, seed: int, workdir: Path, device: str, reporter=None
+    ) -> Checkpoint:
         _prepare()
         from ultralytics import YOLO
 
@@ -127,17 +132,32 @@ class UltralyticsDetector:
         run_dir = workdir / "ultralytics"
         shutil.rmtree(run_dir, ignore_errors=True)
         cpu = device == "cpu"
-        with (reporter or SILENT).stage(f"train {self.config} on {len(dataset)} images", total=epochs, unit="epoch") as step:
+        with (reporter or SILENT).stage(
+            f"train {self.config} on {len(dataset)} images", total=epochs, unit="epoch"
+        ) as step:
             model.add_callback(
                 "on_train_epoch_end",
                 lambda tr: step(tr.epoch + 1, f"loss {_total(tr.tloss):.3f}"),
             )
             model.add_callback("on_pretrain_routine_end", lambda tr: _check_images_kept(tr, dataset))
             model.train(
-                data=str(data_yaml), epochs=epochs, imgsz=protocol.imgsz, batch=min(protocol.batch, len(dataset)),
-                device=ultralytics_device(device), workers=0 if cpu else min(8, os.cpu_count() or 1),
-                seed=seed, deterministic=True, val=False, plots=False, pretrained=False, amp=not cpu,
-                project=str(workdir), name="ultralytics", exist_ok=True, verbose=False, cache=False,
+                data=str(data_yaml),
+                epochs=epochs,
+                imgsz=protocol.imgsz,
+                batch=min(protocol.batch, len(dataset)),
+                device=ultralytics_device(device),
+                workers=0 if cpu else min(8, os.cpu_count() or 1),
+                seed=seed,
+                deterministic=True,
+                val=False,
+                plots=False,
+                pretrained=False,
+                amp=not cpu,
+                project=str(workdir),
+                name="ultralytics",
+                exist_ok=True,
+                verbose=False,
+                cache=False,
                 # only the final checkpoint: a per-epoch last.pt was half the wall time of a 10-image student
                 # (300 one-batch epochs). The cost: a NaN loss now fails the run instead of reloading last.pt.
                 save=False,
@@ -161,18 +181,30 @@ class UltralyticsDetector:
 
         return YOLO(str(checkpoint.path), task="detect")
 
-    def predict(self, checkpoint: Checkpoint, dataset: DetectionDataset, *, protocol, device: str, reporter=None) -> list[Detections]:
+    def predict(
+        self, checkpoint: Checkpoint, dataset: DetectionDataset, *, protocol, device: str, reporter=None
+    ) -> list[Detections]:
         model = self._load(checkpoint)
         results: list[Detections] = []
         chunk = 64
         with (reporter or SILENT).stage(f"predict {len(dataset)} images", total=len(dataset), unit="image") as step:
             for start in range(0, len(dataset), chunk):
                 files = [str(im.file) for im in dataset.images[start : start + chunk]]
-                for r in model.predict(source=files, imgsz=protocol.imgsz, conf=0.001, iou=0.7, max_det=100,
-                                       device=ultralytics_device(device), verbose=False, stream=True,
-                                       batch=min(16, len(files))):
+                for r in model.predict(
+                    source=files,
+                    imgsz=protocol.imgsz,
+                    conf=0.001,
+                    iou=0.7,
+                    max_det=100,
+                    device=ultralytics_device(device),
+                    verbose=False,
+                    stream=True,
+                    batch=min(16, len(files)),
+                ):
                     b = r.boxes
-                    results.append(Detections(b.xyxy.cpu().numpy(), b.conf.cpu().numpy(), b.cls.cpu().numpy().astype(np.int64)))
+                    results.append(
+                        Detections(b.xyxy.cpu().numpy(), b.conf.cpu().numpy(), b.cls.cpu().numpy().astype(np.int64))
+                    )
                 step(len(results))
         return results
 
@@ -184,7 +216,9 @@ class UltralyticsDetector:
             p.requires_grad_(False)
         return model
 
-    def features(self, checkpoint: Checkpoint, dataset: DetectionDataset, *, protocol, device: str, reporter=None) -> np.ndarray:
+    def features(
+        self, checkpoint: Checkpoint, dataset: DetectionDataset, *, protocol, device: str, reporter=None
+    ) -> np.ndarray:
         """Global-average-pooled output of the last backbone layer, on letterboxed images."""
         import torch
 
@@ -197,13 +231,22 @@ class UltralyticsDetector:
         feats = []
         batch = 32
         try:
-            with torch.no_grad(), (reporter or SILENT).stage(f"features of {len(dataset)} images", total=len(dataset), unit="image") as step:
+            with (
+                torch.no_grad(),
+                (reporter or SILENT).stage(
+                    f"features of {len(dataset)} images", total=len(dataset), unit="image"
+                ) as step,
+            ):
                 for start in range(0, len(dataset), batch):
-                    arr = np.stack([letterbox(im.file, protocol.imgsz)[0] for im in dataset.images[start : start + batch]])
+                    arr = np.stack(
+                        [letterbox(im.file, protocol.imgsz)[0] for im in dataset.images[start : start + batch]]
+                    )
                     x = torch.from_numpy(arr).permute(0, 3, 1, 2).float().div(255).to(device)
                     captured.clear()
                     model(x)
-                    feats.append(torch.nn.functional.adaptive_avg_pool2d(captured[0], 1).flatten(1).float().cpu().numpy())
+                    feats.append(
+                        torch.nn.functional.adaptive_avg_pool2d(captured[0], 1).flatten(1).float().cpu().numpy()
+                    )
                     step(min(start + batch, len(dataset)))
         finally:
             handle.remove()
@@ -223,7 +266,9 @@ class UltralyticsDetector:
             cls, boxes, idx = [], [], []
             for i, (bx, lb) in enumerate(targets):
                 bx = bx.to(images)
-                xywh = torch.stack([(bx[:, 0] + bx[:, 2]) / 2, (bx[:, 1] + bx[:, 3]) / 2, bx[:, 2] - bx[:, 0], bx[:, 3] - bx[:, 1]], 1)
+                xywh = torch.stack(
+                    [(bx[:, 0] + bx[:, 2]) / 2, (bx[:, 1] + bx[:, 3]) / 2, bx[:, 2] - bx[:, 0], bx[:, 3] - bx[:, 1]], 1
+                )
                 boxes.append(xywh / scale)
                 cls.append(lb.to(images).view(-1, 1))
                 idx.append(torch.full((len(lb),), float(i), device=images.device))

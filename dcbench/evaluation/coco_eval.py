@@ -45,16 +45,20 @@ def detections_to_coco(detections: Sequence[Detections], max_per_image: int = MA
         order = np.argsort(-det.scores, kind="stable")[:max_per_image]
         for i in order:
             x1, y1, x2, y2 = det.boxes[i].tolist()
-            results.append({
-                "image_id": k + 1,
-                "category_id": int(det.labels[i]) + 1,
-                "bbox": [x1, y1, x2 - x1, y2 - y1],
-                "score": float(det.scores[i]),
-            })
+            results.append(
+                {
+                    "image_id": k + 1,
+                    "category_id": int(det.labels[i]) + 1,
+                    "bbox": [x1, y1, x2 - x1, y2 - y1],
+                    "score": float(det.scores[i]),
+                }
+            )
     return results
 
 
-def evaluate(dataset: DetectionDataset, detections: Sequence[Detections], *, backend: str = "pycocotools") -> dict[str, float | None]:
+def evaluate(
+    dataset: DetectionDataset, detections: Sequence[Detections], *, backend: str = "pycocotools"
+) -> dict[str, float | None]:
     """COCO metrics (0-100) of ``detections`` (one per image of ``dataset``, same order)."""
     if len(detections) != len(dataset):
         raise ValueError(f"{len(detections)} detection entries for {len(dataset)} images")
@@ -79,8 +83,14 @@ def evaluate(dataset: DetectionDataset, detections: Sequence[Detections], *, bac
 
 
 # COCOeval's area ranges (inclusive), in pixels^2 of the annotation's area
-_AREA_RANGES = {"mAP": (0, 1e10), "AP50": (0, 1e10), "AP75": (0, 1e10),
-                "APs": (0, 32**2), "APm": (32**2, 96**2), "APl": (96**2, 1e10)}
+_AREA_RANGES = {
+    "mAP": (0, 1e10),
+    "AP50": (0, 1e10),
+    "AP75": (0, 1e10),
+    "APs": (0, 32**2),
+    "APm": (32**2, 96**2),
+    "APl": (96**2, 1e10),
+}
 
 
 def _empty_result_metrics(annotations: list[dict]) -> dict[str, float | None]:

@@ -70,7 +70,9 @@ class CellConfig:
         if condensing and self.teacher_checkpoint:
             import hashlib
 
-            parts.append("teacher-" + hashlib.sha256(str(Path(self.teacher_checkpoint).resolve()).encode()).hexdigest()[:8])
+            parts.append(
+                "teacher-" + hashlib.sha256(str(Path(self.teacher_checkpoint).resolve()).encode()).hexdigest()[:8]
+            )
         parts += [f"r{self.ratio:g}", f"s{self.seed}"] + ([self.protocol.protocol_id] if condensing else [])
         return re.sub(r"[^A-Za-z0-9._=+-]+", "_", "__".join(parts)).strip("_")
 
@@ -124,7 +126,9 @@ def make_method(name: str, options: dict[str, Any], registries=None):
         known = [p.name for p in params if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
         unknown = [k for k in options if k not in known]
         takes = f"it takes {', '.join(known)}" if known else "it takes none"
-        raise ConfigError(f"method {name!r} does not take option(s) {', '.join(unknown) or options} ({takes})") from None
+        raise ConfigError(
+            f"method {name!r} does not take option(s) {', '.join(unknown) or options} ({takes})"
+        ) from None
     except ValueError:  # no signature to read (a builtin): let the call say what is wrong
         pass
     try:
@@ -157,8 +161,11 @@ def settings_drift(recorded: dict, now: dict) -> list[str]:
     drift = []
     for part in ("protocol", "method"):
         old, new = recorded.get(part) or {}, now.get(part) or {}
-        drift += [f"{part}.{k}" for k in sorted(old.keys() & new.keys())
-                  if k not in ("description", "protocol_id", "version") and old[k] != new[k]]
+        drift += [
+            f"{part}.{k}"
+            for k in sorted(old.keys() & new.keys())
+            if k not in ("description", "protocol_id", "version") and old[k] != new[k]
+        ]
         if "version" in new and old.get("version", 1) != new["version"]:
             drift.append(f"{part}.version")
     return drift
@@ -202,18 +209,33 @@ def prepare(config: CellConfig) -> CellInputs:
     return CellInputs(method, detector, evaluator, split, budget, [str(w.message) for w in caught])
 
 
-def fetch_cell_teacher(config: CellConfig, inputs: CellInputs, backend, *, device: str, reporter: Reporter | None = None):
+def fetch_cell_teacher(
+    config: CellConfig, inputs: CellInputs, backend, *, device: str, reporter: Reporter | None = None
+):
     """The Fetch teacher of ``backend`` on the cell's train split (trained once, then cached). A checkpoint given
     with ``--teacher`` stands for the condensing detector's teacher only."""
     from dcbench.harness.teacher import fetch_teacher
 
     given = config.teacher_checkpoint if backend is inputs.detector else None
-    return fetch_teacher(inputs.split.train, backend, protocol=config.protocol, seed=config.seed, device=device,
-                         reporter=reporter, checkpoint_path=Path(given) if given else None)
+    return fetch_teacher(
+        inputs.split.train,
+        backend,
+        protocol=config.protocol,
+        seed=config.seed,
+        device=device,
+        reporter=reporter,
+        checkpoint_path=Path(given) if given else None,
+    )
 
 
-def condense_cell(config: CellConfig, out_root: Path, *, device: str, inputs: CellInputs | None = None,
-                  reporter: Reporter | None = None):
+def condense_cell(
+    config: CellConfig,
+    out_root: Path,
+    *,
+    device: str,
+    inputs: CellInputs | None = None,
+    reporter: Reporter | None = None,
+):
     """The cell's condensed set, made once per :meth:`CellConfig.condense_name` under ``OUT/condensed/`` and
     reused (a complete set has a manifest; a killed one is redone, DCOD resuming its forge). Returns the set,
     the teacher record, this call's stage timings (empty when the set is reused) and how the set was made."""
@@ -222,8 +244,11 @@ def condense_cell(config: CellConfig, out_root: Path, *, device: str, inputs: Ce
     inputs = inputs or prepare(config)
     workdir = Path(out_root) / CONDENSED_ROOT / config.condense_name()
     workdir.parent.mkdir(parents=True, exist_ok=True)
-    with exclusive(workdir.with_name(f"{workdir.name}.lock"), note=reporter.note if reporter is not None else None,
-                   waiting=f"another process is making condensed set {workdir.name}: waiting"):
+    with exclusive(
+        workdir.with_name(f"{workdir.name}.lock"),
+        note=reporter.note if reporter is not None else None,
+        waiting=f"another process is making condensed set {workdir.name}: waiting",
+    ):
         return _condense_locked(config, workdir, device=device, inputs=inputs, reporter=reporter)
 
 
@@ -245,7 +270,12 @@ def _condense_locked(config: CellConfig, workdir: Path, *, device: str, inputs: 
             why = "the train set changed since this set was condensed"
         else:
             # this cell did no condensing: its timings say so; the time the set took is kept with the set
-            return existing, record["teacher"], {}, {"reused": True, "made_by": record["cell"], "timings": record["timings"]}
+            return (
+                existing,
+                record["teacher"],
+                {},
+                {"reused": True, "made_by": record["cell"], "timings": record["timings"]},
+            )
         if reporter is not None:
             reporter.note(f"{workdir.name}: {why}; condensing again")
         record_file.unlink()
@@ -261,9 +291,15 @@ def _condense_locked(config: CellConfig, workdir: Path, *, device: str, inputs: 
         raise ConfigError(f"method {config.method!r} returned {len(condensed)} images for a budget of {inputs.budget}")
     timings["condense_s"] = round(time.perf_counter() - t0, 3)
     # written after the set: its presence means the set is complete and says how it was made
-    atomic_write_text(record_file, json.dumps({"cell": config.condense_name(), "teacher": teacher_record,
-                                               "timings": timings, "settings": settings},
-                                              indent=2, default=str) + "\n")
+    atomic_write_text(
+        record_file,
+        json.dumps(
+            {"cell": config.condense_name(), "teacher": teacher_record, "timings": timings, "settings": settings},
+            indent=2,
+            default=str,
+        )
+        + "\n",
+    )
     return condensed, teacher_record, timings, {"reused": False, "made_by": config.condense_name(), "timings": timings}
 
 
@@ -280,8 +316,11 @@ def run_cell(config: CellConfig, out_root: Path, *, device: str, reporter: Repor
     cell_dir = Path(out_root) / config.cell_name()
     asked = time.time()
     Path(out_root).mkdir(parents=True, exist_ok=True)
-    with exclusive(Path(out_root) / f".{cell_dir.name}.lock", note=reporter.note,
-                   waiting=f"another process is running cell {cell_dir.name}: waiting"):
+    with exclusive(
+        Path(out_root) / f".{cell_dir.name}.lock",
+        note=reporter.note,
+        waiting=f"another process is running cell {cell_dir.name}: waiting",
+    ):
         done = cell_dir / RESULT_FILE
         if done.is_file() and done.stat().st_mtime >= asked:
             reporter.note(f"{done}: finished by the other process meanwhile")
@@ -304,29 +343,51 @@ def _run_cell_locked(config: CellConfig, cell_dir: Path, out_root: Path, *, devi
 
     if getattr(inputs.method, "student_is_teacher", False):
         if inputs.budget != len(split.train):
-            raise ConfigError(f"method {config.method!r} trains on the whole train split: use ratio 1 "
-                              f"(got {config.ratio:g}, {inputs.budget} of {len(split.train)} images)")
+            raise ConfigError(
+                f"method {config.method!r} trains on the whole train split: use ratio 1 "
+                f"(got {config.ratio:g}, {inputs.budget} of {len(split.train)} images)"
+            )
         t0 = time.perf_counter()
-        fetched, teacher_record = fetch_cell_teacher(config, inputs, evaluator_backend, device=device, reporter=reporter)
+        fetched, teacher_record = fetch_cell_teacher(
+            config, inputs, evaluator_backend, device=device, reporter=reporter
+        )
         student = fetched.checkpoint
         timings["train_s"] = round(time.perf_counter() - t0, 3)
-        condensed_record = {"path": None, "images": len(split.train), "boxes": split.train.n_boxes,
-                            "manifest": {"method": config.method, "kind": FULL_KIND}}
+        condensed_record = {
+            "path": None,
+            "images": len(split.train),
+            "boxes": split.train.n_boxes,
+            "manifest": {"method": config.method, "kind": FULL_KIND},
+        }
         student_record = {"checkpoint": str(student.path), "teacher": teacher_record, **student.meta}
     else:
-        condensed, teacher_record, stage_timings, made = condense_cell(config, out_root, device=device, inputs=inputs,
-                                                                       reporter=reporter)
+        condensed, teacher_record, stage_timings, made = condense_cell(
+            config, out_root, device=device, inputs=inputs, reporter=reporter
+        )
         timings.update(stage_timings)
-        condensed_record = {"key": config.condense_name(), "path": os.path.relpath(condensed.path, cell_dir),
-                            "images": len(condensed), "boxes": condensed.dataset.n_boxes, **made,
-                            "manifest": condensed.manifest}
+        condensed_record = {
+            "key": config.condense_name(),
+            "path": os.path.relpath(condensed.path, cell_dir),
+            "images": len(condensed),
+            "boxes": condensed.dataset.n_boxes,
+            **made,
+            "manifest": condensed.manifest,
+        }
         t0 = time.perf_counter()
-        student = evaluator_backend.train(condensed.dataset, protocol=config.protocol, seed=config.seed,
-                                          workdir=cell_dir / "student", device=device, reporter=reporter)
+        student = evaluator_backend.train(
+            condensed.dataset,
+            protocol=config.protocol,
+            seed=config.seed,
+            workdir=cell_dir / "student",
+            device=device,
+            reporter=reporter,
+        )
         timings["train_s"] = round(time.perf_counter() - t0, 3)
         student_record = {"checkpoint": os.path.relpath(student.path, cell_dir), **student.meta}
     t0 = time.perf_counter()
-    detections = evaluator_backend.predict(student, split.test, protocol=config.protocol, device=device, reporter=reporter)
+    detections = evaluator_backend.predict(
+        student, split.test, protocol=config.protocol, device=device, reporter=reporter
+    )
     timings["predict_s"] = round(time.perf_counter() - t0, 3)
     t0 = time.perf_counter()
     metrics = evaluate(split.test, detections)
@@ -338,8 +399,11 @@ def _run_cell_locked(config: CellConfig, cell_dir: Path, out_root: Path, *, devi
         "cell": config.cell_name(),
         "status": "ok",
         "config": config.as_dict(),
-        "method": {"name": config.method, "variant": config.variant_options(),
-                   "options": inputs.method.describe() if hasattr(inputs.method, "describe") else {}},
+        "method": {
+            "name": config.method,
+            "variant": config.variant_options(),
+            "options": inputs.method.describe() if hasattr(inputs.method, "describe") else {},
+        },
         "detector": describe(inputs.detector),
         "eval_detector": describe(evaluator_backend),
         "data": {

@@ -44,8 +44,10 @@ class Estimate:
         return self.teacher_s + self.condense_s + self.student_s
 
     def text(self) -> str:
-        line = (f"estimated {self.total_s / 3600:.1f} h (teachers {self.teacher_s / 3600:.1f} h, condensing "
-                f"{self.condense_s / 3600:.1f} h, students {self.student_s / 3600:.1f} h)")
+        line = (
+            f"estimated {self.total_s / 3600:.1f} h (teachers {self.teacher_s / 3600:.1f} h, condensing "
+            f"{self.condense_s / 3600:.1f} h, students {self.student_s / 3600:.1f} h)"
+        )
         if self.unknown:
             line += f"; no measured cost for {', '.join(sorted(self.unknown))} (not counted)"
         return line

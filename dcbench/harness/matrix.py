@@ -40,8 +40,19 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 FAILED_FILE = "failed.json"
-_KEYS = {"name", "protocol", "protocol_overrides", "datasets", "detectors", "eval_detectors", "ratios", "seeds",
-         "full_data", "methods", "device"}
+_KEYS = {
+    "name",
+    "protocol",
+    "protocol_overrides",
+    "datasets",
+    "detectors",
+    "eval_detectors",
+    "ratios",
+    "seeds",
+    "full_data",
+    "methods",
+    "device",
+}
 
 
 @dataclass(frozen=True)
@@ -93,9 +104,18 @@ class MatrixSpec:
         return list(unique.values())
 
     def _cell(self, ds: DatasetEntry, method: str, options: dict, det: str, ev: str | None, ratio: float, seed: int):
-        return CellConfig(method=method, detector=det, ratio=ratio, seed=seed, protocol=self.protocol,
-                          dataset=ds.spec, test_dataset=ds.test, eval_detector=ev if ev and ev != det else None,
-                          method_options=dict(options), dataset_id=self.identities.get(ds.spec))
+        return CellConfig(
+            method=method,
+            detector=det,
+            ratio=ratio,
+            seed=seed,
+            protocol=self.protocol,
+            dataset=ds.spec,
+            test_dataset=ds.test,
+            eval_detector=ev if ev and ev != det else None,
+            method_options=dict(options),
+            dataset_id=self.identities.get(ds.spec),
+        )
 
 
 def _fail(path: Path, problem: str) -> ConfigError:
@@ -147,16 +167,27 @@ def load_spec(path: str | Path) -> MatrixSpec:
             raise _fail(path, f"ratio {r:g} is not a fraction in (0, 1] (1 % is 0.01)")
     methods = []
     for m in _list(raw, "methods", path, dict):
-        if set(m) - {"name", "options"} or not isinstance(m.get("name"), str) or not isinstance(m.get("options", {}), dict):
-            raise _fail(path, f"method entry {m!r} must be {{name = \"...\", options = {{...}}}}")
+        if (
+            set(m) - {"name", "options"}
+            or not isinstance(m.get("name"), str)
+            or not isinstance(m.get("options", {}), dict)
+        ):
+            raise _fail(path, f'method entry {m!r} must be {{name = "...", options = {{...}}}}')
         methods.append(MethodEntry(m["name"], dict(m.get("options", {}))))
     full_data = raw.get("full_data", False)
     if not isinstance(full_data, bool):
         raise _fail(path, "'full_data' must be true or false")
     spec = MatrixSpec(
-        path=path, name=str(raw.get("name", path.stem)), protocol=protocol, datasets=datasets,
-        detectors=_list(raw, "detectors", path, str), eval_detectors=_list(raw, "eval_detectors", path, str, required=False),
-        ratios=ratios, seeds=_list(raw, "seeds", path, int), methods=methods, full_data=full_data,
+        path=path,
+        name=str(raw.get("name", path.stem)),
+        protocol=protocol,
+        datasets=datasets,
+        detectors=_list(raw, "detectors", path, str),
+        eval_detectors=_list(raw, "eval_detectors", path, str, required=False),
+        ratios=ratios,
+        seeds=_list(raw, "seeds", path, int),
+        methods=methods,
+        full_data=full_data,
     )
     _check_names(spec)
     return spec
@@ -195,7 +226,10 @@ def cell_state(out: Path, cell: CellConfig, fingerprints: dict[tuple, tuple[str,
         data = result.get("data", {})
         if expected and (data.get("train_fingerprint"), data.get("test_fingerprint")) != expected:
             return "stale"
-        recorded = {"protocol": result.get("config", {}).get("protocol"), "method": result.get("method", {}).get("options")}
+        recorded = {
+            "protocol": result.get("config", {}).get("protocol"),
+            "method": result.get("method", {}).get("options"),
+        }
         if settings_drift(recorded, current_settings(cell)):
             return "stale"
         return "done"

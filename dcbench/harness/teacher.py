@@ -31,12 +31,22 @@ NOT_TEACHER_FIELDS = ("description", "name", "overrides", "forge_iterations", "f
 def teacher_key(train: DetectionDataset, detector_name: str, protocol, seed: int) -> str:
     values = {k: v for k, v in asdict(protocol).items() if k not in NOT_TEACHER_FIELDS}
     values["full_set_epochs"] = protocol.epochs_for(len(train))
-    blob = json.dumps({"data": train.fingerprint(), "detector": detector_name, "protocol": values, "seed": seed}, sort_keys=True)
+    blob = json.dumps(
+        {"data": train.fingerprint(), "detector": detector_name, "protocol": values, "seed": seed}, sort_keys=True
+    )
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def fetch_teacher(train: DetectionDataset, backend, *, protocol, seed: int, device: str, reporter=None,
-                  checkpoint_path: Path | None = None) -> tuple[Teacher, dict]:
+def fetch_teacher(
+    train: DetectionDataset,
+    backend,
+    *,
+    protocol,
+    seed: int,
+    device: str,
+    reporter=None,
+    checkpoint_path: Path | None = None,
+) -> tuple[Teacher, dict]:
     """The teacher and a record of where it came from (``cached``, ``trained`` or ``given``)."""
     if checkpoint_path is not None:
         path = Path(checkpoint_path)
@@ -46,14 +56,19 @@ def fetch_teacher(train: DetectionDataset, backend, *, protocol, seed: int, devi
         return Teacher(backend, ckpt, protocol, device), {"source": "given", "path": str(path)}
     key = teacher_key(train, backend.name, protocol, seed)
     root = cache_dir("teachers") / key
-    with exclusive(root.with_name(f"{key}.lock"), waiting=f"another process is training teacher {key}: waiting",
-                   note=reporter.note if reporter is not None else None):
-        return _fetch_or_train(train, backend, root, key, protocol=protocol, seed=seed, device=device,
-                               reporter=reporter)
+    with exclusive(
+        root.with_name(f"{key}.lock"),
+        waiting=f"another process is training teacher {key}: waiting",
+        note=reporter.note if reporter is not None else None,
+    ):
+        return _fetch_or_train(
+            train, backend, root, key, protocol=protocol, seed=seed, device=device, reporter=reporter
+        )
 
 
-def _fetch_or_train(train: DetectionDataset, backend, root: Path, key: str, *, protocol, seed: int, device: str,
-                    reporter) -> tuple[Teacher, dict]:
+def _fetch_or_train(
+    train: DetectionDataset, backend, root: Path, key: str, *, protocol, seed: int, device: str, reporter
+) -> tuple[Teacher, dict]:
     for leftover in remove_dead_partials(root.parent, key):
         _note(reporter, f"removed {leftover}, a teacher whose training was killed")
     meta = _cached_meta(root, reporter)
@@ -68,9 +83,16 @@ def _fetch_or_train(train: DetectionDataset, backend, root: Path, key: str, *, p
     weights = Path(ckpt.path).name
     if Path(ckpt.path).parent != work:
         shutil.copyfile(ckpt.path, work / weights)
-    meta = {"weights": weights, "weights_sha256": sha256_file(work / weights), "detector": backend.name,
-            "train_images": len(train), "seed": seed, "protocol": protocol.as_dict(),
-            "train_s": round(time.perf_counter() - started, 2), "checkpoint_meta": ckpt.meta}
+    meta = {
+        "weights": weights,
+        "weights_sha256": sha256_file(work / weights),
+        "detector": backend.name,
+        "train_images": len(train),
+        "seed": seed,
+        "protocol": protocol.as_dict(),
+        "train_s": round(time.perf_counter() - started, 2),
+        "checkpoint_meta": ckpt.meta,
+    }
     (work / "teacher.json").write_text(json.dumps(meta, indent=2))
     for leftover in ("ultralytics", "yolo-data"):
         shutil.rmtree(work / leftover, ignore_errors=True)

@@ -15,7 +15,6 @@ RESULT_FILE = "result.json"
 REFERENCE_METHOD = "random"  # the paper's deltas are against Random
 
 
-
 def _variant_text(variant: dict) -> str:
     return ", ".join(f"{k}={json.dumps(v) if not isinstance(v, str) else v}" for k, v in sorted(variant.items()))
 
@@ -43,10 +42,14 @@ def _compute(r: dict, full: bool) -> dict:
     """What the cell cost: seconds to make its condensed set (even when another cell made it and this one reused
     it), to train its student (for the full-data row: its teacher), the cell's own wall time, and the device."""
     timings = r.get("timings") or {}
-    condensed_t = (r["condensed"].get("timings") or {})
+    condensed_t = r["condensed"].get("timings") or {}
     student_s = (r.get("teacher") or {}).get("train_s") if full else timings.get("train_s")
-    return {"condense_s": condensed_t.get("condense_s", timings.get("condense_s")), "student_s": student_s,
-            "total_s": timings.get("total_s"), "device": (r.get("device") or {}).get("name")}
+    return {
+        "condense_s": condensed_t.get("condense_s", timings.get("condense_s")),
+        "student_s": student_s,
+        "total_s": timings.get("total_s"),
+        "device": (r.get("device") or {}).get("name"),
+    }
 
 
 def load_results(root: str | Path) -> pd.DataFrame:
@@ -64,24 +67,26 @@ def load_results(root: str | Path) -> pd.DataFrame:
             condensed_with = cfg["detector"] if r.get("teacher") else eval_detector
             full = r["condensed"].get("manifest", {}).get("kind") == FULL_KIND
             variant = r["method"].get("variant", {})
-            rows.append({
-                "dataset": (cfg.get("dataset_id") or cfg["dataset"])
-                + (f" | test {cfg['test_dataset']}" if cfg.get("test_dataset") else ""),
-                "eval_detector": eval_detector,
-                "protocol": cfg["protocol"]["protocol_id"],
-                "protocol_text": protocol_text(cfg["protocol"]),
-                "label": row_label(cfg["method"], variant, condensed_with, eval_detector, full),
-                "method": cfg["method"],
-                "variant": _variant_text(variant),
-                "condensed_with": condensed_with,
-                "full": full,
-                "ratio": float(cfg["ratio"]),
-                "budget": int(r["budget"]),
-                "seed": int(cfg["seed"]),
-                "cell": r["cell"],
-                **{m: r["metrics"].get(m) for m in METRICS},
-                **_compute(r, full),
-            })
+            rows.append(
+                {
+                    "dataset": (cfg.get("dataset_id") or cfg["dataset"])
+                    + (f" | test {cfg['test_dataset']}" if cfg.get("test_dataset") else ""),
+                    "eval_detector": eval_detector,
+                    "protocol": cfg["protocol"]["protocol_id"],
+                    "protocol_text": protocol_text(cfg["protocol"]),
+                    "label": row_label(cfg["method"], variant, condensed_with, eval_detector, full),
+                    "method": cfg["method"],
+                    "variant": _variant_text(variant),
+                    "condensed_with": condensed_with,
+                    "full": full,
+                    "ratio": float(cfg["ratio"]),
+                    "budget": int(r["budget"]),
+                    "seed": int(cfg["seed"]),
+                    "cell": r["cell"],
+                    **{m: r["metrics"].get(m) for m in METRICS},
+                    **_compute(r, full),
+                }
+            )
         except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
             raise DatasetError(f, f"not a dcbench result file ({type(exc).__name__}: {exc})") from None
     if not rows:

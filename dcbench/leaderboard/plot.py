@@ -30,8 +30,13 @@ def plot_ratio_sweep(table: Table, path: Path) -> None:
             ax.fill_between(x, mean - std, mean + std, color=colours[label], alpha=0.15, linewidth=0)
         for _, row in s[s["full"]].iterrows():
             if row[f"{metric}_mean"] == row[f"{metric}_mean"]:  # not NaN (undefined)
-                ax.axhline(row[f"{metric}_mean"], color="black", linestyle="--", linewidth=1,
-                           label=f"full train set ({row['budget']} img)")
+                ax.axhline(
+                    row[f"{metric}_mean"],
+                    color="black",
+                    linestyle="--",
+                    linewidth=1,
+                    label=f"full train set ({row['budget']} img)",
+                )
         ax.set_xlabel("ratio (% of the train set)")
         ax.set_ylabel(f"{metric} (COCO, 0-100)")
         ax.set_title(metric)

@@ -64,9 +64,10 @@ def sign_flip_p(diffs: list[float]) -> float:
     """Exact two-sided p-value of the mean difference under random signs (enumerates all 2^n assignments)."""
     n = len(diffs)
     observed = abs(sum(diffs)) - 1e-12  # ties count as at least as extreme
-    hits = sum(abs(sum(s * d for s, d in zip(signs, diffs))) >= observed
-               for signs in itertools.product((1, -1), repeat=n))
-    return hits / 2 ** n
+    hits = sum(
+        abs(sum(s * d for s, d in zip(signs, diffs))) >= observed for signs in itertools.product((1, -1), repeat=n)
+    )
+    return hits / 2**n
 
 
 def paired(diffs: list[float]) -> Comparison:
@@ -90,7 +91,7 @@ def unpaired(a: list[float], b: list[float]) -> Comparison:
     se = math.sqrt(va + vb)
     if se == 0:
         return Comparison("unpaired", min(na, nb), mean, mean, mean)
-    df = (va + vb) ** 2 / (va ** 2 / (na - 1) + vb ** 2 / (nb - 1))
+    df = (va + vb) ** 2 / (va**2 / (na - 1) + vb**2 / (nb - 1))
     return Comparison("unpaired", min(na, nb), mean, mean - _t(df) * se, mean + _t(df) * se)
 
 

@@ -34,7 +34,9 @@ class Table:
 
     @property
     def slug(self) -> str:
-        return "__".join(re.sub(r"[^A-Za-z0-9.=+-]+", "_", p).strip("_") for p in (self.dataset, self.eval_detector, self.protocol))
+        return "__".join(
+            re.sub(r"[^A-Za-z0-9.=+-]+", "_", p).strip("_") for p in (self.dataset, self.eval_detector, self.protocol)
+        )
 
     @property
     def title(self) -> str:
@@ -61,10 +63,17 @@ def summarise(frame: pd.DataFrame) -> list[Table]:
     for key, group in sorted(frame.groupby(list(KEY), sort=True), key=lambda kv: kv[0]):
         rows = []
         for (label, ratio), cells in group.groupby(["label", "ratio"], sort=True):
-            row = {"label": label, "method": cells["method"].iloc[0], "variant": cells["variant"].iloc[0],
-                   "condensed_with": cells["condensed_with"].iloc[0], "full": bool(cells["full"].iloc[0]),
-                   "ratio": float(ratio), "budget": int(cells["budget"].iloc[0]), "n_seeds": len(cells),
-                   "seeds": " ".join(str(s) for s in sorted(cells["seed"]))}
+            row = {
+                "label": label,
+                "method": cells["method"].iloc[0],
+                "variant": cells["variant"].iloc[0],
+                "condensed_with": cells["condensed_with"].iloc[0],
+                "full": bool(cells["full"].iloc[0]),
+                "ratio": float(ratio),
+                "budget": int(cells["budget"].iloc[0]),
+                "n_seeds": len(cells),
+                "seeds": " ".join(str(s) for s in sorted(cells["seed"])),
+            }
             for m in METRICS:
                 row[f"{m}_mean"], row[f"{m}_std"] = _mean_std(cells[m])
             for c in ("condense_s", "student_s"):
@@ -72,32 +81,52 @@ def summarise(frame: pd.DataFrame) -> list[Table]:
             row["device"] = " ".join(sorted({str(d) for d in cells.get("device", []) if isinstance(d, str)}))
             rows.append(row)
         summary = pd.DataFrame(rows)
-        reference = {r["ratio"]: r["mAP_mean"] for r in rows if r["method"] == REFERENCE_METHOD and not r["full"]
-                     and r["condensed_with"] == key[1]}
+        reference = {
+            r["ratio"]: r["mAP_mean"]
+            for r in rows
+            if r["method"] == REFERENCE_METHOD and not r["full"] and r["condensed_with"] == key[1]
+        }
         summary["delta_mAP_vs_random"] = [
-            None if r["full"] or reference.get(r["ratio"]) is None or r["mAP_mean"] is None
-            else r["mAP_mean"] - reference[r["ratio"]] for r in rows]
+            None
+            if r["full"] or reference.get(r["ratio"]) is None or r["mAP_mean"] is None
+            else r["mAP_mean"] - reference[r["ratio"]]
+            for r in rows
+        ]
         comparisons = _comparisons(group, rows, key[1])
         for column in Comparison("", 0, 0.0).as_columns():
             summary[column] = [c.as_columns()[column] if c else None for c in comparisons]
-        order = _row_order(list(dict.fromkeys(summary["label"])), dict(zip(summary["label"], summary["full"])),
-                           dict(zip(summary["label"], summary["method"])))
+        order = _row_order(
+            list(dict.fromkeys(summary["label"])),
+            dict(zip(summary["label"], summary["full"])),
+            dict(zip(summary["label"], summary["method"])),
+        )
         summary["_row"] = summary["label"].map({lb: i for i, lb in enumerate(order)})
         summary = summary.sort_values(["_row", "ratio"]).drop(columns="_row").reset_index(drop=True)
         total = group["total_s"].dropna().astype(float).sum() if "total_s" in group else 0.0
-        tables.append(Table(*key, summary, protocol_text=str(group["protocol_text"].iloc[0]),
-                            total_s=float(total), n_cells=len(group)))
+        tables.append(
+            Table(
+                *key,
+                summary,
+                protocol_text=str(group["protocol_text"].iloc[0]),
+                total_s=float(total),
+                n_cells=len(group),
+            )
+        )
     return tables
 
 
 def _comparisons(group: pd.DataFrame, rows: list[dict], eval_detector: str) -> list[Comparison | None]:
     """Each row's mAP against Random's at the same ratio, seed by seed (Random itself and full-data rows: None)."""
+
     def per_seed(label, ratio) -> dict[int, float]:
         cells = group[(group["label"] == label) & (group["ratio"] == ratio)]
         return {int(seed): float(v) for seed, v in zip(cells["seed"], cells["mAP"]) if not _missing(v)}
 
-    random_label = {r["ratio"]: r["label"] for r in rows if r["method"] == REFERENCE_METHOD and not r["full"]
-                    and r["condensed_with"] == eval_detector}
+    random_label = {
+        r["ratio"]: r["label"]
+        for r in rows
+        if r["method"] == REFERENCE_METHOD and not r["full"] and r["condensed_with"] == eval_detector
+    }
     out = []
     for r in rows:
         ref = random_label.get(r["ratio"])
@@ -152,18 +181,30 @@ def to_markdown(table: Table) -> str:
         lines.append("| " + " | ".join(cells) + " |")
     full = s[s["full"]]
     if len(full):
-        lines += ["", "Full train set (the upper bound):", "",
-                  "| train images | seeds | " + " | ".join(METRICS) + " |", "|" + "---|" * (2 + len(METRICS))]
+        lines += [
+            "",
+            "Full train set (the upper bound):",
+            "",
+            "| train images | seeds | " + " | ".join(METRICS) + " |",
+            "|" + "---|" * (2 + len(METRICS)),
+        ]
         for _, row in full.iterrows():
-            lines.append(f"| {row['budget']} | {row['seeds']} | "
-                         + " | ".join(_fmt(row[f"{m}_mean"], row[f"{m}_std"], row["n_seeds"]) for m in METRICS) + " |")
+            lines.append(
+                f"| {row['budget']} | {row['seeds']} | "
+                + " | ".join(_fmt(row[f"{m}_mean"], row[f"{m}_std"], row["n_seeds"]) for m in METRICS)
+                + " |"
+            )
     seeds = sorted({int(x) for v in s["seeds"] for x in v.split()})
-    lines += ["", f"mean ± sample std over seeds {', '.join(map(str, seeds))}; COCO AP on a 0-100 scale; – means "
-              f"undefined (no objects of that size) or not run. ΔmAP vs Random: the mean of the per-seed differences "
-              f"to Random at the same ratio and seed, with its 95 % t interval over those seeds (n = paired seeds; "
-              f"{MIN_PAIRS} or more needed for an interval; \"unpaired\": no seed in common, Welch's interval). "
-              f"▲ / ▼: a win / loss significant at 5 % (the interval excludes 0). p: exact sign-flip test "
-              f"(it cannot go below 2 / 2^n: 0.0625 with 5 seeds).", ""]
+    lines += [
+        "",
+        f"mean ± sample std over seeds {', '.join(map(str, seeds))}; COCO AP on a 0-100 scale; – means "
+        f"undefined (no objects of that size) or not run. ΔmAP vs Random: the mean of the per-seed differences "
+        f"to Random at the same ratio and seed, with its 95 % t interval over those seeds (n = paired seeds; "
+        f'{MIN_PAIRS} or more needed for an interval; "unpaired": no seed in common, Welch\'s interval). '
+        f"▲ / ▼: a win / loss significant at 5 % (the interval excludes 0). p: exact sign-flip test "
+        f"(it cannot go below 2 / 2^n: 0.0625 with 5 seeds).",
+        "",
+    ]
     resolution = _resolution(s, ratios)
     if resolution:
         lines += [resolution, ""]
@@ -175,9 +216,13 @@ def _compute_lines(table: Table) -> list[str]:
     s = table.summary
     if "condense_s_mean" not in s or s["condense_s_mean"].isna().all() and s["student_s_mean"].isna().all():
         return []
-    lines = ["Compute, mean seconds per cell (condense: making the set, teachers excluded; student: training the "
-             "evaluated detector, for the full train set its teacher):", "",
-             "| method | ratio | condense (s) | student (s) | device |", "|---|---|---|---|---|"]
+    lines = [
+        "Compute, mean seconds per cell (condense: making the set, teachers excluded; student: training the "
+        "evaluated detector, for the full train set its teacher):",
+        "",
+        "| method | ratio | condense (s) | student (s) | device |",
+        "|---|---|---|---|---|",
+    ]
     for _, row in s.iterrows():
         cond = "–" if _missing(row["condense_s_mean"]) else f"{row['condense_s_mean']:.0f}"
         stud = "–" if _missing(row["student_s_mean"]) else f"{row['student_s_mean']:.0f}"
@@ -212,5 +257,7 @@ def _resolution(s: pd.DataFrame, ratios: list[float]) -> str:
     if lowest.empty:
         return ""
     hw = sorted(float(v) for v in lowest["vs_random_half_width"])
-    return (f"Resolution at {_pct(ratios[0])}: the paired 95 % intervals' half-width is {hw[len(hw) // 2]:.2f} mAP "
-            f"(median of {len(hw)} rows; largest {hw[-1]:.2f}): differences smaller than that are ties.")
+    return (
+        f"Resolution at {_pct(ratios[0])}: the paired 95 % intervals' half-width is {hw[len(hw) // 2]:.2f} mAP "
+        f"(median of {len(hw)} rows; largest {hw[-1]:.2f}): differences smaller than that are ties."
+    )

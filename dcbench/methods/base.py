@@ -84,4 +84,3 @@ def budget_for(ratio: float, n_train: int) -> int:
             stacklevel=2,
         )
     return budget
-

@@ -64,7 +64,9 @@ def write_condensed(ds: DetectionDataset, out: Path, manifest: dict, *, image_wr
         (tmp / "labels" / (Path(names[k]).stem + ".txt")).write_text("\n".join(lines) + ("\n" if lines else ""))
     write_coco_json(ds, tmp / "annotations.json", names)
     (tmp / "classes.txt").write_text("\n".join(ds.categories) + "\n")
-    yaml_lines = ["train: images", "val: images", "names:"] + [f"  {i}: {json.dumps(n)}" for i, n in enumerate(ds.categories)]
+    yaml_lines = ["train: images", "val: images", "names:"] + [
+        f"  {i}: {json.dumps(n)}" for i, n in enumerate(ds.categories)
+    ]
     (tmp / "data.yaml").write_text("\n".join(yaml_lines) + "\n")
     atomic_write_text(tmp / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     if out.exists():

@@ -32,8 +32,14 @@ class FeatureSelection:
         raise NotImplementedError
 
     def features(self, train_set: DetectionDataset, context: CondenseContext) -> tuple[np.ndarray, dict]:
-        return image_features(train_set, self.extractor, teacher=context.teacher, protocol=context.protocol,
-                              device=context.device, reporter=context.reporter)
+        return image_features(
+            train_set,
+            self.extractor,
+            teacher=context.teacher,
+            protocol=context.protocol,
+            device=context.device,
+            reporter=context.reporter,
+        )
 
     def condense(self, train_set: DetectionDataset, budget: int, *, context: CondenseContext) -> CondensedSet:
         t0 = time.perf_counter()
@@ -42,9 +48,20 @@ class FeatureSelection:
         picks = self.pick(feats, budget, context.seed)
         t2 = time.perf_counter()
         return selection_to_condensed(
-            train_set, sorted(picks), method=self.name, options=self.describe(), budget=budget, context=context,
-            started=t1, extra={"features": record, "pick_order": [train_set.images[i].id for i in picks],
-                               "feature_s": round(t1 - t0, 3), "pick_s": round(t2 - t1, 3)})
+            train_set,
+            sorted(picks),
+            method=self.name,
+            options=self.describe(),
+            budget=budget,
+            context=context,
+            started=t1,
+            extra={
+                "features": record,
+                "pick_order": [train_set.images[i].id for i in picks],
+                "feature_s": round(t1 - t0, 3),
+                "pick_s": round(t2 - t1, 3),
+            },
+        )
 
 
 class KCenterSelection(FeatureSelection):

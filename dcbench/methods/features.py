@@ -70,7 +70,10 @@ def _resnet50_features(weights: Path, dataset: DetectionDataset, device: str, re
     mean = torch.tensor(IMAGENET_MEAN, device=device).view(1, 3, 1, 1)
     std = torch.tensor(IMAGENET_STD, device=device).view(1, 3, 1, 1)
     out = []
-    with torch.no_grad(), reporter.stage(f"resnet50 features of {len(dataset)} images", total=len(dataset), unit="image") as step:
+    with (
+        torch.no_grad(),
+        reporter.stage(f"resnet50 features of {len(dataset)} images", total=len(dataset), unit="image") as step,
+    ):
         for start in range(0, len(dataset), 32):
             arr = np.stack([letterbox(im.file, 224)[0] for im in dataset.images[start : start + 32]])
             x = torch.from_numpy(arr).permute(0, 3, 1, 2).float().div(255).to(device)
@@ -79,15 +82,21 @@ def _resnet50_features(weights: Path, dataset: DetectionDataset, device: str, re
     return np.concatenate(out)
 
 
-def image_features(dataset: DetectionDataset, extractor: str, *, teacher, protocol, device: str, reporter=None) -> tuple[np.ndarray, dict]:
+def image_features(
+    dataset: DetectionDataset, extractor: str, *, teacher, protocol, device: str, reporter=None
+) -> tuple[np.ndarray, dict]:
     """(N, D) float32 features of every image of ``dataset`` and a record of how they were made."""
     reporter = reporter or SILENT
     kind, path = parse_extractor(extractor)
     if kind == "teacher":
         if teacher is None:
             raise ConfigError("the teacher feature extractor needs a trained teacher")
-        ident = {"kind": kind, "detector": teacher.backend.name, "weights": file_digest(Path(teacher.checkpoint.path)),
-                 "imgsz": protocol.imgsz}
+        ident = {
+            "kind": kind,
+            "detector": teacher.backend.name,
+            "weights": file_digest(Path(teacher.checkpoint.path)),
+            "imgsz": protocol.imgsz,
+        }
     else:
         ident = {"kind": kind, "weights": file_digest(path), "imgsz": 224}
     key = hashlib.sha256(json.dumps({"data": dataset.fingerprint(), **ident}, sort_keys=True).encode()).hexdigest()[:16]
@@ -97,7 +106,9 @@ def image_features(dataset: DetectionDataset, extractor: str, *, teacher, protoc
     if feats is not None:
         return feats, {**record, "cached": True, "dim": int(feats.shape[1])}
     if kind == "teacher":
-        feats = teacher.backend.features(teacher.checkpoint, dataset, protocol=protocol, device=device, reporter=reporter)
+        feats = teacher.backend.features(
+            teacher.checkpoint, dataset, protocol=protocol, device=device, reporter=reporter
+        )
     else:
         feats = _resnet50_features(path, dataset, device, reporter)
     feats = np.ascontiguousarray(feats, dtype=np.float32)

@@ -19,6 +19,8 @@ class FullData(IndexSelection):
 
     def select(self, train_set: DetectionDataset, budget: int, seed: int) -> list[int]:
         if budget != len(train_set):
-            raise ConfigError(f"method 'full' keeps the whole train split: use ratio 1 (got a budget of {budget} "
-                              f"for {len(train_set)} images)")
+            raise ConfigError(
+                f"method 'full' keeps the whole train split: use ratio 1 (got a budget of {budget} "
+                f"for {len(train_set)} images)"
+            )
         return list(range(len(train_set)))

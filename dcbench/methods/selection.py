@@ -23,8 +23,15 @@ def check_selection(indices: Sequence[int], n: int, budget: int) -> list[int]:
 
 
 def selection_to_condensed(
-    train_set: DetectionDataset, indices: Sequence[int], *, method: str, options: dict, budget: int,
-    context: CondenseContext, started: float, extra: dict | None = None,
+    train_set: DetectionDataset,
+    indices: Sequence[int],
+    *,
+    method: str,
+    options: dict,
+    budget: int,
+    context: CondenseContext,
+    started: float,
+    extra: dict | None = None,
 ) -> CondensedSet:
     idx = check_selection(indices, len(train_set), budget)
     subset = train_set.subset(idx, name=f"{method}-{budget}")
@@ -64,5 +71,6 @@ class IndexSelection:
     def condense(self, train_set: DetectionDataset, budget: int, *, context: CondenseContext) -> CondensedSet:
         started = time.perf_counter()
         idx = self.select(train_set, budget, context.seed)
-        return selection_to_condensed(train_set, idx, method=self.name, options=self.describe(), budget=budget,
-                                      context=context, started=started)
+        return selection_to_condensed(
+            train_set, idx, method=self.name, options=self.describe(), budget=budget, context=context, started=started
+        )

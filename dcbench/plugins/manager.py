@@ -36,6 +36,7 @@ def _methods_of(protocol: type) -> tuple[str, ...]:
 
 def _provides(protocol_path: str):
     """A registry check against the Protocol at ``module:Name``, imported on first use (the CLI stays light)."""
+
     def check(obj: Any) -> str | None:
         module, name = protocol_path.split(":")
         protocol = getattr(importlib.import_module(module), name)
@@ -60,10 +61,12 @@ class PluginProblem:
 
 @dataclass
 class Registries:
-    methods: Registry = field(default_factory=lambda: Registry(
-        "method", _provides("dcbench.methods.base:CondensationMethod")))
-    detectors: Registry = field(default_factory=lambda: Registry(
-        "detector", _provides("dcbench.detectors.base:DetectorBackend")))
+    methods: Registry = field(
+        default_factory=lambda: Registry("method", _provides("dcbench.methods.base:CondensationMethod"))
+    )
+    detectors: Registry = field(
+        default_factory=lambda: Registry("detector", _provides("dcbench.detectors.base:DetectorBackend"))
+    )
     datasets: Registry = field(default_factory=lambda: Registry("dataset", _is_callable))
     problems: list[PluginProblem] = field(default_factory=list)
     plugins: list[str] = field(default_factory=list)
@@ -76,7 +79,9 @@ def autoload_disabled() -> bool:
     return os.environ.get(DISABLE_AUTOLOAD_ENV, "").strip().lower() not in ("", "0", "false", "no")
 
 
-def make_plugin_manager(*, autoload: bool = True, extra: tuple[Any, ...] = ()) -> tuple[pluggy.PluginManager, list[PluginProblem]]:
+def make_plugin_manager(
+    *, autoload: bool = True, extra: tuple[Any, ...] = ()
+) -> tuple[pluggy.PluginManager, list[PluginProblem]]:
     pm = pluggy.PluginManager(PROJECT)
     pm.add_hookspecs(hookspecs)
     problems: list[PluginProblem] = []
@@ -92,12 +97,18 @@ def make_plugin_manager(*, autoload: bool = True, extra: tuple[Any, ...] = ()) -
                 plugin = ep.load()
                 declared = str(getattr(plugin, "dcbench_contract", hookspecs.CONTRACT_VERSION))
                 if declared.split(".")[0] != hookspecs.CONTRACT_VERSION.split(".")[0]:
-                    problems.append(PluginProblem(
-                        ep.name, f"written for plugin contract {declared}, this dcbench has {hookspecs.CONTRACT_VERSION}"))
+                    problems.append(
+                        PluginProblem(
+                            ep.name,
+                            f"written for plugin contract {declared}, this dcbench has {hookspecs.CONTRACT_VERSION}",
+                        )
+                    )
                     continue
                 pm.register(plugin, name=ep.name)
             except Exception as exc:  # a broken third-party plugin must not take the CLI down
-                problems.append(PluginProblem(ep.name, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"))
+                problems.append(
+                    PluginProblem(ep.name, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+                )
     problems += _unknown_hooks(pm, builtin=set(BUILTIN_PLUGINS))
     return pm, problems
 
@@ -114,9 +125,13 @@ def _unknown_hooks(pm: pluggy.PluginManager, *, builtin: set[str]) -> list[Plugi
             name = pm.get_name(exc.plugin)
             if name in builtin:
                 raise
-            hooks = sorted(n for n in dir(pm.hook) if not n.startswith("_")
-                           and not getattr(pm.hook, n).has_spec()
-                           and any(i.plugin is exc.plugin for i in getattr(pm.hook, n).get_hookimpls()))
+            hooks = sorted(
+                n
+                for n in dir(pm.hook)
+                if not n.startswith("_")
+                and not getattr(pm.hook, n).has_spec()
+                and any(i.plugin is exc.plugin for i in getattr(pm.hook, n).get_hookimpls())
+            )
             known = ", ".join(sorted(n for n in dir(hookspecs) if n.startswith("dcbench_")))
             problems.append(PluginProblem(name, f"unknown hook {', '.join(hooks)} (known: {known})"))
             pm.unregister(exc.plugin)

@@ -62,8 +62,9 @@ def smoke_teacher(train: DetectionDataset, workdir: str | Path, *, detector: str
     return Teacher(backend, checkpoint, protocol, "cpu")
 
 
-def _condense(name: str, options: dict, train: DetectionDataset, budget: int, seed: int, workdir: Path, regs,
-              teacher=None):
+def _condense(
+    name: str, options: dict, train: DetectionDataset, budget: int, seed: int, workdir: Path, regs, teacher=None
+):
     from dcbench.harness.cell import make_method
     from dcbench.methods.base import CondenseContext
     from dcbench.protocols import get_protocol
@@ -75,9 +76,17 @@ def _condense(name: str, options: dict, train: DetectionDataset, budget: int, se
     return method.condense(train, budget, context=context)
 
 
-def check_method(name: str, workdir: str | Path, *, plugin: Any | None = None, options: dict | None = None,
-                 dataset: DetectionDataset | None = None, budgets: tuple[int, ...] = (1, 5),
-                 bad_options: dict | None = None, teacher: Any | None = None) -> None:
+def check_method(
+    name: str,
+    workdir: str | Path,
+    *,
+    plugin: Any | None = None,
+    options: dict | None = None,
+    dataset: DetectionDataset | None = None,
+    budgets: tuple[int, ...] = (1, 5),
+    bad_options: dict | None = None,
+    teacher: Any | None = None,
+) -> None:
     """A registered method honours the contract (``plugin``: your plugin module, registered explicitly; without
     it the method is looked up among the installed plugins). A method that ``requires_teacher`` gets ``teacher``,
     or, when none is given, a real one trained at the smoke protocol on the dataset (:func:`smoke_teacher`,
@@ -111,8 +120,11 @@ def check_method(name: str, workdir: str | Path, *, plugin: Any | None = None, o
         assert loaded.manifest["budget"] == budget and loaded.manifest["seed"] == 0
         for im in loaded.dataset.images:
             if im.n_boxes:
-                assert (im.boxes[:, :2] >= -1e-3).all() and (im.boxes[:, 2] <= im.width + 1e-3).all() \
-                    and (im.boxes[:, 3] <= im.height + 1e-3).all(), f"{im.file}: a box lies outside the image"
+                assert (
+                    (im.boxes[:, :2] >= -1e-3).all()
+                    and (im.boxes[:, 2] <= im.width + 1e-3).all()
+                    and (im.boxes[:, 3] <= im.height + 1e-3).all()
+                ), f"{im.file}: a box lies outside the image"
         ids = loaded.manifest.get("selected_ids")
         if ids is not None:
             assert len(set(ids)) == len(ids) == budget, "the selection contains an image twice"
@@ -135,7 +147,9 @@ def _same_files(a: Path, b: Path) -> None:
             assert (a / rel).read_bytes() == (b / rel).read_bytes(), f"the same seed produced a different {rel}"
 
 
-def check_dataset(name: str, arg: str | None, *, bad_arg: str | None = "/nonexistent/dcbench-test-path") -> DetectionDataset:
+def check_dataset(
+    name: str, arg: str | None, *, bad_arg: str | None = "/nonexistent/dcbench-test-path"
+) -> DetectionDataset:
     """A registered dataset loads through its spec, validates, and is stable:
 
     * returns a non-empty DetectionDataset with unique category names and boxes inside their images;
@@ -154,9 +168,14 @@ def check_dataset(name: str, arg: str | None, *, bad_arg: str | None = "/nonexis
         assert im.file.is_file(), f"{im.file}: image file missing"
         if im.n_boxes:
             assert (im.labels >= 0).all() and (im.labels < ds.num_classes).all(), f"{im.file}: label out of range"
-            assert ((im.boxes[:, 2] > im.boxes[:, 0]) & (im.boxes[:, 3] > im.boxes[:, 1])).all(), f"{im.file}: empty box"
-            assert (im.boxes >= -1e-3).all() and (im.boxes[:, [0, 2]] <= im.width + 1e-3).all() \
-                and (im.boxes[:, [1, 3]] <= im.height + 1e-3).all(), f"{im.file}: box outside the image"
+            assert ((im.boxes[:, 2] > im.boxes[:, 0]) & (im.boxes[:, 3] > im.boxes[:, 1])).all(), (
+                f"{im.file}: empty box"
+            )
+            assert (
+                (im.boxes >= -1e-3).all()
+                and (im.boxes[:, [0, 2]] <= im.width + 1e-3).all()
+                and (im.boxes[:, [1, 3]] <= im.height + 1e-3).all()
+            ), f"{im.file}: box outside the image"
         assert im.ignore.dtype == np.bool_ and len(im.ignore) == im.n_boxes
     assert load_dataset(spec).fingerprint() == ds.fingerprint(), f"{spec}: two loads differ"
     if bad_arg is not None:

@@ -26,8 +26,9 @@ class Outcome:
         return asdict(self)
 
 
-def execute_cell(config: CellConfig, out: Path, *, device: str, reporter=None,
-                 upstream_errors: list[str] | None = None) -> Outcome:
+def execute_cell(
+    config: CellConfig, out: Path, *, device: str, reporter=None, upstream_errors: list[str] | None = None
+) -> Outcome:
     """Run one cell. An exception from any part (a plugin, a corrupt input, a training crash) is written to the
     cell's ``failed.json`` and returned, so the matrix goes on; ``result.json`` is never written for it. A later
     success removes the failure record. ``upstream_errors``: what earlier stages of a distributed run reported
@@ -39,12 +40,18 @@ def execute_cell(config: CellConfig, out: Path, *, device: str, reporter=None,
     except Exception as exc:  # noqa: BLE001 - a failing cell must not stop the matrix
         message = f"{type(exc).__name__}: {exc}".splitlines()[0]
         cell_dir.mkdir(parents=True, exist_ok=True)
-        record = {"cell": config.cell_name(), "status": "failed", "error": message,
-                  "traceback": traceback.format_exc(), "upstream_errors": list(upstream_errors or []),
-                  "config": config.as_dict(),
-                  "finished": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        record = {
+            "cell": config.cell_name(),
+            "status": "failed",
+            "error": message,
+            "traceback": traceback.format_exc(),
+            "upstream_errors": list(upstream_errors or []),
+            "config": config.as_dict(),
+            "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
         atomic_write_text(cell_dir / FAILED_FILE, json.dumps(record, indent=2, default=str) + "\n")
         return Outcome(config.cell_name(), "failed", round(time.perf_counter() - started, 3), message)
     (cell_dir / FAILED_FILE).unlink(missing_ok=True)
-    return Outcome(config.cell_name(), "ok", round(time.perf_counter() - started, 3),
-                   cell_seconds=result["timings"]["total_s"])
+    return Outcome(
+        config.cell_name(), "ok", round(time.perf_counter() - started, 3), cell_seconds=result["timings"]["total_s"]
+    )

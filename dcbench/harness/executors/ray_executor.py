@@ -63,8 +63,16 @@ def _teacher_key(cell: CellConfig) -> tuple:
     return (cell.dataset, cell.test_dataset, det, cell.protocol.protocol_id, cell.seed, cell.teacher_checkpoint)
 
 
-def run_ray(cells: list[CellConfig], out: Path, *, device: str | None, reporter=None, on_done=None,
-            address: str | None = None, num_cpus: int | None = None) -> list[Outcome]:
+def run_ray(
+    cells: list[CellConfig],
+    out: Path,
+    *,
+    device: str | None,
+    reporter=None,
+    on_done=None,
+    address: str | None = None,
+    num_cpus: int | None = None,
+) -> list[Outcome]:
     for k, v in _RAY_ENV.items():
         os.environ.setdefault(k, v)
     import ray
@@ -75,8 +83,13 @@ def run_ray(cells: list[CellConfig], out: Path, *, device: str | None, reporter=
         if address:
             ray.init(address=address, runtime_env={"env_vars": env}, log_to_driver=False)
         else:
-            ray.init(num_cpus=num_cpus or os.cpu_count(), include_dashboard=False, _node_ip_address="127.0.0.1",
-                     runtime_env={"env_vars": env}, log_to_driver=False)
+            ray.init(
+                num_cpus=num_cpus or os.cpu_count(),
+                include_dashboard=False,
+                _node_ip_address="127.0.0.1",
+                runtime_env={"env_vars": env},
+                log_to_driver=False,
+            )
     try:
         # None: the cluster's GPUs when it has any (the driver may well be a CPU-only machine); "cpu": never
         gpus = ray.cluster_resources().get("GPU", 0) if device != "cpu" else 0
@@ -106,8 +119,10 @@ def run_ray(cells: list[CellConfig], out: Path, *, device: str | None, reporter=
                 c_ref = condensed[name]
             pending[evaluate_task.remote(cell, str(out), task_device, c_ref)] = cell
         if reporter is not None:
-            reporter.note(f"ray: {len(cells)} cells as {len(teachers)} teacher, {len(condensed)} condense and "
-                          f"{len(cells)} evaluate tasks ({int(gpus)} GPUs)")
+            reporter.note(
+                f"ray: {len(cells)} cells as {len(teachers)} teacher, {len(condensed)} condense and "
+                f"{len(cells)} evaluate tasks ({int(gpus)} GPUs)"
+            )
         results: dict[str, Outcome] = {}
         waiting = list(pending)
         while waiting:

@@ -28,7 +28,9 @@ class DCODConfig:
     fbd_alpha: float = 0.7  # background suppression
     ipe: bool = True  # Incremental PatchExpand
     # -- the paper is silent; defaults named by the method spec ------------------------------------------
-    fbd_mode: str = "update"  # "update": damp the background's pixel update; "input": scale the background the detector sees
+    fbd_mode: str = (
+        "update"  # "update": damp the background's pixel update; "input": scale the background the detector sees
+    )
     erase: bool = True  # random erasing inside boxes (part of FBD); only when fbd is on
     erase_p: float = 0.5  # per box and iteration
     ipe_schedule: str = "1:0,2:0.3333,3:0.6667"  # k:start-fraction of the run
@@ -46,7 +48,9 @@ class DCODConfig:
     flip: bool = True  # random horizontal flip per iteration, boxes mirrored
     # -- the BatchNorm prior as DeepInversion's and DIODE's code have it (the spec's corrected R_bn) ----------------
     bn_reduction: str = "l2"  # per layer: plain L2 norms ("l2"); squared norms ("sum") or their channel mean ("mean")
-    first_bn_coef: float = 1.0  # weight of the first BatchNorm layer's term (DIODE's first_bn_coef; 2.0 in its YOLO runner)
+    first_bn_coef: float = (
+        1.0  # weight of the first BatchNorm layer's term (DIODE's first_bn_coef; 2.0 in its YOLO runner)
+    )
     # -- dcbench's choice where the spec's "sum over pixels" would swamp the detection loss ----------------------
     prior_reduction: str = "mean"  # R_tv and R_l2 per pixel ("mean") or summed over pixels ("sum", the literal text)
     # -- bookkeeping ------------------------------------------------------------------------------------------
@@ -104,9 +108,12 @@ class DCODConfig:
         """The config with the protocol-dependent values filled in (what the manifest records)."""
         from dataclasses import replace
 
-        return replace(self, iterations=self.iterations or protocol.forge_iterations,
-                       forge_batch=self.forge_batch or protocol.forge_batch,
-                       jitter=self.jitter if self.jitter is not None else protocol.imgsz // 32)
+        return replace(
+            self,
+            iterations=self.iterations or protocol.forge_iterations,
+            forge_batch=self.forge_batch or protocol.forge_batch,
+            jitter=self.jitter if self.jitter is not None else protocol.imgsz // 32,
+        )
 
     def as_dict(self) -> dict:
         d = asdict(self)

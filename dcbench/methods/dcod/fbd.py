@@ -48,7 +48,9 @@ def random_erase(x: torch.Tensor, targets, p: float, generator: torch.Generator)
             if w < 2 or h < 2 or torch.rand((), generator=generator).item() >= p:
                 continue
             area = w * h * (0.02 + 0.31 * torch.rand((), generator=generator).item())
-            aspect = math.exp(math.log(0.3) + (math.log(3.3) - math.log(0.3)) * torch.rand((), generator=generator).item())
+            aspect = math.exp(
+                math.log(0.3) + (math.log(3.3) - math.log(0.3)) * torch.rand((), generator=generator).item()
+            )
             ew = max(1, min(int(round(math.sqrt(area * aspect))), int(w)))
             eh = max(1, min(int(round(math.sqrt(area / aspect))), int(h)))
             ex = int(x1 + (w - ew) * torch.rand((), generator=generator).item())

@@ -138,8 +138,12 @@ def forge(slots: list[Slot], target, cfg: DCODConfig, *, seed: int, workdir: Pat
             for s in batch_slots:
                 s.plan([kk for kk, _ in starts], size, cfg.ipe_fit)
             blank = torch.zeros(3, size, size, device=device)
-            x0 = torch.stack([expand(blank, [], s.views_at(k), [s.source(j).pixels.to(device) for j in range(k * k)])
-                              for s in batch_slots])
+            x0 = torch.stack(
+                [
+                    expand(blank, [], s.views_at(k), [s.source(j).pixels.to(device) for j in range(k * k)])
+                    for s in batch_slots
+                ]
+            )
             x = x0.clone().requires_grad_(True)
             opt = _make_optimizer(cfg, x)
             start_it, log = 0, []
@@ -154,6 +158,7 @@ def forge(slots: list[Slot], target, cfg: DCODConfig, *, seed: int, workdir: Pat
                     gen.set_state(st["generator"])
                     start_it, log = st["iteration"], st["history"]
                     reporter.note(f"forge: resumed batch {b + 1}/{n_batches} at iteration {start_it}")
+
             def layout(k: int, slots=batch_slots):
                 """Targets and FBD weight for a k x k layout: they change only when IPE re-lays the canvas."""
                 targets = [targets_at(s, k, device, cfg.ipe_min_visible) for s in slots]
@@ -161,16 +166,25 @@ def forge(slots: list[Slot], target, cfg: DCODConfig, *, seed: int, workdir: Pat
                 return targets, weight
 
             batch_targets, weight = layout(k)
-            with reporter.stage(f"forge batch {b + 1}/{n_batches} ({len(batch_slots)} images)", total=cfg.iterations, unit="iteration") as step:
+            with reporter.stage(
+                f"forge batch {b + 1}/{n_batches} ({len(batch_slots)} images)", total=cfg.iterations, unit="iteration"
+            ) as step:
                 for it in range(start_it, cfg.iterations):
                     t_it = time.perf_counter()
                     new_k = k_at(starts, it)
                     if new_k != k:
                         with torch.no_grad():
-                            relaid = torch.stack([
-                                expand(x[i].detach(), s.views_at(k), s.views_at(new_k),
-                                       [s.source(j).pixels.to(device) for j in range(k * k, new_k * new_k)])
-                                for i, s in enumerate(batch_slots)])
+                            relaid = torch.stack(
+                                [
+                                    expand(
+                                        x[i].detach(),
+                                        s.views_at(k),
+                                        s.views_at(new_k),
+                                        [s.source(j).pixels.to(device) for j in range(k * k, new_k * new_k)],
+                                    )
+                                    for i, s in enumerate(batch_slots)
+                                ]
+                            )
                         x = relaid.clone().requires_grad_(True)
                         opt = _make_optimizer(cfg, x)  # per-pixel optimiser state no longer lines up with the pixels
                         k = new_k
@@ -198,21 +212,42 @@ def forge(slots: list[Slot], target, cfg: DCODConfig, *, seed: int, workdir: Pat
                             damp_update(x.data, before, weight)
                         if cfg.clamp:
                             x.data.clamp_(0, 1)
-                    terms = {"it": it, "total": loss.item(), "det": l_det.item(), "bn": r_bn.item(),
-                             "tv": r_tv.item(), "l2": r_l2.item(), "k": k}
+                    terms = {
+                        "it": it,
+                        "total": loss.item(),
+                        "det": l_det.item(),
+                        "bn": r_bn.item(),
+                        "tv": r_tv.item(),
+                        "l2": r_l2.item(),
+                        "k": k,
+                    }
                     if it % 10 == 0 or it == cfg.iterations - 1:
                         log.append(terms)
                     iter_times.append(time.perf_counter() - t_it)
-                    step(it + 1, f"k={k} loss {terms['total']:.3f} det {terms['det']:.3f} bn {terms['bn']:.3f} tv {terms['tv']:.4f}")
+                    step(
+                        it + 1,
+                        f"k={k} loss {terms['total']:.3f} det {terms['det']:.3f} bn {terms['bn']:.3f} tv {terms['tv']:.4f}",
+                    )
                     if (it + 1) % cfg.checkpoint_every == 0 and it + 1 < cfg.iterations:
-                        _atomic_save({"config": config_digest, "x": x.detach().cpu(), "k": k, "iteration": it + 1,
-                                      "optimizer": opt.state_dict(), "generator": gen.get_state(), "history": log},
-                                     state_file)
+                        _atomic_save(
+                            {
+                                "config": config_digest,
+                                "x": x.detach().cpu(),
+                                "k": k,
+                                "iteration": it + 1,
+                                "optimizer": opt.state_dict(),
+                                "generator": gen.get_state(),
+                                "history": log,
+                            },
+                            state_file,
+                        )
             if b == 0 and cfg.iterations in cfg.snapshots:
                 _snapshot(x, workdir, cfg.iterations)
             batch_images = [to_uint8(x[i]) for i in range(len(batch_slots))]
             batch_t = [(bx.cpu().numpy(), lb.cpu().numpy()) for bx, lb in batch_targets]
-            _atomic_save({"config": config_digest, "images": batch_images, "targets": batch_t, "history": log}, done_file)
+            _atomic_save(
+                {"config": config_digest, "images": batch_images, "targets": batch_t, "history": log}, done_file
+            )
             state_file.unlink(missing_ok=True)
             images += batch_images
             targets += batch_t

@@ -142,8 +142,15 @@ def place_boxes(boxes: torch.Tensor, view: View, min_visible: float = 0.0) -> tu
     wx, wy, ww, wh = view.window
     px, py, pw, ph = view.patch
     b = boxes.float().reshape(-1, 4)
-    clipped = torch.stack([b[:, 0].clamp(wx, wx + ww), b[:, 1].clamp(wy, wy + wh),
-                           b[:, 2].clamp(wx, wx + ww), b[:, 3].clamp(wy, wy + wh)], 1)
+    clipped = torch.stack(
+        [
+            b[:, 0].clamp(wx, wx + ww),
+            b[:, 1].clamp(wy, wy + wh),
+            b[:, 2].clamp(wx, wx + ww),
+            b[:, 3].clamp(wy, wy + wh),
+        ],
+        1,
+    )
     full = ((b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])).clamp(min=1e-9)
     shown = (clipped[:, 2] - clipped[:, 0]) * (clipped[:, 3] - clipped[:, 1])
     keep = (shown > 0) & (shown / full >= min_visible)
@@ -177,7 +184,8 @@ def expand(canvas: torch.Tensor, old: list[View], new: list[View], new_sources: 
         else:
             content = new_sources[j - len(old)][:, wy : wy + wh, wx : wx + ww]
         if content.shape[-2:] != (h, w):
-            content = F.interpolate(content[None].float(), size=(h, w), mode="bilinear", align_corners=False,
-                                    antialias=True)[0]
+            content = F.interpolate(
+                content[None].float(), size=(h, w), mode="bilinear", align_corners=False, antialias=True
+            )[0]
         out[:, y0 : y0 + h, x0 : x0 + w] = content
     return out

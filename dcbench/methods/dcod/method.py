@@ -57,7 +57,9 @@ class DCOD:
         cfg = self.config.resolved(protocol)
         return math.ceil(budget / cfg.forge_batch) * cfg.iterations, min(budget, cfg.forge_batch)
 
-    def initial_indices(self, train_set: DetectionDataset, budget: int, context: CondenseContext) -> tuple[list[int], dict]:
+    def initial_indices(
+        self, train_set: DetectionDataset, budget: int, context: CondenseContext
+    ) -> tuple[list[int], dict]:
         """The images DCOD starts from: exactly what the baseline named by ``init`` selects at the same seed
         (``noise`` takes Random's images for their boxes), so a DCOD row differs from that baseline only by the
         forge and the two compare seed by seed."""
@@ -78,8 +80,9 @@ class DCOD:
             raise ConfigError("dcod needs a teacher (the Fetch detector)")
         t0 = time.perf_counter()
         cfg = self.config.resolved(context.protocol)
-        target = context.teacher.backend.inversion_target(context.teacher.checkpoint, protocol=context.protocol,
-                                                          device=context.device)
+        target = context.teacher.backend.inversion_target(
+            context.teacher.checkpoint, protocol=context.protocol, device=context.device
+        )
         size = target.image_size
         init, init_record = self.initial_indices(train_set, budget, context)
         max_k = max(k for k, _ in parse_schedule(cfg.ipe_schedule)) if cfg.ipe else 1
@@ -87,9 +90,12 @@ class DCOD:
         slots = []
         for s, first in enumerate(init):
             extra = rng_for(context.seed, 2, s).choice(len(train_set), size=max_k * max_k - 1, replace=True).tolist()
-            sources = [partial(load_source, train_set, idx, size,
-                               noise_seed=(context.seed * 7919 + s * 97 + j) if noise else None)
-                       for j, idx in enumerate([first, *extra])]
+            sources = [
+                partial(
+                    load_source, train_set, idx, size, noise_seed=(context.seed * 7919 + s * 97 + j) if noise else None
+                )
+                for j, idx in enumerate([first, *extra])
+            ]
             slots.append(Slot(sources))
         t1 = time.perf_counter()
         result = forge(slots, target, cfg, seed=context.seed, workdir=context.workdir, reporter=context.reporter)
@@ -97,8 +103,11 @@ class DCOD:
 
         records = []
         for s, ((boxes, labels), _img) in enumerate(zip(result.targets, result.images)):
-            records.append(ImageRecord(f"dcod-{s:06d}", Path(f"dcod_{s:06d}.png"), size, size, boxes, labels,
-                                       np.zeros(len(labels), bool)))
+            records.append(
+                ImageRecord(
+                    f"dcod-{s:06d}", Path(f"dcod_{s:06d}.png"), size, size, boxes, labels, np.zeros(len(labels), bool)
+                )
+            )
         synthetic = DetectionDataset(f"dcod-{budget}", list(train_set.categories), records, source="dcod")
 
         def write_image(k: int, path: Path) -> None:
@@ -120,7 +129,10 @@ class DCOD:
             "canvas": size,
             **init_record,
             "loss_history": result.history,
-            "timings": {"setup_s": round(t1 - t0, 3), "forge_s": round(t2 - t1, 3),
-                        "forge_s_per_iteration": round(result.seconds_per_iteration, 5)},
+            "timings": {
+                "setup_s": round(t1 - t0, 3),
+                "forge_s": round(t2 - t1, 3),
+                "forge_s_per_iteration": round(result.seconds_per_iteration, 5),
+            },
         }
         return write_condensed(synthetic, context.workdir / "condensed", manifest, image_writer=write_image)

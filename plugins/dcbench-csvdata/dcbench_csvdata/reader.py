@@ -56,8 +56,11 @@ def read_csv_dataset(path: str | Path) -> DetectionDataset:
                 raise DatasetError(path, f"line {lineno}: box coordinates are not numbers") from None
             labels.append(categories.index(row["label"]))
         where = f"{path} ({name})"
-        records.append(make_record(Path(name).stem, file, width, height, boxes, labels, [False] * len(labels),
-                                   where=where, report=report))
+        records.append(
+            make_record(
+                Path(name).stem, file, width, height, boxes, labels, [False] * len(labels), where=where, report=report
+            )
+        )
         if split:
             splits[split].append(len(records) - 1)
     ds = DetectionDataset(path.stem, categories, records, dict(splits), report, source=f"csv:{path}")

@@ -16,8 +16,12 @@ def _write(tmp_path, rows, header="image,split,x1,y1,x2,y2,label"):
     return f
 
 
-ROWS = ["img/0.png,train,1,2,20,30,cat", "img/0.png,train,5,5,45,35,dog", "img/1.png,train,0,0,10,10,dog",
-        "img/2.png,test,,,,,"]
+ROWS = [
+    "img/0.png,train,1,2,20,30,cat",
+    "img/0.png,train,5,5,45,35,dog",
+    "img/1.png,train,0,0,10,10,dog",
+    "img/2.png,test,,,,,",
+]
 
 
 def test_contract(tmp_path, dcbench_cache, monkeypatch):

@@ -7,5 +7,8 @@ dcbench_contract = "1"  # the major version of dcbench's plugin contract this pl
 
 @hookimpl
 def dcbench_register_methods(registry):
-    registry.add("objcount", "dcbench_objcount.method:ObjectCountSelection",
-                 "Object-count-aware: images with the most objects, spread over classes (example plugin).")
+    registry.add(
+        "objcount",
+        "dcbench_objcount.method:ObjectCountSelection",
+        "Object-count-aware: images with the most objects, spread over classes (example plugin).",
+    )

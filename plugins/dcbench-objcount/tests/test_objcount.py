@@ -10,7 +10,9 @@ from dcbench_objcount.method import ObjectCountSelection
 def test_contract(tmp_path, dcbench_cache):
     check_registers(plugin, methods=["objcount"])
     check_method("objcount", tmp_path, plugin=plugin)
-    check_method("objcount", tmp_path / "capped", plugin=plugin, options={"class_cap": 0.3}, bad_options={"class_cap": 2})
+    check_method(
+        "objcount", tmp_path / "capped", plugin=plugin, options={"class_cap": 0.3}, bad_options={"class_cap": 2}
+    )
 
 
 def _ds(box_counts, labels_per_image):

@@ -58,8 +58,12 @@ class OD3Config:
         self._check_counts()
 
     def _check_choices(self) -> None:
-        for name, allowed in (("margin", MARGINS), ("screen_classes", SCREEN_CLASSES),
-                              ("background", BACKGROUNDS), ("labels", LABELS)):
+        for name, allowed in (
+            ("margin", MARGINS),
+            ("screen_classes", SCREEN_CLASSES),
+            ("background", BACKGROUNDS),
+            ("labels", LABELS),
+        ):
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"od3 {name} {getattr(self, name)!r} is not one of {', '.join(allowed)}")
         for name in BOOLS:
@@ -74,12 +78,18 @@ class OD3Config:
         for name in ("max_crop", "scale"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0 or (name == "max_crop" and v > 1):
-                raise ConfigError(f"od3 {name} must be positive{' and at most 1' if name == 'max_crop' else ''}, "
-                                  f"got {v!r}")
+                raise ConfigError(
+                    f"od3 {name} must be positive{' and at most 1' if name == 'max_crop' else ''}, got {v!r}"
+                )
 
     def _check_counts(self) -> None:
-        for name, low, optional in (("canvas", 8, True), ("tries", 1, False), ("margin_px", 0, False),
-                                    ("margin_max_px", 0, False), ("screen_every", 1, True)):
+        for name, low, optional in (
+            ("canvas", 8, True),
+            ("tries", 1, False),
+            ("margin_px", 0, False),
+            ("margin_max_px", 0, False),
+            ("screen_every", 1, True),
+        ):
             v = getattr(self, name)
             if v is None and optional:
                 continue

@@ -78,8 +78,9 @@ def image_crops(im: ImageRecord, size: int, cfg: OD3Config, max_area: float) -> 
     try:
         with Image.open(im.file) as src:
             src = src.convert("RGB")
-            return [cut(src, box * s, label, s, cfg, cap, max_area)
-                    for box, label in zip(im.boxes[keep], im.labels[keep])]
+            return [
+                cut(src, box * s, label, s, cfg, cap, max_area) for box, label in zip(im.boxes[keep], im.labels[keep])
+            ]
     except FileNotFoundError:
         raise DatasetError(im.file, "image file not found") from None
     except OSError as exc:

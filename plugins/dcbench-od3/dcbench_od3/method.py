@@ -21,24 +21,23 @@ CHOICES = {
     "slice_order": ORDER_RULE,
     "crop_frame": "crops cut from the image scaled as the protocol's letterbox scales it (canvas / longest side)",
     "margin_units": "canvas px, truncated to whole px; dynamic max_area = the largest labelled box area of the "
-                    "train set in the canvas frame (the code: COCO's largest box area)",
+    "train set in the canvas frame (the code: COCO's largest box area)",
     "placement_centre": "uniform in [0, S) x [0, S), so at most half a crop hangs over an edge and is cut",
     "occupancy": "fraction of the crop's clipped region (margin included) already showing pasted objects",
     "memory": "a freed centre drawn uniformly from the memory and mixed as p * uniform + (1 - p) * freed, "
-              "p ~ U(0, 1); a remembered centre occupied again is forgotten before each crop",
+    "p ~ U(0, 1); a remembered centre occupied again is forgotten before each crop",
     "recorded_box": "the object's box (margin excluded) clipped to the canvas; a try whose clipped box is under "
-                    "1 px on a side is rejected, so an object too small to show is dropped",
+    "1 px on a side is rejected, so an object too small to show is dropped",
     "erase": "only the pixels the object still shows go back to the background; later pastes over it stay",
     "erase_order": "oldest unmatched object first; a pass stops at the first one whose erasing would reach the "
-                   "fill floor",
+    "fill floor",
     "covered_boxes": "at the end of its slice a box is kept only while >= min_visible of it still shows; else it "
-                     "is dropped and counted as hidden",
-    "screen_schedule": "after slice image k (1-based) when k % every == 0 and k < L; after image L when "
-                       "screen_final",
+    "is dropped and counted as hidden",
+    "screen_schedule": "after slice image k (1-based) when k % every == 0 and k < L; after image L when screen_final",
     "screen_predictions": "predictions with score >= screen_score, of the same class when screen_classes=aware",
     "background": BACKGROUND_RULE,
     "observer_labels": "labels=observer: the teacher's predictions with score >= label_score on each finished "
-                       "canvas, clipped to it, replace its boxes (no test-time augmentation)",
+    "canvas, clipped to it, replace its boxes (no test-time augmentation)",
     "observer_batch": f"up to {GROUP} canvases per predict call (canvases are filled in lockstep)",
 }
 
@@ -64,12 +63,19 @@ class OD3:
 
     def condense(self, train_set: DetectionDataset, budget: int, *, context: CondenseContext) -> CondensedSet:
         cfg = self.config.resolved(context.protocol)
-        run = Run(train_set, cfg, context.seed, self.observer(context, train_set.categories),
-                  Path(context.workdir) / CANVAS_DIR)
+        run = Run(
+            train_set,
+            cfg,
+            context.seed,
+            self.observer(context, train_set.categories),
+            Path(context.workdir) / CANVAS_DIR,
+        )
         results = synthesise(run, budget, context.reporter)
         size = cfg.canvas
-        records = [ImageRecord(f"od3-{m:06d}", Path(r.file.name), size, size, r.boxes, r.labels,
-                               np.zeros(len(r.labels), bool)) for m, r in enumerate(results)]
+        records = [
+            ImageRecord(f"od3-{m:06d}", Path(r.file.name), size, size, r.boxes, r.labels, np.zeros(len(r.labels), bool))
+            for m, r in enumerate(results)
+        ]
         synthetic = DetectionDataset(f"od3-{budget}", list(train_set.categories), records, source="od3")
 
         def write_image(k: int, path: Path) -> None:
@@ -80,8 +86,9 @@ class OD3:
         shutil.rmtree(run.out_dir, ignore_errors=True)
         return condensed
 
-    def manifest(self, train_set: DetectionDataset, budget: int, context: CondenseContext, run: Run,
-                 results: list[CanvasResult]) -> dict:
+    def manifest(
+        self, train_set: DetectionDataset, budget: int, context: CondenseContext, run: Run, results: list[CanvasResult]
+    ) -> dict:
         per_canvas = [{**r.counts, **({"background": r.background} if r.background else {})} for r in results]
         totals = {k: sum(c.get(k, 0) for c in per_canvas) for k in results[0].counts} if results else {}
         teacher = context.teacher
@@ -98,13 +105,18 @@ class OD3:
             "teacher": observer,
             "canvas": run.cfg.canvas,
             "labels": run.cfg.labels,
-            "slices": {"rule": ORDER_RULE, "images_per_canvas": len(run.slices[0]),
-                       "unused_images": len(train_set) - budget * len(run.slices[0]),
-                       "order_digest": order_digest(train_set, run.slices)},
+            "slices": {
+                "rule": ORDER_RULE,
+                "images_per_canvas": len(run.slices[0]),
+                "unused_images": len(train_set) - budget * len(run.slices[0]),
+                "order_digest": order_digest(train_set, run.slices),
+            },
             "choices": CHOICES,
             "per_canvas": per_canvas,
             "totals": totals,
             "boxes_per_canvas": round(totals.get("final_boxes", 0) / max(1, budget), 3),
-            "timings": {k: round(v, 3) for k, v in
-                        {"synthesis_s": 0.0, "screen_s": 0.0, "label_s": 0.0, **run.clock.seconds}.items()},
+            "timings": {
+                k: round(v, 3)
+                for k, v in {"synthesis_s": 0.0, "screen_s": 0.0, "label_s": 0.0, **run.clock.seconds}.items()
+            },
         }

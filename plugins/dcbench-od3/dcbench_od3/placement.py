@@ -87,8 +87,9 @@ def draw_centre(canvas: Canvas, rng: np.random.Generator) -> tuple[float, float]
 
 def forget_filled(canvas: Canvas) -> None:
     """A remembered centre that is occupied again is no longer free (the code prunes its memory the same way)."""
-    canvas.memory = [(y, x) for y, x in canvas.memory
-                     if canvas.owner[min(int(y), canvas.size - 1), min(int(x), canvas.size - 1)] < 0]
+    canvas.memory = [
+        (y, x) for y, x in canvas.memory if canvas.owner[min(int(y), canvas.size - 1), min(int(x), canvas.size - 1)] < 0
+    ]
 
 
 def locate(canvas: Canvas, crop: Crop, y: float, x: float) -> Placement | None:

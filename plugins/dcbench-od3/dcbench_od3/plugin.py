@@ -7,5 +7,8 @@ dcbench_contract = "1"  # the major version of dcbench's plugin contract this pl
 
 @hookimpl
 def dcbench_register_methods(registry):
-    registry.add("od3", "dcbench_od3.method:OD3",
-                 "OD3: paste real object crops onto M canvases, the teacher erases what it cannot recognise.")
+    registry.add(
+        "od3",
+        "dcbench_od3.method:OD3",
+        "OD3: paste real object crops onto M canvases, the teacher erases what it cannot recognise.",
+    )

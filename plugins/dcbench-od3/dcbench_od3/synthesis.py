@@ -27,10 +27,14 @@ from dcbench_od3.screening import final_items, screen
 
 STREAM_ORDER, STREAM_PLACE, STREAM_BACKGROUND = 1, 2, 3
 GROUP = 64  # canvases filled together and sent to the observer in one call (each call has a fixed cost)
-ORDER_RULE = ("order = rng_for(seed, 1).permutation(N); canvas m takes order[m*L:(m+1)*L] with L = N // M; "
-              "the last N - M*L images of the order are not used")
-BACKGROUND_RULE = ("background=image: train images ranked by fewest boxes (ties by rng_for(seed, 3).permutation), "
-                   "canvas m takes rank m mod N, letterboxed to the canvas")
+ORDER_RULE = (
+    "order = rng_for(seed, 1).permutation(N); canvas m takes order[m*L:(m+1)*L] with L = N // M; "
+    "the last N - M*L images of the order are not used"
+)
+BACKGROUND_RULE = (
+    "background=image: train images ranked by fewest boxes (ties by rng_for(seed, 3).permutation), "
+    "canvas m takes rank m mod N, letterboxed to the canvas"
+)
 
 
 class Stopwatch:
@@ -168,7 +172,10 @@ def synthesise(run: Run, budget: int, reporter: Reporter | None = None) -> list[
     run.max_area = largest_box_area(run.train, run.cfg.canvas)
     run.ranking = background_ranking(run.train, run.seed) if run.cfg.background == "image" else []
     results: list[CanvasResult] = []
-    with (reporter or SILENT).stage(f"od3: {budget} canvases", total=budget, unit="canvas") as step, run.clock("synthesis_s"):
+    with (
+        (reporter or SILENT).stage(f"od3: {budget} canvases", total=budget, unit="canvas") as step,
+        run.clock("synthesis_s"),
+    ):
         for g0 in range(0, budget, GROUP):
             results += fill_group(run, range(g0, min(budget, g0 + GROUP)))
             step(len(results))

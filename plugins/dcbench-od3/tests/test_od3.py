@@ -74,6 +74,7 @@ def run_synthesis(ds, out, budget=2, seed=0, observe=blind, **options):
 
 # -- placement ---------------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("overlap", [0.0, 0.3, 0.6])
 def test_placement_respects_the_overlap_limit(overlap):
     canvas, cfg, rng = plain_canvas(40), OD3Config(overlap=overlap, tries=10), rng_for(7)
@@ -108,6 +109,7 @@ def test_a_crop_hanging_over_the_edge_is_cut_with_its_box():
 
 
 # -- screening ---------------------------------------------------------------------------------------------------
+
 
 def two_objects():
     canvas = plain_canvas(64)
@@ -165,12 +167,12 @@ def test_a_box_hidden_by_later_pastes_is_dropped_and_counted():
 
 # -- synthesis ---------------------------------------------------------------------------------------------------
 
+
 def test_observer_labels_replace_the_pasted_boxes(tmp_path):
     ds = handmade(tmp_path / "data")
 
     def observer(canvases):
-        return [see(([2, 2, 20, 20], 1, 0.9), ([30, 30, 40, 40], 0, 0.1), ([40, 40, 60, 60], 0, 0.8))
-                for _ in canvases]
+        return [see(([2, 2, 20, 20], 1, 0.9), ([30, 30, 40, 40], 0, 0.1), ([40, 40, 60, 60], 0, 0.8)) for _ in canvases]
 
     _run, results = run_synthesis(ds, tmp_path / "out", observe=observer, screen=False, labels="observer")
     for r in results:
@@ -180,8 +182,10 @@ def test_observer_labels_replace_the_pasted_boxes(tmp_path):
 
 def test_synthesis_is_deterministic_per_seed(tmp_path):
     ds = handmade(tmp_path / "data")
-    runs = {name: run_synthesis(ds, tmp_path / name, seed=seed, fill_floor=0.05)[1]
-            for name, seed in (("a", 0), ("b", 0), ("c", 1))}
+    runs = {
+        name: run_synthesis(ds, tmp_path / name, seed=seed, fill_floor=0.05)[1]
+        for name, seed in (("a", 0), ("b", 0), ("c", 1))
+    }
 
     def fingerprint(results):
         return [(r.file.read_bytes(), r.boxes.tolist(), r.labels.tolist()) for r in results]
@@ -242,6 +246,7 @@ def test_manifest_records_options_choices_counts_and_timings(tmp_path):
 
 # -- options and contract ----------------------------------------------------------------------------------------
 
+
 def test_options_are_validated_and_described():
     described = OD3().describe()
     assert described["overlap"] == 0.6 and described["margin"] == "dynamic" and described["canvas"] is None
@@ -280,8 +285,13 @@ class BlindPlugin:
 def test_contract(tmp_path, dcbench_cache):
     check_registers(plugin, methods=["od3"])
     check_method("od3-blind", tmp_path, plugin=BlindPlugin(), bad_options={"margin": "wide"})
-    check_method("od3-blind", tmp_path / "variant", plugin=BlindPlugin(), budgets=(3,),
-                 options={"background": "image", "margin": "fixed", "screen_classes": "agnostic"})
+    check_method(
+        "od3-blind",
+        tmp_path / "variant",
+        plugin=BlindPlugin(),
+        budgets=(3,),
+        options={"background": "image", "margin": "fixed", "screen_classes": "agnostic"},
+    )
 
 
 def test_contract_with_a_real_smoke_teacher_as_observer(tmp_path, dcbench_cache):
@@ -292,8 +302,15 @@ def test_contract_with_a_real_smoke_teacher_as_observer(tmp_path, dcbench_cache)
     ds = tiny_dataset()
     teacher = smoke_teacher(ds.split("train"), tmp_path / "teacher")
     check_method("od3", tmp_path / "pasted", plugin=plugin, dataset=ds, budgets=(2,), teacher=teacher)
-    check_method("od3", tmp_path / "observer", plugin=plugin, dataset=ds, budgets=(2,), teacher=teacher,
-                 options={"labels": "observer", "label_score": 0.0})
+    check_method(
+        "od3",
+        tmp_path / "observer",
+        plugin=plugin,
+        dataset=ds,
+        budgets=(2,),
+        teacher=teacher,
+        options={"labels": "observer", "label_score": 0.0},
+    )
 
 
 def test_show_draws_the_condensed_set(tmp_path):

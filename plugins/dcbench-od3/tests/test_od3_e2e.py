@@ -13,8 +13,11 @@ def od3_registered(monkeypatch):
 
     if "od3" not in manager.build_registries().methods:
         real = manager.build_registries
-        monkeypatch.setattr(manager, "build_registries",
-                            lambda *, autoload=True, extra=(): real(autoload=autoload, extra=(*extra, plugin)))
+        monkeypatch.setattr(
+            manager,
+            "build_registries",
+            lambda *, autoload=True, extra=(): real(autoload=autoload, extra=(*extra, plugin)),
+        )
     yield
     manager._cached = None
 
@@ -25,9 +28,28 @@ def test_run_end_to_end_with_the_teacher_as_observer(tmp_path, dcbench_cache, od
     from dcbench.cli.app import main
 
     out = tmp_path / "runs"
-    assert main(["run", "--method", "od3", "--detector", "yolov3-tiny", "--ratio", "0.05", "--protocol", "smoke",
-                 "--dataset", "shapes:?n_train=60&n_test=12&size=64&max_extent=28", "--out", str(out),
-                 "--device", "cpu"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--method",
+                "od3",
+                "--detector",
+                "yolov3-tiny",
+                "--ratio",
+                "0.05",
+                "--protocol",
+                "smoke",
+                "--dataset",
+                "shapes:?n_train=60&n_test=12&size=64&max_extent=28",
+                "--out",
+                str(out),
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
     (f,) = out.rglob("result.json")
     result = json.loads(f.read_text())
     manifest = result["condensed"]["manifest"]
@@ -46,9 +68,14 @@ def test_method_flags_reach_od3_and_a_typo_is_one_clear_line(tmp_path, capsys, o
     from dcbench_od3.method import OD3
 
     options = parse_extra_flags(["--screen-classes", "agnostic", "--no-screen", "--canvas", "96"])
-    assert {k: OD3(**options).describe()[k] for k in options} == {"screen_classes": "agnostic", "screen": False,
-                                                                   "canvas": 96}
-    assert main(["run", "--method", "od3", "--no-scren", "--protocol", "smoke", "--out", str(tmp_path),
-                 "--device", "cpu"]) == 2
+    assert {k: OD3(**options).describe()[k] for k in options} == {
+        "screen_classes": "agnostic",
+        "screen": False,
+        "canvas": 96,
+    }
+    assert (
+        main(["run", "--method", "od3", "--no-scren", "--protocol", "smoke", "--out", str(tmp_path), "--device", "cpu"])
+        == 2
+    )
     err = capsys.readouterr().err
     assert "unknown od3 option(s) scren" in err and "Traceback" not in err
