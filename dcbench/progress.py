@@ -14,9 +14,10 @@ class Reporter:
     """Stage-level progress. ``with reporter.stage("train", total=30, unit="epoch") as step: ... step(n, info)``;
     ``unit`` names what is counted (epochs, iterations, images), printed with the count."""
 
-    def __init__(self, *, enabled: bool = True, rich: bool | None = None):
+    def __init__(self, *, enabled: bool = True, rich: bool | None = None, console=None):
         self.enabled = enabled
         self.rich = sys.stderr.isatty() if rich is None else rich
+        self.console = console  # a rich Console for the bars, handed in by the application (the CLI's stderr)
 
     def note(self, message: str) -> None:
         if self.enabled:
@@ -30,15 +31,17 @@ class Reporter:
         if self.rich:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-            from dcbench.cli.console import err
+            if self.console is None:  # nothing below the CLI reaches up into it for one
+                from rich.console import Console
 
+                self.console = Console(stderr=True)
             with Progress(
                 TextColumn("{task.description}"),
                 BarColumn(),
                 MofNCompleteColumn(),
                 TimeElapsedColumn(),
                 TextColumn("{task.fields[info]}"),
-                console=err,
+                console=self.console,
                 transient=False,
             ) as progress:
                 task = progress.add_task(f"{name} ({unit}s)" if unit else name, total=total, info="")

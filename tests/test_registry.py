@@ -172,3 +172,13 @@ def test_a_detector_backend_missing_part_of_the_protocol_is_refused_when_loaded(
     regs = build_registries(autoload=False, extra=(Plugin(),))
     with pytest.raises(RegistryError, match="does not provide features, inversion_target"):
         regs.detectors.load("half")
+
+
+def test_the_harness_imports_neither_the_cli_nor_typer_nor_a_rich_console():
+    code = (
+        "import sys, dcbench.harness.cell, dcbench.harness.matrix, dcbench.progress; "
+        "bad = [m for m in sys.modules if m.startswith(('dcbench.cli', 'typer', 'rich.console'))]; "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout + run.stderr

@@ -73,7 +73,7 @@ def matrix(
 
     started = time.perf_counter()
     # each executor resolves the device where the work runs: here for local, on the cluster's resources for Ray
-    outcomes = run(todo, out, device=device, reporter=Reporter(), on_done=report, **options)
+    outcomes = run(todo, out, device=device, reporter=Reporter(console=console.err), on_done=report, **options)
     failed = [o for o in outcomes if o.status != "ok"]
     console.info(
         f"{len(outcomes) - len(failed)} cells finished, {len(failed)} failed, in {time.perf_counter() - started:.1f}s"

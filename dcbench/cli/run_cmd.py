@@ -154,7 +154,7 @@ def run(
         return
     resolved = resolve_device(device)
     console.info(f"cell {config.cell_name()} on {resolved}")
-    result = run_cell(config, out, device=resolved, reporter=Reporter())
+    result = run_cell(config, out, device=resolved, reporter=Reporter(console=console.err))
     console.out.print(metrics_table(result))
     t = result["timings"]
     console.info("time: " + ", ".join(f"{k[:-2]} {v:.1f}s" for k, v in t.items()))
