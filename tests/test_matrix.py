@@ -285,7 +285,17 @@ def test_results_made_with_other_protocol_values_or_method_defaults_are_stale(tm
         cell_dir = tmp_path / cell.cell_name()
         cell_dir.mkdir(exist_ok=True)
         (cell_dir / "result.json").write_text(
-            json.dumps({"status": "ok", "config": {"protocol": protocol}, "method": {"options": options}})
+            json.dumps(
+                {
+                    "status": "ok",
+                    "cell": cell.cell_name(),
+                    "config": {"protocol": protocol},
+                    "metrics": {},
+                    "budget": 10,
+                    "condensed": {},
+                    "method": {"options": options},
+                }
+            )
         )
         return cell_state(tmp_path, cell)
 
@@ -304,6 +314,10 @@ def test_results_made_with_other_protocol_values_or_method_defaults_are_stale(tm
         json.dumps(
             {
                 "status": "ok",
+                "cell": random_cell.cell_name(),
+                "metrics": {},
+                "budget": 10,
+                "condensed": {},
                 "config": {"protocol": {**random_now["protocol"], "forge_iterations": 1, "forge_batch": 2}},
                 "method": {"options": {}},
             }
@@ -328,7 +342,7 @@ def test_teacher_key_follows_what_shapes_the_full_set_training(tiny_voc):
     key = teacher_key(train, "yolov3-tiny", quick, 0)
     # the forge's settings, and a step floor the full set's 30 epochs already exceed, leave the training alone
     assert teacher_key(train, "yolov3-tiny", quick.with_overrides(forge_iterations=50, forge_batch=4), 0) == key
-    long = quick.with_overrides(epochs=400)
+    long = quick.with_overrides(epochs=2000)  # above the 1500-step floor, which binds for 4 images
     assert teacher_key(train, "yolov3-tiny", long.with_overrides(min_iterations=100), 0) == teacher_key(
         train, "yolov3-tiny", long, 0
     )

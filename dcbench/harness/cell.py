@@ -17,16 +17,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from dcbench.api import RESULT_FILE, RESULT_SCHEMA, ResultRecord, read_result_record
 from dcbench.data.spec import DEFAULT_DATASET, load_dataset, resolve_train_test
 from dcbench.data.writers import atomic_write_text
-from dcbench.errors import ConfigError
+from dcbench.errors import ConfigError, DcbenchError
 from dcbench.harness.provenance import git_revision, library_versions, machine
 from dcbench.methods.base import CondenseContext, budget_for, needs_teacher
 from dcbench.progress import Reporter
 from dcbench.protocols import Protocol
 
-RESULT_FILE = "result.json"
-RESULT_SCHEMA = 1
 FULL_KIND = "full train split"  # the condensed "kind" of a full-data cell, how leaderboards find the upper-bound row
 
 
@@ -171,14 +170,22 @@ def settings_drift(recorded: dict, now: dict) -> list[str]:
     return drift
 
 
-def read_result(cell_dir: Path) -> dict | None:
+def read_result(cell_dir: Path) -> ResultRecord | None:
+    """The cell's finished result, or None (none, or one that cannot be read: the cell is redone)."""
     f = Path(cell_dir) / RESULT_FILE
     if not f.is_file():
         return None
     try:
-        return json.loads(f.read_text())
-    except json.JSONDecodeError:
+        return read_result_record(f)
+    except DcbenchError:
         return None
+
+
+def _method_provider(method: str) -> dict:
+    """The distribution (name, version) that registered ``method``: a third-party method's package is recorded."""
+    from dcbench.plugins.manager import get_registries
+
+    return get_registries().provider("methods", method)
 
 
 CONDENSED_ROOT = "condensed"  # condensed sets live beside the cells, shared by every cell that needs the same set
@@ -399,6 +406,7 @@ def _run_cell_locked(config: CellConfig, cell_dir: Path, out_root: Path, *, devi
         "cell": config.cell_name(),
         "status": "ok",
         "config": config.as_dict(),
+        "plugin": _method_provider(config.method),
         "method": {
             "name": config.method,
             "variant": config.variant_options(),

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from dcbench.api import RESULT_FILE, read_result_record
 from dcbench.errors import DatasetError
 from dcbench.evaluation.coco_eval import METRICS
 from dcbench.harness.cell import FULL_KIND
 
-RESULT_FILE = "result.json"
 REFERENCE_METHOD = "random"  # the paper's deltas are against Random
 
 
@@ -58,8 +58,8 @@ def load_results(root: str | Path) -> pd.DataFrame:
         raise DatasetError(root, "results folder not found")
     rows = []
     for f in sorted(root.rglob(RESULT_FILE)):
+        r = read_result_record(f)
         try:
-            r = json.loads(f.read_text())
             cfg = r["config"]
             eval_detector = cfg.get("eval_detector") or cfg["detector"]
             # a set made without a teacher (Random, ...) does not depend on the detector: it is the same set
@@ -87,7 +87,7 @@ def load_results(root: str | Path) -> pd.DataFrame:
                     **_compute(r, full),
                 }
             )
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError) as exc:
             raise DatasetError(f, f"not a dcbench result file ({type(exc).__name__}: {exc})") from None
     if not rows:
         raise DatasetError(root, f"no {RESULT_FILE} files under this folder")

@@ -1,67 +1,17 @@
-"""What a condensation method provides, and the condensed set it produces.
-
-A method is a class registered under a name. dcbench instantiates it with the user's options
-(``method_cls(**options)``) and calls ``condense``. A method that needs the Fetch teacher sets
-``requires_teacher = True``; dcbench then trains (or reuses) it and passes it in.
-"""
+"""Condensation methods: what one provides is :class:`dcbench.api.CondensationMethod` (re-exported here with the
+context it receives); the budget rule and whether a configured method needs the teacher."""
 
 from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
+from typing import Any
 
+# the contract lives in dcbench.api; these names stay importable from here
+from dcbench.api import CondensationMethod, CondenseContext, Teacher
 from dcbench.errors import ConfigError
 
-if TYPE_CHECKING:
-    from dcbench.data.model import DetectionDataset
-    from dcbench.detectors.base import Checkpoint, DetectorBackend
-    from dcbench.methods.condensed import CondensedSet
-    from dcbench.progress import Reporter
-    from dcbench.protocols import Protocol as TrainProtocol
-
-
-@dataclass
-class Teacher:
-    """The Fetch detector: trained on the full train split, frozen. What feature-based selectors and DCOD use."""
-
-    backend: DetectorBackend
-    checkpoint: Checkpoint
-    protocol: TrainProtocol
-    device: str
-
-
-@dataclass
-class CondenseContext:
-    """Everything a method may need besides the train set and budget."""
-
-    teacher: Teacher | None
-    seed: int
-    workdir: Path
-    protocol: TrainProtocol
-    device: str
-    reporter: Reporter | None = None
-
-
-@runtime_checkable
-class CondensationMethod(Protocol):
-    requires_teacher: ClassVar[bool]
-    # optional: names of options that change reporting only (snapshots...), excluded from a cell's identity
-    bookkeeping_options: ClassVar[tuple[str, ...]]
-    # optional: the method keeps the whole train split (the full-data row), so its student is the evaluation
-    # detector's Fetch teacher and the harness reuses that instead of training it again
-    student_is_teacher: ClassVar[bool]
-    # optional: protocol fields beyond the training ones that the method reads (DCOD: forge_iterations,
-    # forge_batch); a change to one of them makes this method's finished results stale, and no other method's
-    protocol_fields: ClassVar[tuple[str, ...]]
-
-    def condense(self, train_set: DetectionDataset, budget: int, *, context: CondenseContext) -> CondensedSet:
-        """Return ``budget`` images with boxes, written under ``context.workdir`` (see :mod:`condensed`)."""
-
-    def describe(self) -> dict[str, Any]:
-        """The method's options as used, recorded in the manifest and the result."""
+__all__ = ["CondensationMethod", "CondenseContext", "Teacher", "budget_for", "needs_teacher"]
 
 
 def needs_teacher(method: Any) -> bool:

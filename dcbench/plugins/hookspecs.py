@@ -16,14 +16,16 @@ Each hook receives a *registrar* and calls ``registry.add(name, target, descript
 provides. ``target`` is a lazy reference ``"package.module:attribute"`` (preferred: nothing is imported until
 the thing is used, so ``dcbench --help`` and ``dcbench list`` stay fast) or the object itself.
 
-What a target must be, per kind (the Protocols are in the modules named; each is one short file):
+What a target must be, per kind -- every type is in ``dcbench.api``, the contract's one module:
 
-* method: a class whose instances have ``condense(train_set, budget, *, teacher, seed, workdir)``
-  returning a ``CondensedSet`` -- see ``dcbench.methods.base``;
+* method: a class whose instances have ``condense(train_set, budget, *, context)`` returning a
+  ``CondensedSet``, and ``describe()`` -- ``dcbench.api.CondensationMethod``;
 * detector: a class whose instances have ``train``, ``predict``, ``features`` and ``inversion_target``
-  -- see ``dcbench.detectors.base``;
-* dataset: a callable ``load(arg: str | None) -> DetectionDataset`` -- see ``dcbench.data.model``. ``arg`` is
+  -- ``dcbench.api.DetectorBackend``;
+* dataset: a callable ``load(arg: str | None) -> DetectionDataset`` -- ``dcbench.api.DatasetLoader``. ``arg`` is
   what follows the first ``:`` in a dataset spec (``voc:DIR`` gives ``"DIR"``; ``shapes`` gives ``None``).
+
+The registry checks a target against these Protocols when it is first used.
 
 Names are global per kind: registering a name twice (in one plugin or across plugins) is an error naming both
 sources, and the offending plugin's registrations for that kind are dropped; the other plugins keep working.
@@ -42,7 +44,9 @@ from dcbench.plugins import hookspec
 if TYPE_CHECKING:
     from dcbench.plugins.registry import Registrar
 
-CONTRACT_VERSION = "1.0"
+# the major number changes when a hook or a Protocol of dcbench.api changes in a way that breaks existing plugins;
+# 1.1 added optional members (protocol_fields, estimated_steps, describe()'s version) and the typed result record
+CONTRACT_VERSION = "1.1"
 
 
 @hookspec

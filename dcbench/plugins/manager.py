@@ -61,15 +61,20 @@ class PluginProblem:
 
 @dataclass
 class Registries:
-    methods: Registry = field(
-        default_factory=lambda: Registry("method", _provides("dcbench.methods.base:CondensationMethod"))
-    )
-    detectors: Registry = field(
-        default_factory=lambda: Registry("detector", _provides("dcbench.detectors.base:DetectorBackend"))
-    )
+    methods: Registry = field(default_factory=lambda: Registry("method", _provides("dcbench.api:CondensationMethod")))
+    detectors: Registry = field(default_factory=lambda: Registry("detector", _provides("dcbench.api:DetectorBackend")))
     datasets: Registry = field(default_factory=lambda: Registry("dataset", _is_callable))
     problems: list[PluginProblem] = field(default_factory=list)
     plugins: list[str] = field(default_factory=list)
+    # plugin name -> the installed distribution that provides it ({"name", "version"}), recorded with results
+    distributions: dict[str, dict] = field(default_factory=dict)
+
+    def provider(self, kind: str, name: str) -> dict:
+        """The distribution that registered ``name`` of ``kind``: dcbench itself for the built-ins."""
+        import dcbench
+
+        source = self.by_kind(kind).entry(name).source
+        return self.distributions.get(source) or {"name": "dcbench", "version": dcbench.__version__, "plugin": source}
 
     def by_kind(self, kind: str) -> Registry:
         return {"methods": self.methods, "detectors": self.detectors, "datasets": self.datasets}[kind]
@@ -81,10 +86,13 @@ def autoload_disabled() -> bool:
 
 def make_plugin_manager(
     *, autoload: bool = True, extra: tuple[Any, ...] = ()
-) -> tuple[pluggy.PluginManager, list[PluginProblem]]:
+) -> tuple[pluggy.PluginManager, list[PluginProblem], dict[str, dict]]:
+    """The plugin manager with the built-ins, ``extra`` and (unless disabled) the entry points registered; the
+    problems met; and, per entry-point plugin, the distribution that provides it."""
     pm = pluggy.PluginManager(PROJECT)
     pm.add_hookspecs(hookspecs)
     problems: list[PluginProblem] = []
+    distributions: dict[str, dict] = {}
     for module_name in BUILTIN_PLUGINS:
         pm.register(importlib.import_module(module_name), name=module_name)
     for plugin in extra:
@@ -105,12 +113,14 @@ def make_plugin_manager(
                     )
                     continue
                 pm.register(plugin, name=ep.name)
+                if getattr(ep, "dist", None) is not None:
+                    distributions[ep.name] = {"name": ep.dist.name, "version": ep.dist.version, "plugin": ep.name}
             except Exception as exc:  # a broken third-party plugin must not take the CLI down
                 problems.append(
                     PluginProblem(ep.name, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
                 )
     problems += _unknown_hooks(pm, builtin=set(BUILTIN_PLUGINS))
-    return pm, problems
+    return pm, problems, distributions
 
 
 def _unknown_hooks(pm: pluggy.PluginManager, *, builtin: set[str]) -> list[PluginProblem]:
@@ -145,8 +155,8 @@ _HOOKS = (
 
 
 def build_registries(*, autoload: bool = True, extra: tuple[Any, ...] = ()) -> Registries:
-    pm, problems = make_plugin_manager(autoload=autoload, extra=extra)
-    regs = Registries(problems=problems)
+    pm, problems, distributions = make_plugin_manager(autoload=autoload, extra=extra)
+    regs = Registries(problems=problems, distributions=distributions)
     builtin = set(BUILTIN_PLUGINS)
     for hook_name, kind in _HOOKS:
         registry = regs.by_kind(kind)

@@ -1,0 +1,254 @@
+"""The plugin contract of dcbench, in one module: every type a plugin implements or receives.
+
+A plugin author reads this file and ``dcbench/plugins/hookspecs.py`` (the hooks that register plugins) and nothing
+else. The registry checks registered targets against the Protocols below, the test kit (``dcbench.testing``) runs
+them for real, and ``CONTRACT_VERSION`` says which contract a plugin was written for.
+
+What a plugin implements:
+
+* :class:`CondensationMethod` -- a class; dcbench calls ``Method(**options).condense(train_set, budget,
+  context=CondenseContext(...))`` and gets a :class:`CondensedSet` written with :func:`write_condensed`;
+* :class:`DetectorBackend` -- a class with ``train``, ``predict``, ``features`` and ``inversion_target``;
+* :class:`DatasetLoader` -- a callable ``load(arg) -> DetectionDataset``.
+
+What a plugin receives or returns: :class:`DetectionDataset` and :class:`ImageRecord` (images with absolute
+``x1, y1, x2, y2`` pixel boxes), :class:`CondenseContext` with the Fetch :class:`Teacher`, the training
+:class:`TrainProtocol`, :class:`Checkpoint`, :class:`Detections` (a backend's predictions, in the pixels of the
+image they were made on), :class:`InversionTarget` (a frozen detector with a differentiable loss). What the harness
+writes for every cell is a :class:`ResultRecord` (``result.json``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypedDict, runtime_checkable
+
+from dcbench.data.model import DetectionDataset, ImageRecord
+from dcbench.evaluation.detections import Detections
+from dcbench.methods.condensed import CondensedSet, load_condensed, write_condensed
+from dcbench.plugins.hookspecs import CONTRACT_VERSION  # defined with the hooks, read by the plugin loader
+from dcbench.protocols import Protocol as TrainProtocol
+
+if TYPE_CHECKING:
+    import numpy as np
+    import torch
+
+    from dcbench.progress import Reporter
+
+__all__ = [
+    "CONTRACT_VERSION",
+    "Checkpoint",
+    "CondensationMethod",
+    "CondenseContext",
+    "CondensedSet",
+    "DatasetLoader",
+    "DetectionDataset",
+    "Detections",
+    "DetectorBackend",
+    "ImageRecord",
+    "InversionTarget",
+    "RESULT_FILE",
+    "RESULT_SCHEMA",
+    "ResultRecord",
+    "Teacher",
+    "TrainProtocol",
+    "load_condensed",
+    "write_condensed",
+]
+
+
+# -- detector backends ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Checkpoint:
+    """A trained detector on disk: the backend that made it, its weight file, and how it was trained."""
+
+    detector: str
+    path: Path
+    meta: dict = field(default_factory=dict)
+
+
+@dataclass
+class InversionTarget:
+    """A frozen detector and its differentiable training loss, for model inversion (DCOD's Forge).
+
+    ``loss(images, targets)`` takes ``images`` of shape (B, 3, S, S) with values in [0, 1] on ``device`` and
+    ``targets``, one ``(boxes (n, 4) xyxy pixels on the S x S canvas, labels (n,))`` pair of tensors per image, and
+    returns the detection loss (box + objectness/classification terms) as a scalar tensor, averaged over the batch.
+    The module is in eval mode (BatchNorm uses its running statistics) and its parameters do not require grad.
+    """
+
+    module: torch.nn.Module
+    loss: Callable[[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]], torch.Tensor]
+    image_size: int
+    device: str
+    num_classes: int
+
+
+@runtime_checkable
+class DetectorBackend(Protocol):
+    """A detector family. Instantiated with what follows ``NAME:`` in a detector spec (``ultralytics:yolov8n.yaml``)
+    or with no argument. Heavy libraries are imported inside the methods, never at module import. Every image and
+    box crosses this boundary as a DetectionDataset and comes back as Detections, so one evaluator scores all."""
+
+    name: str
+
+    def train(
+        self,
+        dataset: DetectionDataset,
+        *,
+        protocol: TrainProtocol,
+        seed: int,
+        workdir: Path,
+        device: str,
+        reporter: Reporter | None = None,
+    ) -> Checkpoint:
+        """Train a freshly initialised detector (no pre-trained weights) on ``dataset``, for
+        ``protocol.epochs_for(len(dataset))`` epochs at ``protocol.imgsz`` and ``protocol.batch`` (teachers are
+        cached by those values). Every image of ``dataset`` must be trained on, or the call fails naming the one
+        that could not be read."""
+
+    def predict(
+        self,
+        checkpoint: Checkpoint,
+        dataset: DetectionDataset,
+        *,
+        protocol: TrainProtocol,
+        device: str,
+        reporter: Reporter | None = None,
+    ) -> list[Detections]:
+        """Detections for every image of ``dataset``, in its order, in original-image pixels."""
+
+    def features(
+        self,
+        checkpoint: Checkpoint,
+        dataset: DetectionDataset,
+        *,
+        protocol: TrainProtocol,
+        device: str,
+        reporter: Reporter | None = None,
+    ) -> np.ndarray:
+        """(N, D) float32 whole-image embeddings (global-pooled backbone output), for feature-based selection."""
+
+    def inversion_target(self, checkpoint: Checkpoint, *, protocol: TrainProtocol, device: str) -> InversionTarget:
+        """The frozen detector with a differentiable loss (see :class:`InversionTarget`)."""
+
+
+# -- condensation methods ------------------------------------------------------------------------------------------
+@dataclass
+class Teacher:
+    """The Fetch detector: trained on the full train split, frozen. What feature-based selectors, DCOD and OD3 use:
+    ``teacher.backend.predict(teacher.checkpoint, ...)`` runs it on any DetectionDataset."""
+
+    backend: DetectorBackend
+    checkpoint: Checkpoint
+    protocol: TrainProtocol
+    device: str
+
+
+@dataclass
+class CondenseContext:
+    """Everything a method may need besides the train set and budget. ``teacher`` is None unless the method
+    ``requires_teacher``; ``workdir`` is shared by every cell that needs the same condensed set; every random
+    choice comes from ``seed`` (``dcbench.methods.selection.rng_for``), never the clock."""
+
+    teacher: Teacher | None
+    seed: int
+    workdir: Path
+    protocol: TrainProtocol
+    device: str
+    reporter: Reporter | None = None
+
+
+@runtime_checkable
+class CondensationMethod(Protocol):
+    """A condensation method: a class instantiated with the user's options (``Method(**options)``; an unknown
+    option must raise ``dcbench.errors.ConfigError``).
+
+    Optional class attributes: ``bookkeeping_options`` (options that change reporting only, left out of a cell's
+    identity), ``student_is_teacher`` (the method keeps the whole train split: the harness reuses the teacher as
+    its student), ``protocol_fields`` (the protocol's method-only fields it reads, e.g. DCOD's forge length: a change
+    to them makes its results stale, and no other method's). Optional method: ``estimated_steps(budget, protocol)
+    -> (teacher_steps, images_per_step)`` for ``dcbench matrix --dry-run``'s time estimate."""
+
+    requires_teacher: ClassVar[bool]  # may also be a property: read off the configured instance
+    bookkeeping_options: ClassVar[tuple[str, ...]]
+    student_is_teacher: ClassVar[bool]
+    protocol_fields: ClassVar[tuple[str, ...]]
+
+    def condense(self, train_set: DetectionDataset, budget: int, *, context: CondenseContext) -> CondensedSet:
+        """Return exactly ``budget`` images with boxes, written under ``context.workdir`` with
+        :func:`write_condensed` (a manifest with at least method, budget and seed); deterministic per seed."""
+
+    def describe(self) -> dict[str, Any]:
+        """Every option as used, defaults included (a result whose recorded options differ from what this gives now
+        is stale). May include ``version``: bump it when behaviour changes with no option to show it."""
+
+
+# -- datasets ------------------------------------------------------------------------------------------------------
+@runtime_checkable
+class DatasetLoader(Protocol):
+    """``load(arg)``: ``arg`` is what follows the first ``:`` of a dataset spec (``voc:DIR`` gives ``"DIR"``,
+    ``shapes`` gives None). Returns a DetectionDataset with ``train``/``trainval`` and ``test``/``val`` splits where
+    the data has them; build records with ``dcbench.data.validate.make_record`` and paths with ``safe_join`` to get
+    dcbench's validation and one-line errors naming the file."""
+
+    def __call__(self, arg: str | None) -> DetectionDataset: ...
+
+
+# -- the result of a cell ------------------------------------------------------------------------------------------
+RESULT_FILE = "result.json"
+RESULT_SCHEMA = 2  # 2 added "plugin" (the package that provided the method); schema 1 files are still read
+
+
+class ResultRecord(TypedDict, total=False):
+    """One cell's ``result.json``, written atomically by the harness as its very last step (its presence means the
+    cell is finished) and the only thing leaderboards and the matrix's resume logic read."""
+
+    schema: int
+    cell: str  # the cell's name: dataset identity, method, detector, variant, ratio, seed, protocol id
+    status: str  # "ok"
+    config: dict[str, Any]  # the CellConfig: method, detector, ratio, seed, protocol (all values), dataset, ...
+    method: dict[str, Any]  # name, variant (the options that name the row), options (describe(), all of them)
+    plugin: dict[str, Any]  # schema 2: the distribution that registered the method (name, version), or "dcbench"
+    detector: str
+    eval_detector: str
+    data: dict[str, Any]  # split sizes and rule, categories, train and test fingerprints
+    budget: int
+    effective_ratio: float
+    warnings: list[str]
+    teacher: dict[str, Any] | None  # where the Fetch teacher came from (None for teacher-free methods)
+    condensed: dict[str, Any]  # path, images, boxes, manifest, whether reused and what making it took
+    student: dict[str, Any]  # the trained evaluation detector: checkpoint, epochs, images
+    metrics: dict[str, float | None]  # mAP, AP50, AP75, APs, APm, APl on a 0-100 scale; None = undefined
+    timings: dict[str, float]  # seconds per stage
+    device: dict[str, str]
+    environment: dict[str, str]  # library versions, machine
+    git: dict[str, Any]
+    finished: str  # ISO time
+
+
+_REQUIRED = ("cell", "config", "metrics", "budget", "condensed", "method")
+
+
+def read_result_record(path: str | Path) -> ResultRecord:
+    """A result file as a ResultRecord (schema 1 files upgraded); a DatasetError naming the file when it is not
+    one."""
+    import json
+
+    from dcbench.errors import DatasetError
+
+    path = Path(path)
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise DatasetError(path, f"not a dcbench result file ({type(exc).__name__}: {exc})") from None
+    if not isinstance(record, dict):
+        raise DatasetError(path, "not a dcbench result file (not a JSON object)")
+    missing = [k for k in _REQUIRED if k not in record]
+    if missing:
+        raise DatasetError(path, f"not a dcbench result file (KeyError: {missing[0]!r})")
+    if int(record.get("schema", 1)) < 2:
+        record.setdefault("plugin", {"name": "unknown (schema 1)", "version": None})
+    return record  # type: ignore[return-value]
