@@ -52,3 +52,26 @@ def test_the_kit_catches_a_method_that_ignores_the_budget(tmp_path):
 
     with pytest.raises(AssertionError, match="budget 1: the method returned 2 images"):
         check_method("greedy", tmp_path, plugin=Plugin())
+
+
+def test_the_builtin_yolo_backend_passes_check_detector(tmp_path):
+    pytest.importorskip("ultralytics")
+    from dcbench.testing import check_detector
+
+    check_detector("yolov3-tiny", tmp_path)
+
+
+def test_check_dataset_takes_a_plugin_that_is_not_installed(tmp_path):
+    from dcbench.plugins import hookimpl
+    from dcbench.testing import check_dataset
+    from tests.conftest import write_png, write_voc_xml
+
+    write_png(tmp_path / "JPEGImages" / "a.png")
+    write_voc_xml(tmp_path / "Annotations" / "a.xml", "a.png", [("cat", 1, 1, 20, 20)])
+
+    class Plugin:
+        @hookimpl
+        def dcbench_register_datasets(self, registry):
+            registry.add("my-voc", "dcbench.data.loaders:load_voc", "VOC under another name")
+
+    assert len(check_dataset("my-voc", str(tmp_path), plugin=Plugin())) == 1

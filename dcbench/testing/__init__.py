@@ -8,8 +8,7 @@ In a plugin's tests::
         check_registers(my_plugin_module, methods=["my-method"])
         check_method("my-method", tmp_path)
 
-or, with pytest, ``from dcbench.testing.fixtures import dcbench_cache, dcbench_tiny_dataset`` in ``conftest.py``
-(or ``pytest_plugins = ["dcbench.testing.fixtures"]`` in a root conftest) for the fixtures
+With pytest, dcbench's ``pytest11`` entry point provides the fixtures
 ``dcbench_tiny_dataset`` (a small generated dataset with train/test splits and a class without boxes) and
 ``dcbench_cache`` (an isolated cache folder). A method that needs the Fetch teacher gets a real one, trained in
 seconds at the ``smoke`` protocol (``smoke_teacher``; pass ``teacher=`` to reuse one across checks).
@@ -17,10 +16,11 @@ seconds at the ``smoke`` protocol (``smoke_teacher``; pass ``teacher=`` to reuse
 
 from dcbench.testing.contracts import (
     check_dataset,
+    check_detector,
     check_method,
     check_registers,
     smoke_teacher,
     tiny_dataset,
 )
 
-__all__ = ["check_dataset", "check_method", "check_registers", "smoke_teacher", "tiny_dataset"]
+__all__ = ["check_dataset", "check_detector", "check_method", "check_registers", "smoke_teacher", "tiny_dataset"]

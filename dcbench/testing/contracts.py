@@ -148,7 +148,7 @@ def _same_files(a: Path, b: Path) -> None:
 
 
 def check_dataset(
-    name: str, arg: str | None, *, bad_arg: str | None = "/nonexistent/dcbench-test-path"
+    name: str, arg: str | None, *, bad_arg: str | None = "/nonexistent/dcbench-test-path", plugin: Any | None = None
 ) -> DetectionDataset:
     """A registered dataset loads through its spec, validates, and is stable:
 
@@ -156,11 +156,20 @@ def check_dataset(
     * every label indexes a category; ignore flags are booleans of the right length;
     * loading twice gives the same fingerprint;
     * a bad argument fails with a DatasetError (one line naming the file), not a traceback.
+
+    ``plugin``: your plugin module, registered explicitly; without it the dataset is looked up among the installed
+    plugins.
     """
-    from dcbench.data.spec import load_dataset
     from dcbench.errors import DatasetError
 
     spec = name if arg is None else f"{name}:{arg}"
+    loader = _registries(plugin).datasets.load(name)
+
+    def load_dataset(spec_: str) -> DetectionDataset:
+        ds_ = loader(spec_.partition(":")[2] if ":" in spec_ else None)
+        assert isinstance(ds_, DetectionDataset), f"{name}: the loader returned {type(ds_).__name__}"
+        return ds_
+
     ds = load_dataset(spec)
     assert isinstance(ds, DetectionDataset) and len(ds) > 0, f"{spec}: no images"
     assert len(set(ds.categories)) == len(ds.categories), f"{spec}: duplicate category names"
@@ -186,3 +195,51 @@ def check_dataset(
         else:
             raise AssertionError(f"{name}:{bad_arg} loaded instead of raising a DatasetError")
     return ds
+
+
+def check_detector(
+    name: str,
+    workdir: str | Path,
+    *,
+    plugin: Any | None = None,
+    arg: str | None = None,
+    dataset: DetectionDataset | None = None,
+) -> None:
+    """A registered detector backend honours the contract, end to end at the ``smoke`` protocol on tiny data:
+
+    * ``train`` returns a Checkpoint whose file exists;
+    * ``predict`` returns one Detections per image, boxes inside the image, labels that index a category;
+    * ``features`` returns an (N, D) finite float32 array;
+    * ``inversion_target`` gives a frozen module whose loss is a finite scalar with a gradient on the images.
+    """
+    import torch
+
+    from dcbench.protocols import get_protocol
+
+    regs = _registries(plugin)
+    cls = regs.detectors.load(name)
+    backend = cls(arg) if arg is not None else cls()
+    ds = dataset or tiny_dataset(empty_class=False)
+    train, test, smoke = ds.split("train"), ds.split("test"), get_protocol("smoke")
+    ckpt = backend.train(train, protocol=smoke, seed=0, workdir=Path(workdir), device="cpu")
+    assert Path(ckpt.path).is_file(), f"train returned {ckpt.path}, which does not exist"
+    dets = backend.predict(ckpt, test, protocol=smoke, device="cpu")
+    assert len(dets) == len(test), f"predict returned {len(dets)} entries for {len(test)} images"
+    for det, im in zip(dets, test.images):
+        if len(det):
+            assert (det.boxes[:, [0, 2]] >= -1).all() and (det.boxes[:, [0, 2]] <= im.width + 1).all(), (
+                f"{im.file}: a predicted box lies outside the image (not in original-image pixels?)"
+            )
+            assert (det.labels >= 0).all() and (det.labels < test.num_classes).all(), "a label indexes no category"
+    feats = backend.features(ckpt, test, protocol=smoke, device="cpu")
+    assert feats.ndim == 2 and feats.shape[0] == len(test) and feats.dtype == np.float32, f"features {feats.shape}"
+    assert np.isfinite(feats).all(), "features contain NaN or inf"
+    target = backend.inversion_target(ckpt, protocol=smoke, device="cpu")
+    size = target.image_size
+    images = torch.rand(2, 3, size, size, requires_grad=True)
+    box = torch.tensor([[size * 0.2, size * 0.2, size * 0.6, size * 0.6]])
+    loss = target.loss(images, [(box, torch.tensor([0])), (box, torch.tensor([0]))])
+    loss.backward()
+    assert loss.dim() == 0 and torch.isfinite(loss), f"inversion loss {loss}"
+    assert images.grad is not None and images.grad.abs().sum() > 0, "the inversion loss has no gradient on the images"
+    assert not any(p.requires_grad for p in target.module.parameters()), "the inversion module is not frozen"

@@ -1,7 +1,6 @@
 import os
 import tempfile
 
-from dcbench.testing.fixtures import dcbench_cache, dcbench_tiny_dataset  # noqa: F401  (the kit's fixtures)
 
 # The end-to-end test imports ultralytics before dcbench prepares it: keep its settings out of the home folder and
 # make it offline from the start, as dcbench.detectors.ultralytics does for real runs.
