@@ -20,10 +20,10 @@ class Notes:
     def note(self, message):
         self.notes.append(message)
 
-    def stage(self, name, total=None):
+    def stage(self, name, total=None, unit=""):
         from dcbench.progress import SILENT
 
-        return SILENT.stage(name, total)
+        return SILENT.stage(name, total, unit)
 
 
 @pytest.fixture

@@ -59,7 +59,7 @@ class _KillingReporter:
     def note(self, message):
         pass
 
-    def stage(self, name, total=None):
+    def stage(self, name, total=None, unit=""):
         from contextlib import contextmanager
 
         @contextmanager

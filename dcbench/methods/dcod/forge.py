@@ -104,158 +104,188 @@ class ForgeResult:
     seconds_per_iteration: float
 
 
-def forge(slots: list[Slot], target, cfg: DCODConfig, *, seed: int, workdir: Path, reporter=None) -> ForgeResult:
-    """Forge every slot; ``cfg`` must be resolved (iterations, forge_batch, jitter set)."""
-    import time
+class BatchForge:
+    """The state of one batch's forge: its images, optimiser, random stream, PatchExpand stage and log, with the
+    three things that happen to it -- resume from a saved state, one optimisation step, re-layout when k grows."""
 
+    def __init__(self, slots: list[Slot], target, cfg: DCODConfig, starts: list, gen: torch.Generator, bn):
+        self.slots, self.target, self.cfg, self.starts, self.gen, self.bn = slots, target, cfg, starts, gen, bn
+        self.device, self.size = target.device, target.image_size
+        self.k = k_at(starts, 0)
+        for s in slots:
+            s.plan([kk for kk, _ in starts], self.size, cfg.ipe_fit)
+        blank = torch.zeros(3, self.size, self.size, device=self.device)
+        self._start(torch.stack([expand(blank, [], s.views_at(self.k), self._pixels(s, 0, self.k)) for s in slots]))
+        self.iteration, self.log = 0, []
+
+    def _pixels(self, slot: Slot, first_k: int, k: int) -> list:
+        return [slot.source(j).pixels.to(self.device) for j in range(first_k * first_k, k * k)]
+
+    def _start(self, x: torch.Tensor) -> None:
+        """New pixels to optimise: a fresh optimiser (per-pixel state would not line up with re-laid pixels) and the
+        layout's targets and FBD weight, which change only when the canvas is re-laid."""
+        self.x = x.clone().requires_grad_(True)
+        self.opt = _make_optimizer(self.cfg, self.x)
+        self.targets = [targets_at(s, self.k, self.device, self.cfg.ipe_min_visible) for s in self.slots]
+        mask = box_mask(self.targets, self.size, self.device)
+        self.weight = background_weight(mask, self.cfg.fbd_alpha) if self.cfg.fbd else None
+
+    def resume(self, state: dict) -> None:
+        self.k = state["k"]
+        self._start(state["x"].to(self.device))
+        self.opt.load_state_dict(state["optimizer"])
+        self.gen.set_state(state["generator"])
+        self.iteration, self.log = state["iteration"], state["history"]
+
+    def state(self, digest: str) -> dict:
+        return {
+            "config": digest,
+            "x": self.x.detach().cpu(),
+            "k": self.k,
+            "iteration": self.iteration,
+            "optimizer": self.opt.state_dict(),
+            "generator": self.gen.get_state(),
+            "history": self.log,
+        }
+
+    def relayout(self, new_k: int) -> None:
+        """k grows: forged patches carry over into the new grid, new sources enter as their real images."""
+        with torch.no_grad():
+            x = torch.stack(
+                [
+                    expand(self.x[i].detach(), s.views_at(self.k), s.views_at(new_k), self._pixels(s, self.k, new_k))
+                    for i, s in enumerate(self.slots)
+                ]
+            )
+        self.k = new_k
+        self._start(x)
+
+    def enter_iteration(self) -> None:
+        """Re-lay the canvas when this iteration starts a new PatchExpand stage."""
+        new_k = k_at(self.starts, self.iteration)
+        if new_k != self.k:
+            self.relayout(new_k)
+
+    def step(self) -> dict:
+        """One optimisation step at ``self.iteration`` (after :meth:`enter_iteration`): the loss terms it saw."""
+        cfg, it = self.cfg, self.iteration
+        x = self.x
+        x_in = x * self.weight if (cfg.fbd and cfg.fbd_mode == "input") else x
+        x_aug, t_aug = shift_and_flip(x_in, self.targets, cfg.jitter, cfg.flip, self.gen)
+        if cfg.fbd and cfg.erase and cfg.erase_p > 0:
+            x_aug = random_erase(x_aug, t_aug, cfg.erase_p, self.gen)
+        self.bn.reset()
+        l_det = self.target.loss(x_aug, t_aug)
+        r_bn, r_tv, r_l2 = self.bn.value(), total_variation(x, cfg.prior_reduction), l2_prior(x, cfg.prior_reduction)
+        loss = cfg.w_det * l_det + cfg.w_bn * r_bn + cfg.w_tv * r_tv + cfg.w_l2 * r_l2
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        for group in self.opt.param_groups:
+            group["lr"] = lr_at(cfg, it)
+        before = x.detach().clone() if (cfg.fbd and cfg.fbd_mode == "update") else None
+        self.opt.step()
+        with torch.no_grad():
+            if before is not None:
+                damp_update(x.data, before, self.weight)
+            if cfg.clamp:
+                x.data.clamp_(0, 1)
+        terms = {
+            "it": it,
+            "total": loss.item(),
+            "det": l_det.item(),
+            "bn": r_bn.item(),
+            "tv": r_tv.item(),
+            "l2": r_l2.item(),
+            "k": self.k,
+        }
+        if it % 10 == 0 or it == cfg.iterations - 1:
+            self.log.append(terms)
+        self.iteration += 1
+        return terms
+
+
+def forge(slots: list[Slot], target, cfg: DCODConfig, *, seed: int, workdir: Path, reporter=None) -> ForgeResult:
+    """Forge every slot, batch by batch; ``cfg`` must be resolved (iterations, forge_batch, jitter set). A finished
+    batch is stored and reused; a batch in flight saves its state every ``checkpoint_every`` iterations."""
     reporter = reporter or SILENT
-    device = target.device
-    size = target.image_size
     state_dir = Path(workdir) / "forge"
     state_dir.mkdir(parents=True, exist_ok=True)
-    config_digest = _resume_digest(cfg, seed)
+    digest = _resume_digest(cfg, seed)
     starts = stage_starts(parse_schedule(cfg.ipe_schedule), cfg.iterations) if cfg.ipe else [(1, 0)]
     bn = BatchNormStatistics(target.module, cfg.bn_reduction, cfg.first_bn_coef)
-    images: list[np.ndarray] = []
-    targets: list = []
-    history: list = []
+    result = ForgeResult([], [], [], float("nan"))
     iter_times: list[float] = []
     n_batches = math.ceil(len(slots) / cfg.forge_batch)
     try:
         for b in range(n_batches):
             batch_slots = slots[b * cfg.forge_batch : (b + 1) * cfg.forge_batch]
-            done_file = state_dir / f"batch_{b:04d}.done.pt"
-            state_file = state_dir / f"batch_{b:04d}.state.pt"
-            if done_file.is_file():
-                done = torch.load(done_file, weights_only=False)
-                if done.get("config") == config_digest:
-                    images += done["images"]
-                    targets += done["targets"]
-                    history.append(done["history"])
-                    continue
-            gen = torch.Generator().manual_seed(int(seed) * 1_000_003 + b)
-            k = k_at(starts, 0)
-            for s in batch_slots:
-                s.plan([kk for kk, _ in starts], size, cfg.ipe_fit)
-            blank = torch.zeros(3, size, size, device=device)
-            x0 = torch.stack(
-                [
-                    expand(blank, [], s.views_at(k), [s.source(j).pixels.to(device) for j in range(k * k)])
-                    for s in batch_slots
-                ]
-            )
-            x = x0.clone().requires_grad_(True)
-            opt = _make_optimizer(cfg, x)
-            start_it, log = 0, []
-            if state_file.is_file():
-                st = torch.load(state_file, weights_only=False)
-                if st.get("config") == config_digest:
-                    with torch.no_grad():
-                        x.copy_(st["x"].to(device))
-                    k = st["k"]
-                    opt = _make_optimizer(cfg, x)
-                    opt.load_state_dict(st["optimizer"])
-                    gen.set_state(st["generator"])
-                    start_it, log = st["iteration"], st["history"]
-                    reporter.note(f"forge: resumed batch {b + 1}/{n_batches} at iteration {start_it}")
-
-            def layout(k: int, slots=batch_slots):
-                """Targets and FBD weight for a k x k layout: they change only when IPE re-lays the canvas."""
-                targets = [targets_at(s, k, device, cfg.ipe_min_visible) for s in slots]
-                weight = background_weight(box_mask(targets, size, device), cfg.fbd_alpha) if cfg.fbd else None
-                return targets, weight
-
-            batch_targets, weight = layout(k)
-            with reporter.stage(
-                f"forge batch {b + 1}/{n_batches} ({len(batch_slots)} images)", total=cfg.iterations, unit="iteration"
-            ) as step:
-                for it in range(start_it, cfg.iterations):
-                    t_it = time.perf_counter()
-                    new_k = k_at(starts, it)
-                    if new_k != k:
-                        with torch.no_grad():
-                            relaid = torch.stack(
-                                [
-                                    expand(
-                                        x[i].detach(),
-                                        s.views_at(k),
-                                        s.views_at(new_k),
-                                        [s.source(j).pixels.to(device) for j in range(k * k, new_k * new_k)],
-                                    )
-                                    for i, s in enumerate(batch_slots)
-                                ]
-                            )
-                        x = relaid.clone().requires_grad_(True)
-                        opt = _make_optimizer(cfg, x)  # per-pixel optimiser state no longer lines up with the pixels
-                        k = new_k
-                        batch_targets, weight = layout(k)
-                    if b == 0 and it in cfg.snapshots:
-                        _snapshot(x, workdir, it)
-                    x_in = x * weight if (cfg.fbd and cfg.fbd_mode == "input") else x
-                    x_aug, t_aug = shift_and_flip(x_in, batch_targets, cfg.jitter, cfg.flip, gen)
-                    if cfg.fbd and cfg.erase and cfg.erase_p > 0:
-                        x_aug = random_erase(x_aug, t_aug, cfg.erase_p, gen)
-                    bn.reset()
-                    l_det = target.loss(x_aug, t_aug)
-                    r_bn = bn.value()
-                    r_tv = total_variation(x, cfg.prior_reduction)
-                    r_l2 = l2_prior(x, cfg.prior_reduction)
-                    loss = cfg.w_det * l_det + cfg.w_bn * r_bn + cfg.w_tv * r_tv + cfg.w_l2 * r_l2
-                    opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    for group in opt.param_groups:
-                        group["lr"] = lr_at(cfg, it)
-                    before = x.detach().clone() if (cfg.fbd and cfg.fbd_mode == "update") else None
-                    opt.step()
-                    with torch.no_grad():
-                        if before is not None:
-                            damp_update(x.data, before, weight)
-                        if cfg.clamp:
-                            x.data.clamp_(0, 1)
-                    terms = {
-                        "it": it,
-                        "total": loss.item(),
-                        "det": l_det.item(),
-                        "bn": r_bn.item(),
-                        "tv": r_tv.item(),
-                        "l2": r_l2.item(),
-                        "k": k,
-                    }
-                    if it % 10 == 0 or it == cfg.iterations - 1:
-                        log.append(terms)
-                    iter_times.append(time.perf_counter() - t_it)
-                    step(
-                        it + 1,
-                        f"k={k} loss {terms['total']:.3f} det {terms['det']:.3f} bn {terms['bn']:.3f} tv {terms['tv']:.4f}",
-                    )
-                    if (it + 1) % cfg.checkpoint_every == 0 and it + 1 < cfg.iterations:
-                        _atomic_save(
-                            {
-                                "config": config_digest,
-                                "x": x.detach().cpu(),
-                                "k": k,
-                                "iteration": it + 1,
-                                "optimizer": opt.state_dict(),
-                                "generator": gen.get_state(),
-                                "history": log,
-                            },
-                            state_file,
-                        )
-            if b == 0 and cfg.iterations in cfg.snapshots:
-                _snapshot(x, workdir, cfg.iterations)
-            batch_images = [to_uint8(x[i]) for i in range(len(batch_slots))]
-            batch_t = [(bx.cpu().numpy(), lb.cpu().numpy()) for bx, lb in batch_targets]
-            _atomic_save(
-                {"config": config_digest, "images": batch_images, "targets": batch_t, "history": log}, done_file
-            )
-            state_file.unlink(missing_ok=True)
-            images += batch_images
-            targets += batch_t
-            history.append(log)
+            done = _load_matching(state_dir / f"batch_{b:04d}.done.pt", digest)
+            if done is None:
+                gen = torch.Generator().manual_seed(int(seed) * 1_000_003 + b)
+                batch = BatchForge(batch_slots, target, cfg, starts, gen, bn)
+                done = _forge_batch(batch, b, n_batches, state_dir, digest, workdir, reporter, iter_times)
+            result.images += done["images"]
+            result.targets += done["targets"]
+            result.history.append(done["history"])
     finally:
         bn.close()
-    per_it = float(np.mean(iter_times)) if iter_times else float("nan")
-    return ForgeResult(images, targets, history, per_it)
+    result.seconds_per_iteration = float(np.mean(iter_times)) if iter_times else float("nan")
+    return result
+
+
+def _load_matching(path: Path, digest: str) -> dict | None:
+    """A saved forge state or finished batch, if it was made with these settings."""
+    if not path.is_file():
+        return None
+    saved = torch.load(path, weights_only=False)
+    return saved if saved.get("config") == digest else None
+
+
+def _forge_batch(
+    batch: BatchForge,
+    b: int,
+    n_batches: int,
+    state_dir: Path,
+    digest: str,
+    workdir: Path,
+    reporter,
+    iter_times: list[float],
+) -> dict:
+    import time
+
+    cfg = batch.cfg
+    state_file = state_dir / f"batch_{b:04d}.state.pt"
+    saved = _load_matching(state_file, digest)
+    if saved is not None:
+        batch.resume(saved)
+        reporter.note(f"forge: resumed batch {b + 1}/{n_batches} at iteration {batch.iteration}")
+    name = f"forge batch {b + 1}/{n_batches} ({len(batch.slots)} images)"
+    with reporter.stage(name, total=cfg.iterations, unit="iteration") as step:
+        while batch.iteration < cfg.iterations:
+            t_it = time.perf_counter()
+            batch.enter_iteration()
+            if b == 0 and batch.iteration in cfg.snapshots:
+                _snapshot(batch.x, workdir, batch.iteration)
+            terms = batch.step()
+            iter_times.append(time.perf_counter() - t_it)
+            step(
+                batch.iteration,
+                f"k={terms['k']} loss {terms['total']:.3f} det {terms['det']:.3f} "
+                f"bn {terms['bn']:.3f} tv {terms['tv']:.4f}",
+            )
+            if batch.iteration % cfg.checkpoint_every == 0 and batch.iteration < cfg.iterations:
+                _atomic_save(batch.state(digest), state_file)
+    if b == 0 and cfg.iterations in cfg.snapshots:
+        _snapshot(batch.x, workdir, cfg.iterations)
+    done = {
+        "config": digest,
+        "images": [to_uint8(batch.x[i]) for i in range(len(batch.slots))],
+        "targets": [(bx.cpu().numpy(), lb.cpu().numpy()) for bx, lb in batch.targets],
+        "history": batch.log,
+    }
+    _atomic_save(done, state_dir / f"batch_{b:04d}.done.pt")
+    state_file.unlink(missing_ok=True)
+    return done
 
 
 def _snapshot(x: torch.Tensor, workdir: Path, it: int) -> None:
