@@ -121,10 +121,13 @@ def _tables(results: Path, out: Path) -> dict[str, str]:
     assert main(["leaderboard", str(results), "--out", str(out), "--no-plots"]) == 0
     files = {}
     for p in sorted(out.iterdir()):
+        if p.name == ".sources.json":  # names the results folder, which differs by design
+            continue
         if p.suffix == ".csv":
             files[p.name] = pd.read_csv(p).drop(columns=["condense_s_mean", "student_s_mean"]).to_csv(index=False)
         else:
-            files[p.name] = re.sub(r"Compute, mean seconds.*?(?=!\[ratio sweep\])", "", p.read_text(), flags=re.S)
+            text = re.sub(r"Compute, mean seconds.*?(?=!\[ratio sweep\])", "", p.read_text(), flags=re.S)
+            files[p.name] = re.sub(r", from `[^`]*`", "", text)
     return files
 
 

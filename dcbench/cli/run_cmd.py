@@ -121,7 +121,7 @@ def run(
     from dcbench.progress import Reporter
     from dcbench.protocols import get_protocol
 
-    out = writable_dir(out)
+    out = out.expanduser().resolve()
     proto = get_protocol(protocol).with_overrides(
         imgsz=imgsz, epochs=epochs, batch=batch, min_iterations=min_iterations
     )
@@ -152,6 +152,7 @@ def run(
         console.info(f"{cell_dir}/result.json exists: showing it (use --force to redo)")
         console.out.print(metrics_table(existing))
         return
+    writable_dir(out)  # after every argument is checked: a bad one leaves nothing behind
     resolved = resolve_device(device)
     console.info(f"cell {config.cell_name()} on {resolved}")
     result = run_cell(config, out, device=resolved, reporter=Reporter(console=console.err))

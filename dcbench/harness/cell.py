@@ -9,176 +9,38 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import time
 import warnings
-from dataclasses import asdict, dataclass, field
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from dcbench.api import RESULT_FILE, RESULT_SCHEMA, ResultRecord, read_result_record
-from dcbench.data.spec import DEFAULT_DATASET, load_dataset, resolve_train_test
+from dcbench.api import RESULT_FILE, RESULT_SCHEMA, ResultRecord
+from dcbench.data.spec import load_dataset, resolve_train_test
 from dcbench.data.writers import atomic_write_text
-from dcbench.errors import ConfigError, DcbenchError
+from dcbench.errors import ConfigError
+
+# identity and staleness live in their own modules; these names stay importable from here
+from dcbench.harness.identity import FULL_KIND, CellConfig, make_detector, make_method
 from dcbench.harness.provenance import git_revision, library_versions, machine
+from dcbench.harness.staleness import current_settings, read_result, settings_drift
 from dcbench.methods.base import CondenseContext, budget_for, needs_teacher
 from dcbench.progress import Reporter
-from dcbench.protocols import Protocol
 
-FULL_KIND = "full train split"  # the condensed "kind" of a full-data cell, how leaderboards find the upper-bound row
-
-
-@dataclass
-class CellConfig:
-    method: str
-    detector: str
-    ratio: float
-    seed: int
-    protocol: Protocol
-    dataset: str = DEFAULT_DATASET
-    test_dataset: str | None = None
-    eval_detector: str | None = None  # None: evaluate with the detector that condensed
-    method_options: dict[str, Any] = field(default_factory=dict)
-    teacher_checkpoint: str | None = None
-    # what the dataset is (data.spec.dataset_identity), set where specs enter: cells are named by it, never by how
-    # a path was spelled; None names the cell by the spec itself
-    dataset_id: str | None = None
-
-    @property
-    def evaluation_detector(self) -> str:
-        return self.eval_detector or self.detector
-
-    def cell_name(self) -> str:
-        """The cell's folder name: everything that changes its result, readable."""
-        extra = [f"eval-{self.eval_detector}"] if self.eval_detector and self.eval_detector != self.detector else []
-        return self._name(extra + self._variant_parts(), condensing=True)
-
-    def condense_name(self) -> str:
-        """The condensed set's folder name: what changes the *condensed set*. The evaluation detector never does;
-        the condensing detector, its teacher and the protocol matter only to methods that use a teacher, so a
-        Random set is shared by every detector of a matrix."""
-        return self._name(self._variant_parts(), condensing=self.uses_teacher())
-
-    def _variant_parts(self) -> list[str]:
-        identity = self.variant_options()
-        return ["+".join(f"{k}={v}" for k, v in sorted(identity.items()))] if identity else []
-
-    def _name(self, extra: list[str], *, condensing: bool) -> str:
-        parts = [self.dataset_id or self.dataset, self.method] + ([self.detector] if condensing else []) + extra
-        if condensing and self.teacher_checkpoint:
-            import hashlib
-
-            parts.append(
-                "teacher-" + hashlib.sha256(str(Path(self.teacher_checkpoint).resolve()).encode()).hexdigest()[:8]
-            )
-        parts += [f"r{self.ratio:g}", f"s{self.seed}"] + ([self.protocol.protocol_id] if condensing else [])
-        return re.sub(r"[^A-Za-z0-9._=+-]+", "_", "__".join(parts)).strip("_")
-
-    def uses_teacher(self) -> bool:
-        return needs_teacher(make_method(self.method, self.method_options))
-
-    def student_is_teacher(self) -> bool:
-        """The full-data row: its student is the evaluation detector's teacher (see methods.full)."""
-        return bool(getattr(self._method_class(), "student_is_teacher", False))
-
-    def _method_class(self):
-        from dcbench.plugins.manager import get_registries
-
-        return get_registries().methods.load(self.method)
-
-    def variant_options(self) -> dict[str, Any]:
-        """The method options that make this method variant (reporting-only options left out)."""
-        return {k: v for k, v in self.method_options.items() if k not in self._bookkeeping()}
-
-    def _bookkeeping(self) -> frozenset:
-        """Options that change how a method reports, not what it produces (e.g. DCOD's snapshots): they do not
-        make a new cell. A method lists them in its ``bookkeeping_options`` class attribute. An unknown method is
-        the registry's one-line error, not an empty set."""
-        return frozenset(getattr(self._method_class(), "bookkeeping_options", ()))
-
-    def as_dict(self) -> dict:
-        d = asdict(self)
-        d["protocol"] = self.protocol.as_dict()
-        return d
-
-
-def make_detector(spec: str):
-    from dcbench.data.spec import parse_spec
-    from dcbench.plugins.manager import get_registries
-
-    name, arg = parse_spec(spec)
-    cls = get_registries().detectors.load(name)
-    return cls(arg) if arg is not None else cls()
-
-
-def make_method(name: str, options: dict[str, Any], registries=None):
-    import inspect
-
-    from dcbench.plugins.manager import get_registries
-
-    cls = (registries or get_registries()).methods.load(name)
-    try:
-        inspect.signature(cls).bind(**options)
-    except TypeError:
-        params = inspect.signature(cls).parameters.values()
-        known = [p.name for p in params if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
-        unknown = [k for k in options if k not in known]
-        takes = f"it takes {', '.join(known)}" if known else "it takes none"
-        raise ConfigError(
-            f"method {name!r} does not take option(s) {', '.join(unknown) or options} ({takes})"
-        ) from None
-    except ValueError:  # no signature to read (a builtin): let the call say what is wrong
-        pass
-    try:
-        return cls(**options)
-    except TypeError as exc:
-        raise ConfigError(f"method {name!r}: invalid options {options}: {exc}") from None
-
-
-def current_settings(config: CellConfig, method=None) -> dict:
-    """The protocol values and full method config (defaults included) this cell runs with now, as JSON values.
-    Protocol fields that only some methods read (the forge's) count only for the methods that declare them, so a
-    changed forge length leaves Random's results current."""
-    method = method if method is not None else make_method(config.method, config.method_options)
-    from dcbench.protocols import METHOD_FIELDS
-
-    describe = getattr(method, "describe", None)
-    options = {k: v for k, v in (describe() if describe else {}).items() if k not in config._bookkeeping()}
-    read = set(getattr(method, "protocol_fields", ()))
-    protocol = {k: v for k, v in config.protocol.as_dict().items() if k not in METHOD_FIELDS or k in read}
-    return json.loads(json.dumps({"protocol": protocol, "method": options}, default=str))
-
-
-def settings_drift(recorded: dict, now: dict) -> list[str]:
-    """Settings recorded with a finished result (or condensed set) that differ from what the cell would use now.
-
-    A preset's values or a method's default may change between dcbench versions while the cell's name stays the
-    same; such a result must not pass for a current one. Only keys present on both sides are compared: a new option
-    whose default keeps the old behaviour does not make old results stale. A method whose behaviour changes with no
-    option to show it bumps the ``version`` its ``describe()`` reports; a record without one is version 1."""
-    drift = []
-    for part in ("protocol", "method"):
-        old, new = recorded.get(part) or {}, now.get(part) or {}
-        drift += [
-            f"{part}.{k}"
-            for k in sorted(old.keys() & new.keys())
-            if k not in ("description", "protocol_id", "version") and old[k] != new[k]
-        ]
-        if "version" in new and old.get("version", 1) != new["version"]:
-            drift.append(f"{part}.version")
-    return drift
-
-
-def read_result(cell_dir: Path) -> ResultRecord | None:
-    """The cell's finished result, or None (none, or one that cannot be read: the cell is redone)."""
-    f = Path(cell_dir) / RESULT_FILE
-    if not f.is_file():
-        return None
-    try:
-        return read_result_record(f)
-    except DcbenchError:
-        return None
+__all__ = [
+    "FULL_KIND",
+    "CellConfig",
+    "condense_cell",
+    "current_settings",
+    "make_detector",
+    "make_method",
+    "prepare",
+    "read_result",
+    "run_cell",
+    "settings_drift",
+]
 
 
 def _method_provider(method: str) -> dict:
@@ -250,9 +112,8 @@ def condense_cell(
 
     inputs = inputs or prepare(config)
     workdir = Path(out_root) / CONDENSED_ROOT / config.condense_name()
-    workdir.parent.mkdir(parents=True, exist_ok=True)
     with exclusive(
-        workdir.with_name(f"{workdir.name}.lock"),
+        _lock(out_root, f"condensed-{workdir.name}"),
         note=reporter.note if reporter is not None else None,
         waiting=f"another process is making condensed set {workdir.name}: waiting",
     ):
@@ -287,16 +148,16 @@ def _condense_locked(config: CellConfig, workdir: Path, *, device: str, inputs: 
             reporter.note(f"{workdir.name}: {why}; condensing again")
         record_file.unlink()
     if needs_teacher(inputs.method):
-        t0 = time.perf_counter()
-        teacher, teacher_record = fetch_cell_teacher(config, inputs, inputs.detector, device=device, reporter=reporter)
-        timings["fetch_s"] = round(time.perf_counter() - t0, 3)
-    t0 = time.perf_counter()
-    workdir.mkdir(parents=True, exist_ok=True)
-    context = CondenseContext(teacher, config.seed, workdir, config.protocol, device, reporter)
-    condensed = inputs.method.condense(inputs.split.train, inputs.budget, context=context)
+        with timed(timings, "fetch_s"):
+            teacher, teacher_record = fetch_cell_teacher(
+                config, inputs, inputs.detector, device=device, reporter=reporter
+            )
+    with timed(timings, "condense_s"):
+        workdir.mkdir(parents=True, exist_ok=True)
+        context = CondenseContext(teacher, config.seed, workdir, config.protocol, device, reporter)
+        condensed = inputs.method.condense(inputs.split.train, inputs.budget, context=context)
     if len(condensed) != inputs.budget:
         raise ConfigError(f"method {config.method!r} returned {len(condensed)} images for a budget of {inputs.budget}")
-    timings["condense_s"] = round(time.perf_counter() - t0, 3)
     # written after the set: its presence means the set is complete and says how it was made
     atomic_write_text(
         record_file,
@@ -322,9 +183,11 @@ def run_cell(config: CellConfig, out_root: Path, *, device: str, reporter: Repor
     reporter = reporter or Reporter()
     cell_dir = Path(out_root) / config.cell_name()
     asked = time.time()
-    Path(out_root).mkdir(parents=True, exist_ok=True)
+    timings: dict[str, float] = {}
+    with timed(timings, "load_s"):
+        inputs = prepare(config)  # an unknown method, detector, option or dataset fails here, before any file exists
     with exclusive(
-        Path(out_root) / f".{cell_dir.name}.lock",
+        _lock(out_root, f"cell-{cell_dir.name}"),
         note=reporter.note,
         waiting=f"another process is running cell {cell_dir.name}: waiting",
     ):
@@ -332,56 +195,96 @@ def run_cell(config: CellConfig, out_root: Path, *, device: str, reporter: Repor
         if done.is_file() and done.stat().st_mtime >= asked:
             reporter.note(f"{done}: finished by the other process meanwhile")
             return json.loads(done.read_text())
-        return _run_cell_locked(config, cell_dir, out_root, device=device, reporter=reporter)
+        return _run_cell_locked(config, inputs, cell_dir, out_root, device=device, reporter=reporter, timings=timings)
 
 
-def _run_cell_locked(config: CellConfig, cell_dir: Path, out_root: Path, *, device: str, reporter: Reporter) -> dict:
-    from dcbench.detectors.base import describe
+def _lock(out_root: Path, name: str) -> Path:
+    """A lock file for shared work in a results folder, kept out of the way in ``OUT/.locks/``."""
+    folder = Path(out_root) / ".locks"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{name}.lock"
+
+
+@contextmanager
+def timed(timings: dict[str, float], key: str):
+    """Adds the seconds the block took to ``timings[key]`` (rounded to ms), also when it raises."""
+    t0 = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[key] = round(timings.get(key, 0.0) + time.perf_counter() - t0, 3)
+
+
+def _run_cell_locked(
+    config: CellConfig,
+    inputs: CellInputs,
+    cell_dir: Path,
+    out_root: Path,
+    *,
+    device: str,
+    reporter: Reporter,
+    timings: dict[str, float],
+) -> dict:
     from dcbench.evaluation.coco_eval import evaluate
 
-    t_all = time.perf_counter()
-    t0 = time.perf_counter()
-    inputs = prepare(config)  # an unknown method, detector, option or dataset fails here, before any folder exists
-    cell_dir.mkdir(parents=True, exist_ok=True)
-    split, evaluator_backend = inputs.split, inputs.evaluator
-    for note in inputs.notes:
-        reporter.note(f"warning: {note}")
-    timings: dict[str, float] = {"load_s": round(time.perf_counter() - t0, 3)}
-
-    if getattr(inputs.method, "student_is_teacher", False):
-        if inputs.budget != len(split.train):
-            raise ConfigError(
-                f"method {config.method!r} trains on the whole train split: use ratio 1 "
-                f"(got {config.ratio:g}, {inputs.budget} of {len(split.train)} images)"
+    with timed(timings, "total_s"):
+        cell_dir.mkdir(parents=True, exist_ok=True)
+        for note in inputs.notes:
+            reporter.note(f"warning: {note}")
+        make_student = _teacher_as_student if getattr(inputs.method, "student_is_teacher", False) else _train_student
+        student, records = make_student(config, inputs, cell_dir, out_root, device, reporter, timings)
+        with timed(timings, "predict_s"):
+            detections = inputs.evaluator.predict(
+                student, inputs.split.test, protocol=config.protocol, device=device, reporter=reporter
             )
-        t0 = time.perf_counter()
-        fetched, teacher_record = fetch_cell_teacher(
-            config, inputs, evaluator_backend, device=device, reporter=reporter
+        with timed(timings, "evaluate_s"):
+            metrics = evaluate(inputs.split.test, detections)
+    timings["total_s"] = round(timings.pop("total_s") + timings.get("load_s", 0.0), 3)  # loading came first
+    result = _result_record(config, inputs, records, metrics, timings, device)
+    atomic_write_text(cell_dir / RESULT_FILE, json.dumps(result, indent=2, default=str) + "\n")
+    return result
+
+
+def _teacher_as_student(config, inputs: CellInputs, cell_dir, out_root, device, reporter, timings):
+    """The full-data row: its student is the evaluation detector's Fetch teacher, trained once and cached."""
+    split = inputs.split
+    if inputs.budget != len(split.train):
+        raise ConfigError(
+            f"method {config.method!r} trains on the whole train split: use ratio 1 "
+            f"(got {config.ratio:g}, {inputs.budget} of {len(split.train)} images)"
         )
-        student = fetched.checkpoint
-        timings["train_s"] = round(time.perf_counter() - t0, 3)
-        condensed_record = {
-            "path": None,
-            "images": len(split.train),
-            "boxes": split.train.n_boxes,
-            "manifest": {"method": config.method, "kind": FULL_KIND},
-        }
-        student_record = {"checkpoint": str(student.path), "teacher": teacher_record, **student.meta}
-    else:
-        condensed, teacher_record, stage_timings, made = condense_cell(
-            config, out_root, device=device, inputs=inputs, reporter=reporter
-        )
-        timings.update(stage_timings)
-        condensed_record = {
-            "key": config.condense_name(),
-            "path": os.path.relpath(condensed.path, cell_dir),
-            "images": len(condensed),
-            "boxes": condensed.dataset.n_boxes,
-            **made,
-            "manifest": condensed.manifest,
-        }
-        t0 = time.perf_counter()
-        student = evaluator_backend.train(
+    with timed(timings, "train_s"):
+        fetched, teacher_record = fetch_cell_teacher(config, inputs, inputs.evaluator, device=device, reporter=reporter)
+    student = fetched.checkpoint
+    condensed = {
+        "path": None,
+        "images": len(split.train),
+        "boxes": split.train.n_boxes,
+        "manifest": {"method": config.method, "kind": FULL_KIND},
+    }
+    return student, {
+        "teacher": teacher_record,
+        "condensed": condensed,
+        "student": {"checkpoint": str(student.path), "teacher": teacher_record, **student.meta},
+    }
+
+
+def _train_student(config, inputs: CellInputs, cell_dir, out_root, device, reporter, timings):
+    """Condense (or reuse the shared set), then train a fresh evaluation detector on it."""
+    condensed, teacher_record, stage_timings, made = condense_cell(
+        config, out_root, device=device, inputs=inputs, reporter=reporter
+    )
+    timings.update(stage_timings)
+    record = {
+        "key": config.condense_name(),
+        "path": os.path.relpath(condensed.path, cell_dir),
+        "images": len(condensed),
+        "boxes": condensed.dataset.n_boxes,
+        **made,
+        "manifest": condensed.manifest,
+    }
+    with timed(timings, "train_s"):
+        student = inputs.evaluator.train(
             condensed.dataset,
             protocol=config.protocol,
             seed=config.seed,
@@ -389,19 +292,21 @@ def _run_cell_locked(config: CellConfig, cell_dir: Path, out_root: Path, *, devi
             device=device,
             reporter=reporter,
         )
-        timings["train_s"] = round(time.perf_counter() - t0, 3)
-        student_record = {"checkpoint": os.path.relpath(student.path, cell_dir), **student.meta}
-    t0 = time.perf_counter()
-    detections = evaluator_backend.predict(
-        student, split.test, protocol=config.protocol, device=device, reporter=reporter
-    )
-    timings["predict_s"] = round(time.perf_counter() - t0, 3)
-    t0 = time.perf_counter()
-    metrics = evaluate(split.test, detections)
-    timings["evaluate_s"] = round(time.perf_counter() - t0, 3)
-    timings["total_s"] = round(time.perf_counter() - t_all, 3)
+    return student, {
+        "teacher": teacher_record,
+        "condensed": record,
+        "student": {"checkpoint": os.path.relpath(student.path, cell_dir), **student.meta},
+    }
 
-    result = {
+
+def _result_record(
+    config: CellConfig, inputs: CellInputs, records: dict, metrics: dict, timings: dict, device: str
+) -> ResultRecord:
+    from dcbench.detectors.base import describe
+    from dcbench.device import device_name
+
+    split = inputs.split
+    return {
         "schema": RESULT_SCHEMA,
         "cell": config.cell_name(),
         "status": "ok",
@@ -413,7 +318,7 @@ def _run_cell_locked(config: CellConfig, cell_dir: Path, out_root: Path, *, devi
             "options": inputs.method.describe() if hasattr(inputs.method, "describe") else {},
         },
         "detector": describe(inputs.detector),
-        "eval_detector": describe(evaluator_backend),
+        "eval_detector": describe(inputs.evaluator),
         "data": {
             **split.as_dict(),
             "categories": split.train.categories,
@@ -423,18 +328,11 @@ def _run_cell_locked(config: CellConfig, cell_dir: Path, out_root: Path, *, devi
         "budget": inputs.budget,
         "effective_ratio": inputs.budget / len(split.train),
         "warnings": inputs.notes,
-        "teacher": teacher_record,
-        "condensed": condensed_record,
-        "student": student_record,
+        **records,
         "metrics": metrics,
         "timings": timings,
-        "device": {"name": device},
+        "device": {"name": device, "model": device_name(device)},
         "environment": {**library_versions(), **machine()},
         "git": git_revision(),
         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    from dcbench.device import device_name
-
-    result["device"]["model"] = device_name(device)
-    atomic_write_text(cell_dir / RESULT_FILE, json.dumps(result, indent=2, default=str) + "\n")
-    return result

@@ -57,7 +57,7 @@ def fetch_teacher(
     key = teacher_key(train, backend.name, protocol, seed)
     root = cache_dir("teachers") / key
     with exclusive(
-        root.with_name(f"{key}.lock"),
+        cache_dir("locks") / f"teacher-{key}.lock",
         waiting=f"another process is training teacher {key}: waiting",
         note=reporter.note if reporter is not None else None,
     ):
