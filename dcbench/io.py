@@ -13,6 +13,27 @@ from pathlib import Path
 from dcbench.errors import ConfigError
 
 
+def usable_dir(path: str | Path, *, what: str = "output folder") -> Path:
+    """The checks of :func:`writable_dir` that need not create anything, for before a command's slow start (a
+    dataset to generate, a spec to check): ``path`` is not a file, does not lie under one, and its nearest existing
+    folder is writable."""
+    path = Path(path).expanduser().resolve()
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{path}: the {what} is a file, not a folder")
+    existing = path
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ConfigError(f"{path}: the {what} lies under a file ({existing})")
+    try:  # a probe file, removed at once: os.access says yes to root even on a read-only mount
+        fd, probe = tempfile.mkstemp(prefix=".dcbench-write-probe-", dir=existing)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise ConfigError(f"{path}: the {what} is not writable ({exc.strerror or type(exc).__name__})") from None
+    return path
+
+
 def writable_dir(path: str | Path, *, what: str = "output folder") -> Path:
     """``path`` resolved, created if missing, and proven writable, or a one-line ConfigError naming it: found
     before a teacher trains for an hour, not when the result is written."""

@@ -5,9 +5,12 @@ Everything goes to stderr; stdout carries results only.
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from contextlib import contextmanager
+
+log = logging.getLogger("dcbench.progress")
 
 
 class Reporter:
@@ -20,8 +23,10 @@ class Reporter:
         self.console = console  # a rich Console for the bars, handed in by the application (the CLI's stderr)
 
     def note(self, message: str) -> None:
+        """A line worth telling the user: logged on the ``dcbench`` logger, which the CLI prints (a program that
+        imports dcbench decides where its logs go)."""
         if self.enabled:
-            print(f"[dcbench] {message}", file=sys.stderr, flush=True)
+            log.info(message)
 
     @contextmanager
     def stage(self, name: str, total: int | None = None, unit: str = ""):

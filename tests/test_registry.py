@@ -182,3 +182,17 @@ def test_the_harness_imports_neither_the_cli_nor_typer_nor_a_rich_console():
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_library_notes_go_through_logging_and_the_cli_prints_them(caplog, capsys):
+    import logging
+
+    from dcbench.cli import console
+    from dcbench.progress import Reporter
+
+    with caplog.at_level(logging.INFO, logger="dcbench"):
+        Reporter().note("a teacher was cached")
+    assert [(r.name, r.getMessage()) for r in caplog.records] == [("dcbench.progress", "a teacher was cached")]
+    console.install_log_handler()
+    logging.getLogger("dcbench.harness.teacher").info("shown by the CLI")
+    assert "[dcbench] shown by the CLI" in capsys.readouterr().err

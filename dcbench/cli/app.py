@@ -33,6 +33,7 @@ def _root(
 ) -> None:
     from dcbench.plugins import manager
 
+    console.install_log_handler()
     regs = manager.reset_registries(autoload=not no_plugins)
     for problem in regs.problems:
         console.warn(str(problem))

@@ -2,10 +2,33 @@
 
 from __future__ import annotations
 
+import logging
+
 from rich.console import Console
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
+
+
+class _ToStderr(logging.Handler):
+    """dcbench's log records (``logging.getLogger("dcbench.*")``), printed on the stderr console as one line each."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            prefix = "[dcbench] " if record.levelno < logging.WARNING else "[yellow]warning:[/yellow] "
+            err.print(prefix + record.getMessage(), highlight=False, markup=record.levelno >= logging.WARNING)
+        except Exception:  # noqa: BLE001 - logging must never take the run down
+            self.handleError(record)
+
+
+def install_log_handler(level: int = logging.INFO) -> None:
+    """The CLI's handler for every dcbench module's logger; the library itself installs none (a program that
+    imports dcbench decides where its logs go)."""
+    root = logging.getLogger("dcbench")
+    if not any(isinstance(h, _ToStderr) for h in root.handlers):
+        root.addHandler(_ToStderr())
+    root.setLevel(level)
+    root.propagate = False
 
 
 def warn(message: str) -> None:

@@ -28,10 +28,11 @@ def matrix(
     """Run every cell of SPEC that has no result yet (failed cells are retried). Exit status 1 when a cell failed."""
     from dcbench.harness.executors import get_executor
     from dcbench.harness.matrix import cell_state, load_spec
+    from dcbench.io import usable_dir, writable_dir
 
+    if out is not None and not dry_run:
+        usable_dir(out, what="results folder")  # before the spec's datasets are loaded (or generated)
     matrix_spec = load_spec(spec)
-    from dcbench.io import writable_dir
-
     out = (out or Path("runs") / matrix_spec.name).expanduser().resolve()
     if not dry_run:
         out = writable_dir(out, what="results folder")

@@ -117,11 +117,11 @@ def run(
     """
     from dcbench.device import resolve_device
     from dcbench.harness.cell import CellConfig, read_result, run_cell
-    from dcbench.io import writable_dir
+    from dcbench.io import usable_dir, writable_dir
     from dcbench.progress import Reporter
     from dcbench.protocols import get_protocol
 
-    out = out.expanduser().resolve()
+    out = usable_dir(out)
     proto = get_protocol(protocol).with_overrides(
         imgsz=imgsz, epochs=epochs, batch=batch, min_iterations=min_iterations
     )

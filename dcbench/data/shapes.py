@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import os
 import shutil
@@ -31,6 +32,8 @@ from dcbench.data.coco import read_coco
 from dcbench.data.model import DetectionDataset, concat
 from dcbench.errors import DatasetError
 from dcbench.io import sha256_file
+
+log = logging.getLogger(__name__)
 
 GENERATOR_VERSION = 2
 CLASSES = ["circle", "square", "triangle", "cross", "star", "ring"]
@@ -240,6 +243,7 @@ def shapes_dataset(cfg: ShapesConfig | None = None) -> DetectionDataset:
             )
         shutil.rmtree(root, ignore_errors=True)
     if not (root / "config.json").is_file():
+        log.info("generating the built-in dataset (%d + %d images) in %s", cfg.n_train, cfg.n_test, root)
         _generate(cfg, root)
     parts = {
         split: read_coco(root / f"{split}.json", images=root / split, name=f"shapes/{split}")

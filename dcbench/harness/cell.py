@@ -8,6 +8,7 @@ cell is finished, and nothing else in the cell folder is trusted without it.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 import warnings
@@ -28,6 +29,8 @@ from dcbench.harness.provenance import git_revision, library_versions, machine
 from dcbench.harness.staleness import current_settings, read_result, settings_drift
 from dcbench.methods.base import CondenseContext, budget_for, needs_teacher
 from dcbench.progress import Reporter
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "FULL_KIND",
@@ -138,6 +141,7 @@ def _condense_locked(config: CellConfig, workdir: Path, *, device: str, inputs: 
             why = "the train set changed since this set was condensed"
         else:
             # this cell did no condensing: its timings say so; the time the set took is kept with the set
+            log.info("condensed set %s: reused (made by %s)", workdir.name, record["cell"])
             return (
                 existing,
                 record["teacher"],

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import time
@@ -22,6 +23,8 @@ from dcbench.detectors.base import Checkpoint
 from dcbench.errors import ConfigError
 from dcbench.io import exclusive, remove_dead_partials, sha256_file
 from dcbench.methods.base import Teacher
+
+log = logging.getLogger(__name__)
 
 # protocol fields that do not change how the full train set is trained: the forge's, and the labels; epochs and
 # min_iterations enter through the epochs the full set gets (Protocol.epochs_for)
@@ -73,6 +76,7 @@ def _fetch_or_train(
         _note(reporter, f"removed {leftover}, a teacher whose training was killed")
     meta = _cached_meta(root, reporter)
     if meta is not None:
+        log.info("teacher %s: cached (%s, seed %s)", key, backend.name, seed)
         ckpt = Checkpoint(backend.name, root / meta["weights"], meta.get("checkpoint_meta", {}))
         return Teacher(backend, ckpt, protocol, device), {"source": "cached", "key": key, **meta}
     work = root.with_name(f"{key}.partial{os.getpid()}")
@@ -101,13 +105,13 @@ def _fetch_or_train(
     except OSError:  # another process cached the same teacher meanwhile; theirs is equivalent
         shutil.rmtree(work, ignore_errors=True)
     meta = json.loads((root / "teacher.json").read_text())
+    log.info("teacher %s: trained in %.0f s and cached in %s", key, meta.get("train_s", 0.0), root)
     ckpt = Checkpoint(backend.name, root / meta["weights"], meta.get("checkpoint_meta", {}))
     return Teacher(backend, ckpt, protocol, device), {"source": "trained", "key": key, **meta}
 
 
 def _note(reporter, message: str) -> None:
-    if reporter is not None:
-        reporter.note(message)
+    (reporter.note if reporter is not None else log.warning)(message)
 
 
 def _cached_meta(root: Path, reporter) -> dict | None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 from pathlib import Path
 
@@ -25,6 +26,8 @@ from dcbench.data.model import DetectionDataset
 from dcbench.errors import ConfigError
 from dcbench.io import sha256_file
 from dcbench.progress import SILENT
+
+log = logging.getLogger(__name__)
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -104,6 +107,7 @@ def image_features(
     record = {"extractor": extractor.split(":")[0], **ident, "cache_key": key}
     feats = _load_cached(cached, len(dataset), reporter)
     if feats is not None:
+        log.info("features %s: cached", key)
         return feats, {**record, "cached": True, "dim": int(feats.shape[1])}
     if kind == "teacher":
         feats = teacher.backend.features(
