@@ -51,6 +51,7 @@ def test_a_killed_trainings_leftover_is_removed(teacher_setup):
 
 
 @pytest.mark.parametrize("damage", ["truncated weights", "invalid teacher.json", "missing weights"])
+@pytest.mark.slow
 def test_a_damaged_cached_teacher_is_trained_again_in_one_line(teacher_setup, damage):
     _, first = _fetch(teacher_setup)
     root = teacher_setup[3]

@@ -114,6 +114,7 @@ def test_changing_a_reporting_option_keeps_the_resume_state(setup, tmp_path):
     assert all(np.array_equal(a, b) for a, b in zip(straight.images, resumed.images))
 
 
+@pytest.mark.slow
 def test_dcod_end_to_end_and_plain_inversion(tmp_path):
     out = tmp_path / "runs"
     small = "shapes:?n_train=60&n_test=12&size=64&max_extent=28"

@@ -135,6 +135,7 @@ def _cells(results: Path) -> dict[str, dict]:
     return {f.parent.name: json.loads(f.read_text()) for f in results.glob("*/result.json")}
 
 
+@pytest.mark.slow
 def test_killed_matrix_resumes_to_the_same_tables(tmp_path):
     spec = write_spec(tmp_path, SMOKE_SPEC)
     cache = tmp_path / "cache"

@@ -10,6 +10,7 @@ import pytest
 
 pytest.importorskip("ray")
 pytest.importorskip("ultralytics")
+pytestmark = pytest.mark.slow
 
 from tests.test_matrix import SMOKE_SPEC, _tables, write_spec  # noqa: E402
 

@@ -1,8 +1,12 @@
 """The real datasets beside the repository load with the counts their SOURCE.md gives."""
 
+import pytest
+
 from dcbench.cli.app import main
 from dcbench.data.spec import load_dataset
 from tests.conftest import shared
+
+pytestmark = pytest.mark.realdata
 
 
 def test_bccd_drops_the_two_zero_size_boxes(capsys):

@@ -17,6 +17,7 @@ def _result(out):
     return files[0].parent, json.loads(files[0].read_text())
 
 
+@pytest.mark.slow
 def test_random_smoke_on_shapes_and_resume(tmp_path, capsys, monkeypatch):
     # a relative --out, as in the README's main command (Ultralytics would resolve it against its own runs dir)
     monkeypatch.chdir(tmp_path)
@@ -69,6 +70,8 @@ def test_unknown_detector_suggests(tmp_path, capsys):
     assert "did you mean 'yolov3-tiny'" in capsys.readouterr().err
 
 
+@pytest.mark.slow
+@pytest.mark.realdata
 def test_bccd_smoke_end_to_end(tmp_path):
     root = shared("bccd") / "BCCD"
     assert (

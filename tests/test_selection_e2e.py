@@ -15,6 +15,7 @@ def _results(out):
     return {p.parent.name: json.loads(p.read_text()) for p in out.rglob("result.json")}
 
 
+@pytest.mark.slow
 def test_uniform_kcenter_herding_end_to_end(tmp_path):
     out = tmp_path / "runs"
     base = [

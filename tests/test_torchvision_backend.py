@@ -53,6 +53,7 @@ def test_unknown_architecture_is_a_clear_error():
         TorchvisionDetector("maskrcnn_resnet50_fpn")
 
 
+@pytest.mark.slow
 def test_dcod_forges_with_a_faster_rcnn_teacher_and_yolo_evaluates(tmp_path):
     """DCOD is backend-agnostic: a torchvision teacher, a YOLO student (cross-architecture)."""
     pytest.importorskip("ultralytics")

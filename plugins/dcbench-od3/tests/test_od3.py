@@ -294,6 +294,7 @@ def test_contract(tmp_path, dcbench_cache):
     )
 
 
+@pytest.mark.slow
 def test_contract_with_a_real_smoke_teacher_as_observer(tmp_path, dcbench_cache):
     """The kit trains a real (smoke) teacher and OD3 screens and relabels with it through the backend's predict."""
     pytest.importorskip("ultralytics")
