@@ -224,8 +224,8 @@ class ResultRecord(TypedDict, total=False):
     metrics: dict[str, float | None]  # mAP, AP50, AP75, APs, APm, APl on a 0-100 scale; None = undefined
     timings: dict[str, float]  # seconds per stage
     device: dict[str, str]
-    environment: dict[str, str]  # library versions, machine
-    git: dict[str, Any]
+    environment: dict[str, str | None]  # library versions (None: not installed), machine
+    git: dict[str, object] | None  # revision and whether the tree was dirty; None outside a git checkout
     finished: str  # ISO time
 
 

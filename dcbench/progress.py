@@ -65,7 +65,7 @@ class Reporter:
         last = [0.0]
         print(f"[dcbench] {name}: started", file=sys.stderr, flush=True)
 
-        def step(n: int | None = None, info: str = "") -> None:
+        def line(n: int | None = None, info: str = "") -> None:
             now = time.perf_counter()
             # a line at most every 5 s keeps CI logs readable
             if now - last[0] >= 5.0 or (total is not None and n == total):
@@ -74,7 +74,7 @@ class Reporter:
                 where = f"{unit} {where}" if unit and where else where
                 print(f"[dcbench] {name}: {where} {info}".rstrip(), file=sys.stderr, flush=True)
 
-        yield step
+        yield line
         print(f"[dcbench] {name}: done in {time.perf_counter() - start:.1f}s", file=sys.stderr, flush=True)
 
 

@@ -26,11 +26,11 @@ def box_scale(ds) -> dict:
             rel.append(side / max(im.width, im.height))
     if not px:
         return {}
-    px, rel = np.concatenate(px), np.concatenate(rel)
+    px_all, rel_all = np.concatenate(px), np.concatenate(rel)
     q = (10, 50, 90)
     return {
-        "box_side_px": dict(zip(("p10", "median", "p90"), np.round(np.percentile(px, q), 1).tolist())),
-        "box_side_relative": dict(zip(("p10", "median", "p90"), np.round(np.percentile(rel, q), 3).tolist())),
+        "box_side_px": dict(zip(("p10", "median", "p90"), np.round(np.percentile(px_all, q), 1).tolist())),
+        "box_side_relative": dict(zip(("p10", "median", "p90"), np.round(np.percentile(rel_all, q), 3).tolist())),
     }
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.table import Table
@@ -49,7 +51,7 @@ def parse_extra_flags(args: list[str]) -> dict:
     return parse_options(pairs)
 
 
-def metrics_table(result: dict) -> Table:
+def metrics_table(result: Mapping[str, Any]) -> Table:
     from dcbench.evaluation.coco_eval import METRICS
 
     cfg = result["config"]

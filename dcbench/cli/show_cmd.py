@@ -34,10 +34,10 @@ def contact_sheet(dataset, *, columns: int = 8, tile: int = 192, limit: int = 64
     sheet = Image.new("RGB", (columns * tile, rows * tile), (255, 255, 255))
     font = ImageFont.load_default()
     for n, im in enumerate(images):
-        with Image.open(im.file) as src:
-            src = src.convert("RGB")
-            scale = tile / max(src.width, src.height)
-            src = src.resize((max(1, round(src.width * scale)), max(1, round(src.height * scale))))
+        with Image.open(im.file) as opened:
+            rgb = opened.convert("RGB")
+            scale = tile / max(rgb.width, rgb.height)
+            src = rgb.resize((max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale))))
         draw = ImageDraw.Draw(src)
         for (x1, y1, x2, y2), label in zip(im.boxes.tolist(), im.labels.tolist()):
             colour = PALETTE[label % len(PALETTE)]

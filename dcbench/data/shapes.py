@@ -173,7 +173,7 @@ def draw_image(cfg: ShapesConfig, split: str, index: int):
             draw.ellipse(box, fill=colour)
         elif kind == "ring":
             draw.ellipse(box, outline=colour, width=max(2, int(round(r / 2.5))))
-        else:
+        elif pts is not None:
             draw.polygon(pts, fill=colour)
         boxes.append([float(np.clip(v, 0, n)) for v in box])
         labels.append(label)
@@ -185,7 +185,8 @@ def _generate(cfg: ShapesConfig, root: Path) -> None:
     shutil.rmtree(tmp, ignore_errors=True)
     for split, count in (("train", cfg.n_train), ("test", cfg.n_test)):
         (tmp / split).mkdir(parents=True)
-        images, annotations = [], []
+        images: list[dict] = []
+        annotations: list[dict] = []
         for k in range(count):
             image, boxes, labels = draw_image(cfg, split, k)
             name = f"{k:06d}.png"

@@ -12,6 +12,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import parse_qsl
 
+import numpy as np
+
 from dcbench.data.model import DetectionDataset
 from dcbench.errors import DatasetError
 
@@ -93,13 +95,14 @@ def _align_categories(test: DetectionDataset, categories: list[str]) -> Detectio
     remap = [categories.index(c) for c in test.categories]
     images = []
     for im in test.images:
-        images.append(replace(im, labels=[remap[int(v)] for v in im.labels]))
+        images.append(replace(im, labels=np.array([remap[int(v)] for v in im.labels], dtype=np.int64)))
     return DetectionDataset(test.name, list(categories), images, {}, test.report, test.source)
 
 
 def holdout_indices(ds: DetectionDataset, fraction: float = HOLDOUT_FRACTION) -> tuple[list[int], list[int]]:
     """A split that depends only on the image ids (not on order, seed or machine)."""
-    train, test = [], []
+    train: list[int] = []
+    test: list[int] = []
     for k, im in enumerate(ds.images):
         bucket = int(hashlib.sha1(im.id.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
         (test if bucket < fraction else train).append(k)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dcbench.data.model import DetectionDataset, LoadReport
+from dcbench.data.model import DetectionDataset, ImageRecord, LoadReport
 from dcbench.data.validate import make_record, read_class_names, read_image_size, require_images
 from dcbench.errors import DatasetError
 
@@ -82,7 +82,7 @@ def read_yolo(root: str | Path, *, name: str | None = None) -> DetectionDataset:
         raise DatasetError(root, "no images/ folder")
     categories = _class_names(root)
     report = LoadReport()
-    records = []
+    records: list[ImageRecord] = []
     splits: dict[str, list[int]] = {}
     for split, img_dir in _split_dirs(images_root).items():
         label_dir = labels_root / split if split else labels_root

@@ -56,10 +56,11 @@ def _resized(path, imgsz: int):
     from dcbench.errors import DatasetError
 
     try:
-        with Image.open(path) as im:
-            im = im.convert("RGB")
-            scale = imgsz / max(im.width, im.height)
-            im = im.resize((max(1, round(im.width * scale)), max(1, round(im.height * scale))), Image.BILINEAR)
+        with Image.open(path) as src:
+            rgb = src.convert("RGB")
+            scale = imgsz / max(rgb.width, rgb.height)
+            size = (max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale)))
+            im = rgb.resize(size, Image.Resampling.BILINEAR)
             arr = np.asarray(im)[:, :, ::-1].copy()
     except Exception as exc:
         raise DatasetError(path, f"unreadable image: {type(exc).__name__}: {exc}") from exc

@@ -31,12 +31,12 @@ def letterbox(path, size: int) -> tuple[np.ndarray, Letterbox]:
     from dcbench.errors import DatasetError
 
     try:
-        with Image.open(path) as im:
-            im = im.convert("RGB")
+        with Image.open(path) as src:
+            im = src.convert("RGB")
             w, h = im.size
             scale = size / max(w, h)
             nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
-            resized = im.resize((nw, nh), Image.BILINEAR)
+            resized = im.resize((nw, nh), Image.Resampling.BILINEAR)
     except FileNotFoundError:
         raise DatasetError(path, "image file not found") from None
     except Exception as exc:

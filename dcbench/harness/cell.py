@@ -175,7 +175,7 @@ def _condense_locked(config: CellConfig, workdir: Path, *, device: str, inputs: 
     return condensed, teacher_record, timings, {"reused": False, "made_by": config.condense_name(), "timings": timings}
 
 
-def run_cell(config: CellConfig, out_root: Path, *, device: str, reporter: Reporter | None = None) -> dict:
+def run_cell(config: CellConfig, out_root: Path, *, device: str, reporter: Reporter | None = None) -> ResultRecord:
     """Condense (or reuse the condensed set), train the evaluation detector on it, score it, write result.json.
 
     A method with ``student_is_teacher`` (the full-data reference row) trains on the whole train split, which is
@@ -228,7 +228,7 @@ def _run_cell_locked(
     device: str,
     reporter: Reporter,
     timings: dict[str, float],
-) -> dict:
+) -> ResultRecord:
     from dcbench.evaluation.coco_eval import evaluate
 
     with timed(timings, "total_s"):

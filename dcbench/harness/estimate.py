@@ -113,9 +113,10 @@ def estimate(cells: list, states: dict[str, str], sizes: dict[str, int], out: Pa
             continue
         if c.student_is_teacher() or c.uses_teacher():
             key = _teacher_key(c)
-            if key not in teachers:
+            teacher_step = step_seconds(key[1], p.imgsz, p.batch, known)
+            if key not in teachers and teacher_step is not None:
                 teachers.add(key)
-                est.teacher_s += _steps(n, p) * step_seconds(key[1], p.imgsz, p.batch, known)
+                est.teacher_s += _steps(n, p) * teacher_step
         if c.student_is_teacher():
             continue
         hint = getattr(make_method(c.method, c.method_options), "estimated_steps", None)

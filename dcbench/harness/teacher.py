@@ -98,8 +98,8 @@ def _fetch_or_train(
         "checkpoint_meta": ckpt.meta,
     }
     (work / "teacher.json").write_text(json.dumps(meta, indent=2))
-    for leftover in ("ultralytics", "yolo-data"):
-        shutil.rmtree(work / leftover, ignore_errors=True)
+    for folder in ("ultralytics", "yolo-data"):
+        shutil.rmtree(work / folder, ignore_errors=True)
     try:
         os.replace(work, root)
     except OSError:  # another process cached the same teacher meanwhile; theirs is equivalent

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -38,7 +40,7 @@ def protocol_text(protocol: dict) -> str:
     return f"{name} with {changed}" if changed else name
 
 
-def _compute(r: dict, full: bool) -> dict:
+def _compute(r: Mapping[str, Any], full: bool) -> dict:
     """What the cell cost: seconds to make its condensed set (even when another cell made it and this one reused
     it), to train its student (for the full-data row: its teacher), the cell's own wall time, and the device."""
     timings = r.get("timings") or {}

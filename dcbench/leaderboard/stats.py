@@ -35,18 +35,18 @@ class Comparison:
 
     @property
     def half_width(self) -> float | None:
-        return None if self.low is None else (self.high - self.low) / 2
+        return None if self.low is None or self.high is None else (self.high - self.low) / 2
 
     @property
     def significant(self) -> bool:
-        return self.low is not None and (self.low > 0 or self.high < 0)
+        return self.low is not None and self.high is not None and (self.low > 0 or self.high < 0)
 
     @property
     def marker(self) -> str:
         """▲ a win, ▼ a loss, significant at 5 % (the 95 % interval excludes zero); empty otherwise."""
         if not self.significant:
             return ""
-        return "▲" if self.low > 0 else "▼"
+        return "▲" if self.mean > 0 else "▼"
 
     def as_columns(self, prefix: str = "vs_random") -> dict:
         d = asdict(self)

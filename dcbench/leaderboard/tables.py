@@ -105,7 +105,9 @@ def summarise(frame: pd.DataFrame) -> list[Table]:
         total = group["total_s"].dropna().astype(float).sum() if "total_s" in group else 0.0
         tables.append(
             Table(
-                *key,
+                key[0],
+                key[1],
+                key[2],
                 summary,
                 protocol_text=str(group["protocol_text"].iloc[0]),
                 total_s=float(total),
@@ -127,7 +129,7 @@ def _comparisons(group: pd.DataFrame, rows: list[dict], eval_detector: str) -> l
         for r in rows
         if r["method"] == REFERENCE_METHOD and not r["full"] and r["condensed_with"] == eval_detector
     }
-    out = []
+    out: list[Comparison | None] = []
     for r in rows:
         ref = random_label.get(r["ratio"])
         if r["full"] or ref is None or ref == r["label"]:

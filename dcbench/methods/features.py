@@ -101,6 +101,7 @@ def image_features(
             "imgsz": protocol.imgsz,
         }
     else:
+        assert path is not None  # parse_extractor gives resnet50 a path
         ident = {"kind": kind, "weights": file_digest(path), "imgsz": 224}
     key = hashlib.sha256(json.dumps({"data": dataset.fingerprint(), **ident}, sort_keys=True).encode()).hexdigest()[:16]
     cached = cache_dir("features") / f"{key}.npy"
@@ -114,6 +115,7 @@ def image_features(
             teacher.checkpoint, dataset, protocol=protocol, device=device, reporter=reporter
         )
     else:
+        assert path is not None
         feats = _resnet50_features(path, dataset, device, reporter)
     feats = np.ascontiguousarray(feats, dtype=np.float32)
     if feats.shape[0] != len(dataset) or not np.isfinite(feats).all():

@@ -22,7 +22,7 @@ def uniform_select(classes_per_image: list[set[int]], num_classes: int, budget: 
     rank = np.empty(num_classes, dtype=np.int64)
     rank[class_order] = np.arange(num_classes)
     # for each class, its images in a seeded random order; consumed from the front
-    pools = {c: [] for c in range(num_classes)}
+    pools: dict[int, list[int]] = {c: [] for c in range(num_classes)}
     for i in rng.permutation(n).tolist():
         for c in classes_per_image[i]:
             pools[c].append(i)

@@ -113,8 +113,9 @@ def make_plugin_manager(
                     )
                     continue
                 pm.register(plugin, name=ep.name)
-                if getattr(ep, "dist", None) is not None:
-                    distributions[ep.name] = {"name": ep.dist.name, "version": ep.dist.version, "plugin": ep.name}
+                dist = getattr(ep, "dist", None)
+                if dist is not None:
+                    distributions[ep.name] = {"name": dist.name, "version": dist.version, "plugin": ep.name}
             except Exception as exc:  # a broken third-party plugin must not take the CLI down
                 problems.append(
                     PluginProblem(ep.name, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
@@ -126,13 +127,13 @@ def make_plugin_manager(
 def _unknown_hooks(pm: pluggy.PluginManager, *, builtin: set[str]) -> list[PluginProblem]:
     """pluggy's check_pending, plugin by plugin: a hookimpl whose name no hookspec has (a misspelled hook) is
     reported by name and its plugin skipped; in a built-in it is a bug and raises."""
-    problems = []
+    problems: list[PluginProblem] = []
     while True:
         try:
             pm.check_pending()
             return problems
         except pluggy.PluginValidationError as exc:
-            name = pm.get_name(exc.plugin)
+            name = pm.get_name(exc.plugin) or repr(exc.plugin)
             if name in builtin:
                 raise
             hooks = sorted(

@@ -95,9 +95,10 @@ def run_ray(
         gpus = ray.cluster_resources().get("GPU", 0) if device != "cpu" else 0
         task_device = "cuda" if gpus else "cpu"  # Ray sets CUDA_VISIBLE_DEVICES to the GPU it assigned
         train_res = {"num_gpus": 1, "num_cpus": 1} if gpus else {"num_cpus": 1}
-        teacher_task = ray.remote(**train_res)(_teacher_stage)
-        condense_task = ray.remote(**train_res)(_condense_stage)
-        evaluate_task = ray.remote(**train_res)(_evaluate_stage)
+        # ray's overloads cannot see through a resources dict built at run time
+        teacher_task = ray.remote(**train_res)(_teacher_stage)  # type: ignore[call-overload]
+        condense_task = ray.remote(**train_res)(_condense_stage)  # type: ignore[call-overload]
+        evaluate_task = ray.remote(**train_res)(_evaluate_stage)  # type: ignore[call-overload]
 
         teachers: dict[tuple, object] = {}
         condensed: dict[str, object] = {}

@@ -104,6 +104,19 @@ class DCODConfig:
                 options[name] = options[name].strip().lower() in ("1", "true", "yes", "on")
         return cls(**options)
 
+    # the protocol-dependent values of a resolved config, as ints (the forge runs only on resolved configs)
+    @property
+    def n_iterations(self) -> int:
+        return _resolved(self.iterations, "iterations")
+
+    @property
+    def n_forge_batch(self) -> int:
+        return _resolved(self.forge_batch, "forge_batch")
+
+    @property
+    def n_jitter(self) -> int:
+        return self.jitter or 0  # unresolved (a hand-made config in a test): no shift
+
     def resolved(self, protocol) -> DCODConfig:
         """The config with the protocol-dependent values filled in (what the manifest records)."""
         from dataclasses import replace
@@ -120,3 +133,9 @@ class DCODConfig:
         d["snapshots"] = list(self.snapshots)
         d["version"] = CONFIG_VERSION
         return d
+
+
+def _resolved(value: int | None, name: str) -> int:
+    if value is None:
+        raise ValueError(f"dcod {name} is unset: resolve the config against a protocol first (DCODConfig.resolved)")
+    return value

@@ -67,7 +67,7 @@ def targets_at(slot: Slot, k: int, device, min_visible: float = 0.0) -> tuple[to
 
 def lr_at(cfg: DCODConfig, it: int) -> float:
     if cfg.schedule == "cosine":
-        return cfg.lr * 0.5 * (1 + math.cos(math.pi * it / cfg.iterations))
+        return cfg.lr * 0.5 * (1 + math.cos(math.pi * it / cfg.n_iterations))
     return cfg.lr
 
 
@@ -116,7 +116,8 @@ class BatchForge:
             s.plan([kk for kk, _ in starts], self.size, cfg.ipe_fit)
         blank = torch.zeros(3, self.size, self.size, device=self.device)
         self._start(torch.stack([expand(blank, [], s.views_at(self.k), self._pixels(s, 0, self.k)) for s in slots]))
-        self.iteration, self.log = 0, []
+        self.iteration = 0
+        self.log: list[dict] = []  # the loss terms of every 10th iteration
 
     def _pixels(self, slot: Slot, first_k: int, k: int) -> list:
         return [slot.source(j).pixels.to(self.device) for j in range(first_k * first_k, k * k)]
@@ -170,8 +171,8 @@ class BatchForge:
         """One optimisation step at ``self.iteration`` (after :meth:`enter_iteration`): the loss terms it saw."""
         cfg, it = self.cfg, self.iteration
         x = self.x
-        x_in = x * self.weight if (cfg.fbd and cfg.fbd_mode == "input") else x
-        x_aug, t_aug = shift_and_flip(x_in, self.targets, cfg.jitter, cfg.flip, self.gen)
+        x_in = x * self.weight if (cfg.fbd_mode == "input" and self.weight is not None) else x
+        x_aug, t_aug = shift_and_flip(x_in, self.targets, cfg.n_jitter, cfg.flip, self.gen)
         if cfg.fbd and cfg.erase and cfg.erase_p > 0:
             x_aug = random_erase(x_aug, t_aug, cfg.erase_p, self.gen)
         self.bn.reset()
@@ -185,7 +186,7 @@ class BatchForge:
         before = x.detach().clone() if (cfg.fbd and cfg.fbd_mode == "update") else None
         self.opt.step()
         with torch.no_grad():
-            if before is not None:
+            if before is not None and self.weight is not None:
                 damp_update(x.data, before, self.weight)
             if cfg.clamp:
                 x.data.clamp_(0, 1)
@@ -198,7 +199,7 @@ class BatchForge:
             "l2": r_l2.item(),
             "k": self.k,
         }
-        if it % 10 == 0 or it == cfg.iterations - 1:
+        if it % 10 == 0 or it == cfg.n_iterations - 1:
             self.log.append(terms)
         self.iteration += 1
         return terms
@@ -211,14 +212,14 @@ def forge(slots: list[Slot], target, cfg: DCODConfig, *, seed: int, workdir: Pat
     state_dir = Path(workdir) / "forge"
     state_dir.mkdir(parents=True, exist_ok=True)
     digest = _resume_digest(cfg, seed)
-    starts = stage_starts(parse_schedule(cfg.ipe_schedule), cfg.iterations) if cfg.ipe else [(1, 0)]
+    starts = stage_starts(parse_schedule(cfg.ipe_schedule), cfg.n_iterations) if cfg.ipe else [(1, 0)]
     bn = BatchNormStatistics(target.module, cfg.bn_reduction, cfg.first_bn_coef)
     result = ForgeResult([], [], [], float("nan"))
     iter_times: list[float] = []
-    n_batches = math.ceil(len(slots) / cfg.forge_batch)
+    n_batches = math.ceil(len(slots) / cfg.n_forge_batch)
     try:
         for b in range(n_batches):
-            batch_slots = slots[b * cfg.forge_batch : (b + 1) * cfg.forge_batch]
+            batch_slots = slots[b * cfg.n_forge_batch : (b + 1) * cfg.n_forge_batch]
             done = _load_matching(state_dir / f"batch_{b:04d}.done.pt", digest)
             if done is None:
                 gen = torch.Generator().manual_seed(int(seed) * 1_000_003 + b)
@@ -260,8 +261,8 @@ def _forge_batch(
         batch.resume(saved)
         reporter.note(f"forge: resumed batch {b + 1}/{n_batches} at iteration {batch.iteration}")
     name = f"forge batch {b + 1}/{n_batches} ({len(batch.slots)} images)"
-    with reporter.stage(name, total=cfg.iterations, unit="iteration") as step:
-        while batch.iteration < cfg.iterations:
+    with reporter.stage(name, total=cfg.n_iterations, unit="iteration") as step:
+        while batch.iteration < cfg.n_iterations:
             t_it = time.perf_counter()
             batch.enter_iteration()
             if b == 0 and batch.iteration in cfg.snapshots:
@@ -273,10 +274,10 @@ def _forge_batch(
                 f"k={terms['k']} loss {terms['total']:.3f} det {terms['det']:.3f} "
                 f"bn {terms['bn']:.3f} tv {terms['tv']:.4f}",
             )
-            if batch.iteration % cfg.checkpoint_every == 0 and batch.iteration < cfg.iterations:
+            if batch.iteration % cfg.checkpoint_every == 0 and batch.iteration < cfg.n_iterations:
                 _atomic_save(batch.state(digest), state_file)
-    if b == 0 and cfg.iterations in cfg.snapshots:
-        _snapshot(batch.x, workdir, cfg.iterations)
+    if b == 0 and cfg.n_iterations in cfg.snapshots:
+        _snapshot(batch.x, workdir, cfg.n_iterations)
     done = {
         "config": digest,
         "images": [to_uint8(batch.x[i]) for i in range(len(batch.slots))],

@@ -55,7 +55,7 @@ class DCOD:
     def estimated_steps(self, budget: int, protocol) -> tuple[int, int]:
         """Teacher steps the forge takes, and images per step (for ``dcbench matrix --dry-run``'s estimate)."""
         cfg = self.config.resolved(protocol)
-        return math.ceil(budget / cfg.forge_batch) * cfg.iterations, min(budget, cfg.forge_batch)
+        return math.ceil(budget / cfg.n_forge_batch) * cfg.n_iterations, min(budget, cfg.n_forge_batch)
 
     def initial_indices(
         self, train_set: DetectionDataset, budget: int, context: CondenseContext
