@@ -79,6 +79,6 @@ def _fresh_registries():
     """The CLI caches the registries per process (``--no-plugins`` rebuilds them): start and end each test clean."""
     from dcbench.plugins import manager
 
-    manager._cached = None
+    manager.clear_registries()
     yield
-    manager._cached = None
+    manager.clear_registries()

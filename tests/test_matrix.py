@@ -255,23 +255,21 @@ def test_failing_cell_is_recorded_and_the_matrix_goes_on(tmp_path, monkeypatch, 
         def dcbench_register_methods(self, registry):
             registry.add("boom", _Boom, "always fails")
 
-    real = manager.build_registries
-    monkeypatch.setattr(manager, "build_registries", lambda **kw: real(**{**kw, "extra": (Plugin(),)}))
-    manager.reset_registries()
-    text = SMOKE_SPEC.replace('name = "herding"', 'name = "boom"').replace(', "ultralytics:yolov8n.yaml"', "")
-    text = text.replace("full_data = true", "full_data = false")
-    spec = write_spec(tmp_path, text)
-    out = tmp_path / "out"
-    assert main(["matrix", str(spec), "--out", str(out), "--device", "cpu"]) == 1
-    failed = sorted(out.glob("*/failed.json"))
-    assert len(failed) == 2 and len(list(out.glob("*/result.json"))) == 2  # the random cells ran regardless
-    record = json.loads(failed[0].read_text())
-    assert record["error"] == "RuntimeError: the plugin broke" and "Traceback" in record["traceback"]
-    assert not list(failed[0].parent.glob("result.json"))
-    assert "2 failed" in capsys.readouterr().err
-    # the next run retries only the failed cells
-    assert main(["matrix", str(spec), "--out", str(out), "--dry-run"]) == 0
-    assert "2 done, 2 failed" in capsys.readouterr().out
+    with manager.registered(Plugin()):  # as if installed, for every registry the CLI builds
+        text = SMOKE_SPEC.replace('name = "herding"', 'name = "boom"').replace(', "ultralytics:yolov8n.yaml"', "")
+        text = text.replace("full_data = true", "full_data = false")
+        spec = write_spec(tmp_path, text)
+        out = tmp_path / "out"
+        assert main(["matrix", str(spec), "--out", str(out), "--device", "cpu"]) == 1
+        failed = sorted(out.glob("*/failed.json"))
+        assert len(failed) == 2 and len(list(out.glob("*/result.json"))) == 2  # the random cells ran regardless
+        record = json.loads(failed[0].read_text())
+        assert record["error"] == "RuntimeError: the plugin broke" and "Traceback" in record["traceback"]
+        assert not list(failed[0].parent.glob("result.json"))
+        assert "2 failed" in capsys.readouterr().err
+        # the next run retries only the failed cells
+        assert main(["matrix", str(spec), "--out", str(out), "--dry-run"]) == 0
+        assert "2 done, 2 failed" in capsys.readouterr().out
 
 
 def test_results_made_with_other_protocol_values_or_method_defaults_are_stale(tmp_path):
@@ -396,16 +394,14 @@ def test_ray_stage_errors_reach_the_cells_failure_record(tmp_path, monkeypatch):
         def dcbench_register_methods(self, registry):
             registry.add("boom", _Boom, "always fails")
 
-    real = manager.build_registries
-    monkeypatch.setattr(manager, "build_registries", lambda **kw: real(**{**kw, "extra": (Plugin(),)}))
-    manager.reset_registries()
-    cell = CellConfig("boom", "yolov3-tiny", 0.1, 0, get_protocol("smoke"), dataset=TINY)
-    stage = _condense_stage(cell, str(tmp_path), "cpu", {"teacher": None, "errors": ["teacher stage: it broke"]})
-    assert stage["condensed"] is None and stage["errors"][0] == "teacher stage: it broke"
-    assert stage["errors"][1].startswith("condense stage:") and "the plugin broke" in stage["errors"][1]
-    outcome = _evaluate_stage(cell, str(tmp_path), "cpu", stage)
-    record = json.loads((tmp_path / cell.cell_name() / "failed.json").read_text())
-    assert outcome.status == "failed" and record["upstream_errors"] == stage["errors"]
+    with manager.registered(Plugin()):  # as if installed, for every registry the CLI builds
+        cell = CellConfig("boom", "yolov3-tiny", 0.1, 0, get_protocol("smoke"), dataset=TINY)
+        stage = _condense_stage(cell, str(tmp_path), "cpu", {"teacher": None, "errors": ["teacher stage: it broke"]})
+        assert stage["condensed"] is None and stage["errors"][0] == "teacher stage: it broke"
+        assert stage["errors"][1].startswith("condense stage:") and "the plugin broke" in stage["errors"][1]
+        outcome = _evaluate_stage(cell, str(tmp_path), "cpu", stage)
+        record = json.loads((tmp_path / cell.cell_name() / "failed.json").read_text())
+        assert outcome.status == "failed" and record["upstream_errors"] == stage["errors"]
 
 
 def test_an_unknown_method_in_a_cell_name_is_the_registrys_error():

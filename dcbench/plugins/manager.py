@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any
@@ -178,18 +179,41 @@ def build_registries(*, autoload: bool = True, extra: tuple[Any, ...] = ()) -> R
 
 
 _cached: Registries | None = None
+_pinned: tuple[Any, ...] = ()  # plugins registered for this process as if installed (see registered())
 
 
 def get_registries() -> Registries:
     """The process-wide registries (built once)."""
     global _cached
     if _cached is None:
-        _cached = build_registries()
+        _cached = build_registries(extra=_pinned)
     return _cached
 
 
 def reset_registries(autoload: bool | None = None) -> Registries:
     """Rebuild the process-wide registries (the CLI's ``--no-plugins`` and tests use this)."""
     global _cached
-    _cached = build_registries(autoload=True if autoload is None else autoload)
+    _cached = build_registries(autoload=True if autoload is None else autoload, extra=_pinned)
     return _cached
+
+
+def clear_registries() -> None:
+    """Forget the process-wide registries: the next use builds them anew."""
+    global _cached
+    _cached = None
+
+
+@contextmanager
+def registered(*plugins: Any):
+    """Within the block, ``plugins`` count as installed for this process: every registry built (the CLI rebuilds
+    its own on each command) includes them. For testing a plugin from its checkout, or a plugin object, through
+    ``dcbench`` commands, without installing it."""
+    global _pinned
+    before = _pinned
+    _pinned = (*before, *(p for p in plugins if p not in before))
+    clear_registries()
+    try:
+        yield get_registries()
+    finally:
+        _pinned = before
+        clear_registries()

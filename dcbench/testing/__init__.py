@@ -14,6 +14,7 @@ With pytest, dcbench's ``pytest11`` entry point provides the fixtures
 seconds at the ``smoke`` protocol (``smoke_teacher``; pass ``teacher=`` to reuse one across checks).
 """
 
+from dcbench.plugins.manager import registered
 from dcbench.testing.contracts import (
     check_dataset,
     check_detector,
@@ -23,4 +24,12 @@ from dcbench.testing.contracts import (
     tiny_dataset,
 )
 
-__all__ = ["check_dataset", "check_detector", "check_method", "check_registers", "smoke_teacher", "tiny_dataset"]
+__all__ = [
+    "check_dataset",
+    "check_detector",
+    "check_method",
+    "check_registers",
+    "registered",
+    "smoke_teacher",
+    "tiny_dataset",
+]

@@ -24,14 +24,10 @@ ROWS = [
 ]
 
 
-def test_contract(tmp_path, dcbench_cache, monkeypatch):
-    from dcbench.plugins import manager
-
+def test_contract(tmp_path, dcbench_cache):
     f = _write(tmp_path, ROWS)
     check_registers(plugin, datasets=["csv"])
-    # make the plugin visible to load_dataset as an installed one would be
-    monkeypatch.setattr(manager, "_cached", manager.build_registries(autoload=False, extra=(plugin,)))
-    ds = check_dataset("csv", str(f))
+    ds = check_dataset("csv", str(f), plugin=plugin)
     assert ds.categories == ["cat", "dog"] and {k: len(v) for k, v in ds.splits.items()} == {"train": 2, "test": 1}
     assert ds.images[0].labels.tolist() == [0, 1] and ds.images[2].n_boxes == 0
 

@@ -6,20 +6,12 @@ import dcbench_od3.plugin as plugin
 
 
 @pytest.fixture
-def od3_registered(monkeypatch):
-    """The CLI rebuilds its registries from the installed plugins: when this checkout's plugin is not installed,
-    hand it to every rebuild, as an installed one would be."""
-    from dcbench.plugins import manager
+def od3_registered():
+    """This checkout's plugin, registered for the CLI as an installed one would be (a no-op when it is installed)."""
+    from dcbench.testing import registered
 
-    if "od3" not in manager.build_registries().methods:
-        real = manager.build_registries
-        monkeypatch.setattr(
-            manager,
-            "build_registries",
-            lambda *, autoload=True, extra=(): real(autoload=autoload, extra=(*extra, plugin)),
-        )
-    yield
-    manager._cached = None
+    with registered(plugin):
+        yield
 
 
 @pytest.mark.slow
