@@ -1,16 +1,87 @@
-"""Low-level file helpers every layer may use: writable output folders, checksums, and the leftovers of killed
-processes (temporary names end in ``.partial<pid>``)."""
+"""Low-level helpers every layer uses: atomic writes of files and folders, stable short hashes, checksums,
+writable output folders, locks, the leftovers of killed processes, and reading an image onto a letterboxed canvas.
+
+One naming scheme for everything in flight: ``.<name>.partial<pid>`` beside the final path (a folder's own stem
+for cache folders, so a dead process's leftovers can be found and removed), renamed into place when complete.
+``durable=True`` fsyncs before the rename, for the files whose presence means "finished" (a cell's result, a
+condensed set's record): after a crash they are either complete or absent.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import shutil
 import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from dcbench.errors import ConfigError
+
+
+def partial_name(path: Path) -> Path:
+    """Where ``path`` is written before it is complete: ``.<name>.partial<pid>`` in the same folder."""
+    return path.with_name(f".{path.name}.partial{os.getpid()}")
+
+
+def atomic_write(path: str | Path, write: Callable[[Path], Any], *, durable: bool = False) -> Path:
+    """``write(tmp)`` writes the file; it appears at ``path`` only once complete (renamed in one step)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = partial_name(path)
+    try:
+        write(tmp)
+        if durable:
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def atomic_write_text(path: str | Path, text: str, *, durable: bool = True) -> Path:
+    return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"), durable=durable)
+
+
+def atomic_write_bytes(path: str | Path, data: bytes, *, durable: bool = False) -> Path:
+    return atomic_write(path, lambda tmp: tmp.write_bytes(data), durable=durable)
+
+
+@contextmanager
+def atomic_folder(path: str | Path) -> Iterator[Path]:
+    """A folder filled inside the block under a temporary name, then renamed to ``path`` (replacing an older one).
+    When another process got there first with the same content, its copy stays and ours goes."""
+    path = Path(path)
+    tmp = path.with_name(f"{path.name}.partial{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        yield tmp
+        if path.exists():
+            shutil.rmtree(path)
+        os.replace(tmp, path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def stable_hash(value: Any, length: int = 16) -> str:
+    """The first ``length`` hex digits of the sha256 of ``value``: a string or bytes as they are, anything else as
+    its JSON with sorted keys (the same on every machine and Python version)."""
+    if isinstance(value, str):
+        data = value.encode()
+    elif isinstance(value, bytes):
+        data = value
+    else:
+        data = json.dumps(value, sort_keys=True).encode()
+    return hashlib.sha256(data).hexdigest()[:length]
 
 
 def usable_dir(path: str | Path, *, what: str = "output folder") -> Path:
@@ -103,3 +174,45 @@ def remove_dead_partials(folder: str | Path, stem: str) -> list[Path]:
             shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
             removed.append(p)
     return removed
+
+
+# -- images: reading and letterboxing (backends, DCOD's canvases and OD3's crops share one placement rule) -------
+PAD_VALUE = 114  # grey padding, as YOLO letterboxing uses
+
+
+@dataclass(frozen=True)
+class Letterbox:
+    """How an image was placed on a square canvas: ``canvas = image * scale + (pad_x, pad_y)``."""
+
+    scale: float
+    pad_x: float
+    pad_y: float
+
+    def boxes_to_canvas(self, boxes: np.ndarray) -> np.ndarray:
+        out = np.asarray(boxes, dtype=np.float32).reshape(-1, 4) * self.scale
+        out[:, [0, 2]] += self.pad_x
+        out[:, [1, 3]] += self.pad_y
+        return out
+
+
+def letterbox(path, size: int) -> tuple[np.ndarray, Letterbox]:
+    """(size, size, 3) uint8 RGB canvas holding the image resized to fit, centred, and how it was placed."""
+    from PIL import Image
+
+    from dcbench.errors import DatasetError
+
+    try:
+        with Image.open(path) as src:
+            im = src.convert("RGB")
+            w, h = im.size
+            scale = size / max(w, h)
+            nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
+            resized = im.resize((nw, nh), Image.Resampling.BILINEAR)
+    except FileNotFoundError:
+        raise DatasetError(path, "image file not found") from None
+    except Exception as exc:
+        raise DatasetError(path, f"unreadable image: {type(exc).__name__}: {exc}") from exc
+    canvas = np.full((size, size, 3), PAD_VALUE, dtype=np.uint8)
+    px, py = (size - nw) // 2, (size - nh) // 2
+    canvas[py : py + nh, px : px + nw] = np.asarray(resized)
+    return canvas, Letterbox(scale, float(px), float(py))

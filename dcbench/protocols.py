@@ -7,12 +7,11 @@ overrides, and its ``protocol_id`` changes, so results of different settings nev
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from dataclasses import asdict, dataclass, fields, replace
 
 from dcbench.errors import ConfigError
+from dcbench.io import stable_hash
 
 # Fields only some methods read (DCOD's forge). A method that reads them names them in its ``protocol_fields``
 # class attribute; for every other cell they are not part of what makes a result current (see harness.cell).
@@ -35,7 +34,7 @@ class Protocol:
     def protocol_id(self) -> str:
         """A short id that changes with every value that changes results."""
         values = {k: v for k, v in asdict(self).items() if k not in ("description", "overrides")}
-        digest = hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:8]
+        digest = stable_hash(values, 8)
         return self.name if not self.overrides else f"{self.name}+{digest}"
 
     def with_overrides(self, **changes) -> Protocol:

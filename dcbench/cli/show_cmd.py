@@ -56,7 +56,7 @@ def show(
     limit: int = typer.Option(64, "--limit", help="At most this many images."),
 ) -> None:
     """Draw a contact sheet of a condensed set with its boxes and class names."""
-    from dcbench.data.writers import atomic_write_bytes
+    from dcbench.io import atomic_write_bytes
     from dcbench.methods.condensed import load_condensed
 
     cs = load_condensed(condensed)

@@ -15,7 +15,6 @@ split, and read back through the ordinary COCO reader.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import math
@@ -31,7 +30,7 @@ from dcbench.cache import cache_dir
 from dcbench.data.coco import read_coco
 from dcbench.data.model import DetectionDataset, concat
 from dcbench.errors import DatasetError
-from dcbench.io import sha256_file
+from dcbench.io import sha256_file, stable_hash
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +58,7 @@ class ShapesConfig:
         )
 
     def key(self) -> str:
-        blob = json.dumps({"v": GENERATOR_VERSION, **asdict(self)}, sort_keys=True)
-        return hashlib.sha256(blob.encode()).hexdigest()[:12]
+        return stable_hash({"v": GENERATOR_VERSION, **asdict(self)}, 12)
 
     @classmethod
     def from_options(cls, options: dict[str, str]) -> ShapesConfig:
@@ -181,7 +179,7 @@ def draw_image(cfg: ShapesConfig, split: str, index: int):
 
 
 def _generate(cfg: ShapesConfig, root: Path) -> None:
-    tmp = root.with_name(root.name + f".tmp{os.getpid()}")
+    tmp = root.with_name(f"{root.name}.partial{os.getpid()}")  # dcbench.io's naming: leftovers can be found
     shutil.rmtree(tmp, ignore_errors=True)
     for split, count in (("train", cfg.n_train), ("test", cfg.n_test)):
         (tmp / split).mkdir(parents=True)

@@ -12,24 +12,7 @@ import shutil
 from pathlib import Path
 
 from dcbench.data.model import DetectionDataset
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+from dcbench.io import atomic_write_bytes, atomic_write_text  # noqa: F401  (kept importable from here)
 
 
 def coco_dict(ds: DetectionDataset, file_names: list[str] | None = None) -> dict:

@@ -222,7 +222,7 @@ class UltralyticsDetector:
         """Global-average-pooled output of the last backbone layer, on letterboxed images."""
         import torch
 
-        from dcbench.detectors.imageio import letterbox
+        from dcbench.io import letterbox
 
         model = self._torch_model(checkpoint, device)
         layer = model.model[len(model.yaml["backbone"]) - 1]

@@ -20,13 +20,13 @@ from typing import Any
 
 from dcbench.api import RESULT_FILE, RESULT_SCHEMA, ResultRecord
 from dcbench.data.spec import load_dataset, resolve_train_test
-from dcbench.data.writers import atomic_write_text
 from dcbench.errors import ConfigError
 
 # identity and staleness live in their own modules; these names stay importable from here
 from dcbench.harness.identity import FULL_KIND, CellConfig, make_detector, make_method
 from dcbench.harness.provenance import git_revision, library_versions, machine
 from dcbench.harness.staleness import current_settings, read_result, settings_drift
+from dcbench.io import atomic_write_text
 from dcbench.methods.base import CondenseContext, budget_for, needs_teacher
 from dcbench.progress import Reporter
 

@@ -55,11 +55,9 @@ class CellConfig:
     def _name(self, extra: list[str], *, condensing: bool) -> str:
         parts = [self.dataset_id or self.dataset, self.method] + ([self.detector] if condensing else []) + extra
         if condensing and self.teacher_checkpoint:
-            import hashlib
+            from dcbench.io import stable_hash
 
-            parts.append(
-                "teacher-" + hashlib.sha256(str(Path(self.teacher_checkpoint).resolve()).encode()).hexdigest()[:8]
-            )
+            parts.append("teacher-" + stable_hash(str(Path(self.teacher_checkpoint).resolve()), 8))
         parts += [f"r{self.ratio:g}", f"s{self.seed}"] + ([self.protocol.protocol_id] if condensing else [])
         return re.sub(r"[^A-Za-z0-9._=+-]+", "_", "__".join(parts)).strip("_")
 

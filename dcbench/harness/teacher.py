@@ -8,7 +8,6 @@ name and renamed, so a killed training never leaves a checkpoint that looks fini
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -21,7 +20,7 @@ from dcbench.cache import cache_dir
 from dcbench.data.model import DetectionDataset
 from dcbench.detectors.base import Checkpoint
 from dcbench.errors import ConfigError
-from dcbench.io import exclusive, remove_dead_partials, sha256_file
+from dcbench.io import exclusive, remove_dead_partials, sha256_file, stable_hash
 from dcbench.methods.base import Teacher
 
 log = logging.getLogger(__name__)
@@ -34,10 +33,7 @@ NOT_TEACHER_FIELDS = ("description", "name", "overrides", "forge_iterations", "f
 def teacher_key(train: DetectionDataset, detector_name: str, protocol, seed: int) -> str:
     values = {k: v for k, v in asdict(protocol).items() if k not in NOT_TEACHER_FIELDS}
     values["full_set_epochs"] = protocol.epochs_for(len(train))
-    blob = json.dumps(
-        {"data": train.fingerprint(), "detector": detector_name, "protocol": values, "seed": seed}, sort_keys=True
-    )
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+    return stable_hash({"data": train.fingerprint(), "detector": detector_name, "protocol": values, "seed": seed}, 16)
 
 
 def fetch_teacher(

@@ -44,11 +44,12 @@ def plot_ratio_sweep(table: Table, path: Path) -> None:
     _difference_panel(axes[2], s, colours)
     axes[0].legend(fontsize=8)
     fig.suptitle(table.title, fontsize=10)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.partial")
-    fig.savefig(tmp, format="png", dpi=110, metadata={"Software": None})
-    plt.close(fig)
-    tmp.replace(path)
+    from dcbench.io import atomic_write
+
+    try:
+        atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110, metadata={"Software": None}))
+    finally:
+        plt.close(fig)
 
 
 def _difference_panel(ax, s, colours: dict) -> None:

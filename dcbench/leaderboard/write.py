@@ -14,8 +14,8 @@ import json
 import os
 from pathlib import Path
 
-from dcbench.data.writers import atomic_write_text
 from dcbench.errors import ConfigError
+from dcbench.io import atomic_write_text
 from dcbench.leaderboard.collect import load_results
 from dcbench.leaderboard.tables import Table, summarise, to_csv, to_markdown
 

@@ -23,8 +23,9 @@ from pathlib import Path
 
 from dcbench.data.coco import read_coco
 from dcbench.data.model import DetectionDataset
-from dcbench.data.writers import atomic_write_text, write_coco_json, yolo_file_names, yolo_label_lines
+from dcbench.data.writers import write_coco_json, yolo_file_names, yolo_label_lines
 from dcbench.errors import DatasetError
+from dcbench.io import atomic_write_text, partial_name
 
 MANIFEST = "manifest.json"
 
@@ -47,7 +48,7 @@ def write_condensed(ds: DetectionDataset, out: Path, manifest: dict, *, image_wr
     """
     out = Path(out)
     # the process id keeps two runs writing the same set from sharing (and deleting) one temporary folder
-    tmp = out.with_name(f".{out.name}.partial{os.getpid()}")
+    tmp = partial_name(out)
     shutil.rmtree(tmp, ignore_errors=True)
     (tmp / "images").mkdir(parents=True)
     (tmp / "labels").mkdir()

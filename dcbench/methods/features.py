@@ -13,10 +13,7 @@ so several ratios and methods reuse one extraction.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import os
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +21,7 @@ import numpy as np
 from dcbench.cache import cache_dir
 from dcbench.data.model import DetectionDataset
 from dcbench.errors import ConfigError
-from dcbench.io import sha256_file
+from dcbench.io import atomic_write, atomic_write_text, sha256_file, stable_hash
 from dcbench.progress import SILENT
 
 log = logging.getLogger(__name__)
@@ -34,11 +31,7 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def file_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()[:16]
+    return sha256_file(path)[:16]
 
 
 def parse_extractor(spec: str) -> tuple[str, Path | None]:
@@ -59,7 +52,7 @@ def _resnet50_features(weights: Path, dataset: DetectionDataset, device: str, re
     import torch
     import torchvision
 
-    from dcbench.detectors.imageio import letterbox
+    from dcbench.io import letterbox
 
     model = torchvision.models.resnet50(weights=None)
     state = torch.load(weights, map_location="cpu", weights_only=True)
@@ -103,7 +96,7 @@ def image_features(
     else:
         assert path is not None  # parse_extractor gives resnet50 a path
         ident = {"kind": kind, "weights": file_digest(path), "imgsz": 224}
-    key = hashlib.sha256(json.dumps({"data": dataset.fingerprint(), **ident}, sort_keys=True).encode()).hexdigest()[:16]
+    key = stable_hash({"data": dataset.fingerprint(), **ident}, 16)
     cached = cache_dir("features") / f"{key}.npy"
     record = {"extractor": extractor.split(":")[0], **ident, "cache_key": key}
     feats = _load_cached(cached, len(dataset), reporter)
@@ -120,12 +113,14 @@ def image_features(
     feats = np.ascontiguousarray(feats, dtype=np.float32)
     if feats.shape[0] != len(dataset) or not np.isfinite(feats).all():
         raise RuntimeError(f"feature extractor returned {feats.shape} (non-finite values?) for {len(dataset)} images")
-    tmp = cached.with_name(f".{cached.stem}.{os.getpid()}.npy")
-    np.save(tmp, feats)
-    checksum = cached.with_suffix(".sha256")
-    checksum.with_name(f".{checksum.name}.{os.getpid()}").write_text(sha256_file(tmp))
-    os.replace(tmp, cached)
-    os.replace(checksum.with_name(f".{checksum.name}.{os.getpid()}"), checksum)  # last: the entry is complete
+
+    # the array first, its checksum last: an entry without a checksum is incomplete and made again
+    def save(tmp: Path) -> None:
+        with open(tmp, "wb") as f:  # a file object: np.save would add ".npy" to a path
+            np.save(f, feats)
+
+    atomic_write(cached, save)
+    atomic_write_text(cached.with_suffix(".sha256"), sha256_file(cached))
     return feats, {**record, "cached": False, "dim": int(feats.shape[1])}
 
 

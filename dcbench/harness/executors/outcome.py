@@ -9,9 +9,9 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from dcbench.data.writers import atomic_write_text
 from dcbench.harness.cell import CellConfig, run_cell
 from dcbench.harness.matrix import FAILED_FILE
+from dcbench.io import atomic_write_text
 
 
 @dataclass

@@ -7,16 +7,14 @@ done, under ``workdir/forge``; a forge that is killed resumes from the last save
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from dcbench.io import atomic_write, stable_hash
 from dcbench.methods.dcod.augment import shift_and_flip
 from dcbench.methods.dcod.config import DCODConfig
 from dcbench.methods.dcod.fbd import background_weight, box_mask, damp_update, random_erase
@@ -78,9 +76,7 @@ def _make_optimizer(cfg: DCODConfig, x: torch.Tensor):
 
 
 def _atomic_save(obj, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: torch.save(obj, tmp))
 
 
 def _resume_digest(cfg: DCODConfig, seed: int) -> str:
@@ -89,7 +85,7 @@ def _resume_digest(cfg: DCODConfig, seed: int) -> str:
     from dcbench.methods.dcod.method import DCOD
 
     values = {k: v for k, v in cfg.as_dict().items() if k not in DCOD.bookkeeping_options}
-    return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:12] + f"-s{seed}"
+    return stable_hash(values, 12) + f"-s{seed}"
 
 
 def to_uint8(x: torch.Tensor) -> np.ndarray:

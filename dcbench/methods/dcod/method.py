@@ -11,8 +11,8 @@ import numpy as np
 import torch
 
 from dcbench.data.model import DetectionDataset, ImageRecord
-from dcbench.detectors.imageio import letterbox
 from dcbench.errors import ConfigError
+from dcbench.io import letterbox
 from dcbench.methods.base import CondenseContext
 from dcbench.methods.condensed import CondensedSet, write_condensed
 from dcbench.methods.dcod.config import DCODConfig

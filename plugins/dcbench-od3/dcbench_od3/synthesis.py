@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from dcbench.data.model import DetectionDataset
-from dcbench.detectors.imageio import letterbox
+from dcbench.io import letterbox
 from dcbench.methods.selection import rng_for
 from dcbench.progress import SILENT, Reporter
 from dcbench_od3.config import OD3Config
