@@ -26,7 +26,6 @@ def matrix(
     device: str | None = typer.Option(None, "--device", help="cpu, cuda or cuda:N (default: GPU when present)."),
 ) -> None:
     """Run every cell of SPEC that has no result yet (failed cells are retried). Exit status 1 when a cell failed."""
-    from dcbench.harness.executors import get_executor
     from dcbench.harness.matrix import cell_state, load_spec
     from dcbench.io import usable_dir, writable_dir
 
@@ -41,30 +40,38 @@ def matrix(
     counts = Counter(states.values())
     summary = ", ".join(f"{counts[s]} {s}" for s in ("done", "stale", "failed", "pending") if counts[s])
     if dry_run:
-        table = Table(
-            "cell", "state", title=f"{matrix_spec.name}: {len(cells)} cells in {out} ({summary})", title_justify="left"
-        )
-        for c in cells:
-            table.add_row(c.cell_name(), states[c.cell_name()])
-        console.out.print(table)
-        console.out.print(
-            f"{counts['pending'] + counts['stale'] + counts['failed']} cells to run: "
-            f"{_estimate(matrix_spec, cells, states, out).text()}"
-        )
+        _show_plan(matrix_spec, cells, states, counts, summary, out)
         return
     todo = [c for c in cells if states[c.cell_name()] != "done"]
     console.info(
         f"{matrix_spec.name}: {len(cells)} cells ({summary}); running {len(todo)} with the {executor} "
         f"executor into {out}"
     )
-    if not todo:
-        return
+    if todo:
+        options = {k: v for k, v in {"address": address, "num_cpus": num_cpus}.items() if v is not None}
+        _run(todo, out, executor, device, options)
+
+
+def _show_plan(matrix_spec, cells, states, counts, summary: str, out: Path) -> None:
+    """--dry-run: every cell with its state, and the estimated time of those still to run."""
+    table = Table(
+        "cell", "state", title=f"{matrix_spec.name}: {len(cells)} cells in {out} ({summary})", title_justify="left"
+    )
+    for c in cells:
+        table.add_row(c.cell_name(), states[c.cell_name()])
+    console.out.print(table)
+    console.out.print(
+        f"{counts['pending'] + counts['stale'] + counts['failed']} cells to run: "
+        f"{_estimate(matrix_spec, cells, states, out).text()}"
+    )
+
+
+def _run(todo: list, out: Path, executor: str, device: str | None, options: dict) -> None:
+    from dcbench.harness.executors import get_executor
     from dcbench.progress import Reporter
 
     run = get_executor(executor)
-    options = {k: v for k, v in {"address": address, "num_cpus": num_cpus}.items() if v is not None}
-    known = inspect.signature(run).parameters
-    unknown = [k for k in options if k not in known]
+    unknown = [k for k in options if k not in inspect.signature(run).parameters]
     if unknown:
         raise ConfigError(f"--{unknown[0].replace('_', '-')} does not apply to the {executor} executor")
 

@@ -117,9 +117,11 @@ def run(
     Options this command does not know are passed to the method: ``--method dcod --no-fbd --no-ipe`` is plain
     inversion, ``--iterations 500`` sets DCOD's forge length.
     """
+    from dcbench.data.spec import dataset_identity
     from dcbench.device import resolve_device
     from dcbench.harness.cell import CellConfig, read_result, run_cell
     from dcbench.io import usable_dir, writable_dir
+    from dcbench.methods.base import budget_for
     from dcbench.progress import Reporter
     from dcbench.protocols import get_protocol
 
@@ -129,8 +131,6 @@ def run(
     )
     extra = parse_extra_flags(list(ctx.args))
     _no_misspelled_run_flag(ctx, method, extra)
-    from dcbench.data.spec import dataset_identity
-
     config = CellConfig(
         method=method,
         detector=detector,
@@ -144,8 +144,6 @@ def run(
         teacher_checkpoint=str(teacher) if teacher else None,
         dataset_id=dataset_identity(dataset),
     )
-    from dcbench.methods.base import budget_for
-
     if not 0 < ratio <= 1:
         budget_for(ratio, 1)  # raises the standard message
     cell_dir = out / config.cell_name()
@@ -158,9 +156,13 @@ def run(
     resolved = resolve_device(device)
     console.info(f"cell {config.cell_name()} on {resolved}")
     result = run_cell(config, out, device=resolved, reporter=Reporter(console=console.err))
+    _report(result, cell_dir)
+
+
+def _report(result: Mapping[str, Any], cell_dir: Path) -> None:
+    """The metrics on stdout; the time per stage and where the result and the condensed set are on stderr."""
     console.out.print(metrics_table(result))
-    t = result["timings"]
-    console.info("time: " + ", ".join(f"{k[:-2]} {v:.1f}s" for k, v in t.items()))
+    console.info("time: " + ", ".join(f"{k[:-2]} {v:.1f}s" for k, v in result["timings"].items()))
     console.info(f"result: {cell_dir / 'result.json'}")
     if result["condensed"].get("path"):
         console.info(

@@ -58,6 +58,60 @@ def _evaluate_stage(config: CellConfig, out: str, device: str, upstream: dict | 
     return execute_cell(config, Path(out), device=device, upstream_errors=(upstream or {}).get("errors"))
 
 
+def _start_ray(address: str | None, num_cpus: int | None) -> bool:
+    """Connect to ``address``, or start a private instance on 127.0.0.1; True when this call started Ray."""
+    for k, v in _RAY_ENV.items():
+        os.environ.setdefault(k, v)
+    import ray
+
+    if ray.is_initialized():
+        return False
+    env = {k: v for k, v in os.environ.items() if k.startswith(_FORWARDED) or k in _RAY_ENV}
+    if address:
+        ray.init(address=address, runtime_env={"env_vars": env}, log_to_driver=False)
+    else:
+        ray.init(
+            num_cpus=num_cpus or os.cpu_count(),
+            include_dashboard=False,
+            _node_ip_address="127.0.0.1",
+            runtime_env={"env_vars": env},
+            log_to_driver=False,
+        )
+    return True
+
+
+def _submit(cells: list[CellConfig], out: Path, gpus: float) -> tuple[dict, int, int]:
+    """Every cell as a chain of tasks: one teacher task per distinct teacher and one condense task per distinct
+    condensed set, however many cells share them. Returns the evaluate tasks and the two counts."""
+    import ray
+
+    task_device = "cuda" if gpus else "cpu"  # Ray sets CUDA_VISIBLE_DEVICES to the GPU it assigned
+    train_res = {"num_gpus": 1, "num_cpus": 1} if gpus else {"num_cpus": 1}
+    # ray's overloads cannot see through a resources dict built at run time
+    teacher_task = ray.remote(**train_res)(_teacher_stage)  # type: ignore[call-overload]
+    condense_task = ray.remote(**train_res)(_condense_stage)  # type: ignore[call-overload]
+    evaluate_task = ray.remote(**train_res)(_evaluate_stage)  # type: ignore[call-overload]
+    teachers: dict[tuple, object] = {}
+    condensed: dict[str, object] = {}
+    pending = {}
+    for cell in cells:
+        t_ref = None
+        if cell.student_is_teacher() or cell.uses_teacher():
+            key = _teacher_key(cell)
+            if key not in teachers:
+                teachers[key] = teacher_task.remote(cell, str(out), task_device)
+            t_ref = teachers[key]
+        if cell.student_is_teacher():
+            c_ref = t_ref
+        else:
+            name = cell.condense_name()
+            if name not in condensed:
+                condensed[name] = condense_task.remote(cell, str(out), task_device, t_ref)
+            c_ref = condensed[name]
+        pending[evaluate_task.remote(cell, str(out), task_device, c_ref)] = cell
+    return pending, len(teachers), len(condensed)
+
+
 def _teacher_key(cell: CellConfig) -> tuple:
     det = cell.evaluation_detector if cell.student_is_teacher() else cell.detector
     return (cell.dataset, cell.test_dataset, det, cell.protocol.protocol_id, cell.seed, cell.teacher_checkpoint)
@@ -73,55 +127,16 @@ def run_ray(
     address: str | None = None,
     num_cpus: int | None = None,
 ) -> list[Outcome]:
-    for k, v in _RAY_ENV.items():
-        os.environ.setdefault(k, v)
     import ray
 
-    env = {k: v for k, v in os.environ.items() if k.startswith(_FORWARDED) or k in _RAY_ENV}
-    started_here = not ray.is_initialized()
-    if started_here:
-        if address:
-            ray.init(address=address, runtime_env={"env_vars": env}, log_to_driver=False)
-        else:
-            ray.init(
-                num_cpus=num_cpus or os.cpu_count(),
-                include_dashboard=False,
-                _node_ip_address="127.0.0.1",
-                runtime_env={"env_vars": env},
-                log_to_driver=False,
-            )
+    started_here = _start_ray(address, num_cpus)
     try:
         # None: the cluster's GPUs when it has any (the driver may well be a CPU-only machine); "cpu": never
         gpus = ray.cluster_resources().get("GPU", 0) if device != "cpu" else 0
-        task_device = "cuda" if gpus else "cpu"  # Ray sets CUDA_VISIBLE_DEVICES to the GPU it assigned
-        train_res = {"num_gpus": 1, "num_cpus": 1} if gpus else {"num_cpus": 1}
-        # ray's overloads cannot see through a resources dict built at run time
-        teacher_task = ray.remote(**train_res)(_teacher_stage)  # type: ignore[call-overload]
-        condense_task = ray.remote(**train_res)(_condense_stage)  # type: ignore[call-overload]
-        evaluate_task = ray.remote(**train_res)(_evaluate_stage)  # type: ignore[call-overload]
-
-        teachers: dict[tuple, object] = {}
-        condensed: dict[str, object] = {}
-        pending = {}
-        for cell in cells:
-            uses_teacher = cell.student_is_teacher() or cell.uses_teacher()
-            t_ref = None
-            if uses_teacher:
-                key = _teacher_key(cell)
-                if key not in teachers:
-                    teachers[key] = teacher_task.remote(cell, str(out), task_device)
-                t_ref = teachers[key]
-            if cell.student_is_teacher():
-                c_ref = t_ref
-            else:
-                name = cell.condense_name()
-                if name not in condensed:
-                    condensed[name] = condense_task.remote(cell, str(out), task_device, t_ref)
-                c_ref = condensed[name]
-            pending[evaluate_task.remote(cell, str(out), task_device, c_ref)] = cell
+        pending, n_teachers, n_condense = _submit(cells, out, gpus)
         if reporter is not None:
             reporter.note(
-                f"ray: {len(cells)} cells as {len(teachers)} teacher, {len(condensed)} condense and "
+                f"ray: {len(cells)} cells as {n_teachers} teacher, {n_condense} condense and "
                 f"{len(cells)} evaluate tasks ({int(gpus)} GPUs)"
             )
         results: dict[str, Outcome] = {}
