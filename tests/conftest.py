@@ -20,6 +20,37 @@ os.environ["YOLO_AUTOINSTALL"] = "0"
 os.environ.setdefault("YOLO_VERBOSE", "False")
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+TINY_SHAPES = "shapes:?n_train=20&n_test=4&size=64&max_extent=28"
+
+
+def smoke_run(
+    out: Path,
+    *,
+    method: str = "random",
+    ratio: str = "0.1",
+    dataset: str = TINY_SHAPES,
+    detector: str = "yolov3-tiny",
+    extra: tuple[str, ...] = (),
+) -> list[str]:
+    """``dcbench run`` arguments for a cell that takes seconds: the smoke protocol on the CPU."""
+    return [
+        "run",
+        "--method",
+        method,
+        "--ratio",
+        ratio,
+        "--detector",
+        detector,
+        "--protocol",
+        "smoke",
+        "--dataset",
+        dataset,
+        "--out",
+        str(out),
+        "--device",
+        "cpu",
+        *extra,
+    ]
 
 
 def shared(name: str) -> Path:

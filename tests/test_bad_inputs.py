@@ -5,7 +5,7 @@ import json
 import pytest
 
 from dcbench.cli.app import main
-from tests.conftest import write_png, write_voc_xml
+from tests.conftest import smoke_run, write_png, write_voc_xml
 
 
 def _voc(tmp_path, objects, filename="a.png", image=True):
@@ -188,28 +188,7 @@ def test_show_on_the_folder_above_a_condensed_set_points_one_level_down(tmp_path
 
 
 def test_run_says_where_the_condensed_set_is_what_the_scale_is_and_counts_epochs(tmp_path, capsys):
-    assert (
-        main(
-            [
-                "run",
-                "--method",
-                "random",
-                "--ratio",
-                "0.1",
-                "--detector",
-                "yolov3-tiny",
-                "--protocol",
-                "smoke",
-                "--dataset",
-                "shapes:?n_train=20&n_test=4&size=64&max_extent=28",
-                "--out",
-                str(tmp_path),
-                "--device",
-                "cpu",
-            ]
-        )
-        == 0
-    )
+    assert main(smoke_run(tmp_path)) == 0
     captured = capsys.readouterr()
     assert "condensed set: " in captured.err and "0-100 scale" in captured.out
     assert "epoch 1/1" in captured.err  # the training counter names its unit

@@ -14,6 +14,7 @@ import pytest
 from dcbench.cli.app import main
 from dcbench.errors import ConfigError
 from dcbench.harness.matrix import load_spec
+from tests.conftest import smoke_run
 
 TINY = "shapes:?n_train=40&n_test=12&size=64&min_extent=8&max_extent=30"
 
@@ -424,26 +425,7 @@ def test_cells_are_named_by_the_dataset_not_its_spelling(tiny_voc, tmp_path, mon
     assert {dataset_identity(s) for s in spellings} == {f"voc-{tiny_voc.name}"}
     out = tmp_path / "out"
     for spelling in spellings[:2]:
-        assert (
-            main(
-                [
-                    "run",
-                    "--method",
-                    "random",
-                    "--ratio",
-                    "0.67",
-                    "--dataset",
-                    spelling,
-                    "--protocol",
-                    "smoke",
-                    "--out",
-                    str(out),
-                    "--device",
-                    "cpu",
-                ]
-            )
-            == 0
-        )
+        assert main(smoke_run(out, ratio="0.67", dataset=spelling, detector="yolo11n")) == 0
     cells = [p.parent.name for p in out.glob("*/result.json")]
     assert cells == [f"voc-{tiny_voc.name}__random__yolo11n__r0.67__s0__smoke"]
     assert dataset_identity("shapes:?seed=0") == "shapes"  # the default, spelled out

@@ -7,31 +7,11 @@ import pytest
 from dcbench.api import RESULT_SCHEMA, read_result_record
 from dcbench.cli.app import main
 from dcbench.errors import DatasetError
+from tests.conftest import smoke_run
 
 
 def test_a_result_records_its_schema_and_the_package_that_provided_the_method(tmp_path):
-    assert (
-        main(
-            [
-                "run",
-                "--method",
-                "random",
-                "--ratio",
-                "0.1",
-                "--detector",
-                "yolov3-tiny",
-                "--protocol",
-                "smoke",
-                "--dataset",
-                "shapes:?n_train=20&n_test=4&size=64&max_extent=28",
-                "--out",
-                str(tmp_path),
-                "--device",
-                "cpu",
-            ]
-        )
-        == 0
-    )
+    assert main(smoke_run(tmp_path)) == 0
     record = read_result_record(next(tmp_path.glob("*/result.json")))
     assert record["schema"] == RESULT_SCHEMA == 2
     assert record["plugin"]["name"] == "dcbench" and record["plugin"]["plugin"] == "dcbench.methods.plugin"
