@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -28,6 +29,10 @@ from dcbench.detectors.rcnn_common import (
 from dcbench.errors import ConfigError
 from dcbench.evaluation.detections import Detections
 from dcbench.progress import SILENT
+
+if TYPE_CHECKING:
+    from dcbench.progress import Reporter
+    from dcbench.protocols import Protocol as TrainProtocol
 
 CONFIGS = {
     "faster_rcnn_R_50_FPN": "COCO-Detection/faster_rcnn_R_50_FPN_1x.yaml",
@@ -134,7 +139,14 @@ class Detectron2Detector:
         return inputs
 
     def train(
-        self, dataset: DetectionDataset, *, protocol, seed: int, workdir: Path, device: str, reporter=None
+        self,
+        dataset: DetectionDataset,
+        *,
+        protocol: TrainProtocol,
+        seed: int,
+        workdir: Path,
+        device: str,
+        reporter: Reporter | None = None,
     ) -> Checkpoint:
         import torch
         from detectron2.utils.events import EventStorage
@@ -166,7 +178,13 @@ class Detectron2Detector:
         return Checkpoint(self.name, target, {"arch": self.arch, "images": len(dataset), **record})
 
     def predict(
-        self, checkpoint: Checkpoint, dataset: DetectionDataset, *, protocol, device: str, reporter=None
+        self,
+        checkpoint: Checkpoint,
+        dataset: DetectionDataset,
+        *,
+        protocol: TrainProtocol,
+        device: str,
+        reporter: Reporter | None = None,
     ) -> list[Detections]:
         import torch
 
@@ -187,7 +205,13 @@ class Detectron2Detector:
         return out
 
     def features(
-        self, checkpoint: Checkpoint, dataset: DetectionDataset, *, protocol, device: str, reporter=None
+        self,
+        checkpoint: Checkpoint,
+        dataset: DetectionDataset,
+        *,
+        protocol: TrainProtocol,
+        device: str,
+        reporter: Reporter | None = None,
     ) -> np.ndarray:
         """Global-average-pooled coarsest FPN level."""
         model, state = self._load(checkpoint, device)
@@ -200,7 +224,7 @@ class Detectron2Detector:
 
         return pooled_coarsest_level(dataset, coarsest, reporter=reporter or SILENT)
 
-    def inversion_target(self, checkpoint: Checkpoint, *, protocol, device: str) -> InversionTarget:
+    def inversion_target(self, checkpoint: Checkpoint, *, protocol: TrainProtocol, device: str) -> InversionTarget:
         import torch
         from detectron2.structures import Boxes, Instances
         from detectron2.utils.events import EventStorage

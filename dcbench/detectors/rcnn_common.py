@@ -9,8 +9,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from dcbench.protocols import Protocol as TrainProtocol
 
 BASE_LR = 0.02  # per 16 images: torchvision's detection reference and Detectron2's default
 WARMUP_ITERS = 100
@@ -32,7 +36,9 @@ def loss_mode(model):
         model.eval()
 
 
-def train_from_scratch(model, dataset, step_losses: Callable, *, protocol, seed: int, name: str, reporter) -> dict:
+def train_from_scratch(
+    model, dataset, step_losses: Callable, *, protocol: TrainProtocol, seed: int, name: str, reporter
+) -> dict:
     """SGD (momentum 0.9, weight decay 1e-4), lr 0.02 x batch / 16, linear warm-up then cosine decay, gradient
     norm clipped at 10. ``step_losses(images, generator)`` returns the loss dict for a list of ImageRecords.
     Returns what the checkpoint records (epochs, iterations, lr)."""

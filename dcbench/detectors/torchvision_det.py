@@ -12,6 +12,7 @@ anchors cover the same fraction of the image at every protocol.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -27,6 +28,10 @@ from dcbench.detectors.rcnn_common import (
 from dcbench.errors import ConfigError
 from dcbench.evaluation.detections import Detections
 from dcbench.progress import SILENT
+
+if TYPE_CHECKING:
+    from dcbench.progress import Reporter
+    from dcbench.protocols import Protocol as TrainProtocol
 
 ARCHITECTURES = (
     "fasterrcnn_resnet50_fpn",
@@ -98,7 +103,14 @@ class TorchvisionDetector:
         return model.to(device).eval(), state
 
     def train(
-        self, dataset: DetectionDataset, *, protocol, seed: int, workdir: Path, device: str, reporter=None
+        self,
+        dataset: DetectionDataset,
+        *,
+        protocol: TrainProtocol,
+        seed: int,
+        workdir: Path,
+        device: str,
+        reporter: Reporter | None = None,
     ) -> Checkpoint:
         import torch
 
@@ -150,7 +162,13 @@ class TorchvisionDetector:
         )
 
     def predict(
-        self, checkpoint: Checkpoint, dataset: DetectionDataset, *, protocol, device: str, reporter=None
+        self,
+        checkpoint: Checkpoint,
+        dataset: DetectionDataset,
+        *,
+        protocol: TrainProtocol,
+        device: str,
+        reporter: Reporter | None = None,
     ) -> list[Detections]:
         import torch
 
@@ -170,7 +188,13 @@ class TorchvisionDetector:
         return out
 
     def features(
-        self, checkpoint: Checkpoint, dataset: DetectionDataset, *, protocol, device: str, reporter=None
+        self,
+        checkpoint: Checkpoint,
+        dataset: DetectionDataset,
+        *,
+        protocol: TrainProtocol,
+        device: str,
+        reporter: Reporter | None = None,
     ) -> np.ndarray:
         """Global-average-pooled coarsest FPN level of the backbone, on the model's own resized input."""
         model, _ = self._load(checkpoint, device)
@@ -181,7 +205,7 @@ class TorchvisionDetector:
 
         return pooled_coarsest_level(dataset, coarsest, reporter=reporter or SILENT)
 
-    def inversion_target(self, checkpoint: Checkpoint, *, protocol, device: str) -> InversionTarget:
+    def inversion_target(self, checkpoint: Checkpoint, *, protocol: TrainProtocol, device: str) -> InversionTarget:
         import torch
 
         model, state = self._load(checkpoint, device)

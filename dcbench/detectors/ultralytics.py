@@ -18,6 +18,7 @@ import logging
 import os
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -28,6 +29,10 @@ from dcbench.detectors.base import Checkpoint, InversionTarget
 from dcbench.errors import ConfigError
 from dcbench.evaluation.detections import Detections
 from dcbench.progress import SILENT
+
+if TYPE_CHECKING:
+    from dcbench.progress import Reporter
+    from dcbench.protocols import Protocol as TrainProtocol
 
 _INTEGRATIONS = ("sync", "clearml", "comet", "dvc", "mlflow", "raytune", "tensorboard", "wandb", "hub", "neptune")
 _ready = False
@@ -117,7 +122,14 @@ class UltralyticsDetector:
 
     # -- training -------------------------------------------------------------------------------------------
     def train(
-        self, dataset: DetectionDataset, *, protocol, seed: int, workdir: Path, device: str, reporter=None
+        self,
+        dataset: DetectionDataset,
+        *,
+        protocol: TrainProtocol,
+        seed: int,
+        workdir: Path,
+        device: str,
+        reporter: Reporter | None = None,
     ) -> Checkpoint:
         _prepare()
         from ultralytics import YOLO
@@ -182,7 +194,13 @@ class UltralyticsDetector:
         return YOLO(str(checkpoint.path), task="detect")
 
     def predict(
-        self, checkpoint: Checkpoint, dataset: DetectionDataset, *, protocol, device: str, reporter=None
+        self,
+        checkpoint: Checkpoint,
+        dataset: DetectionDataset,
+        *,
+        protocol: TrainProtocol,
+        device: str,
+        reporter: Reporter | None = None,
     ) -> list[Detections]:
         model = self._load(checkpoint)
         results: list[Detections] = []
@@ -217,7 +235,13 @@ class UltralyticsDetector:
         return model
 
     def features(
-        self, checkpoint: Checkpoint, dataset: DetectionDataset, *, protocol, device: str, reporter=None
+        self,
+        checkpoint: Checkpoint,
+        dataset: DetectionDataset,
+        *,
+        protocol: TrainProtocol,
+        device: str,
+        reporter: Reporter | None = None,
     ) -> np.ndarray:
         """Global-average-pooled output of the last backbone layer, on letterboxed images."""
         import torch
@@ -252,7 +276,7 @@ class UltralyticsDetector:
             handle.remove()
         return np.concatenate(feats).astype(np.float32)
 
-    def inversion_target(self, checkpoint: Checkpoint, *, protocol, device: str) -> InversionTarget:
+    def inversion_target(self, checkpoint: Checkpoint, *, protocol: TrainProtocol, device: str) -> InversionTarget:
         import torch
         from ultralytics.cfg import get_cfg
 

@@ -15,6 +15,7 @@ import shutil
 import time
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dcbench.cache import cache_dir
 from dcbench.data.model import DetectionDataset
@@ -23,6 +24,10 @@ from dcbench.errors import ConfigError
 from dcbench.io import exclusive, remove_dead_partials, sha256_file, stable_hash
 from dcbench.methods.base import Teacher
 
+if TYPE_CHECKING:
+    from dcbench.progress import Reporter
+    from dcbench.protocols import Protocol as TrainProtocol
+
 log = logging.getLogger(__name__)
 
 # protocol fields that do not change how the full train set is trained: the forge's, and the labels; epochs and
@@ -30,7 +35,7 @@ log = logging.getLogger(__name__)
 NOT_TEACHER_FIELDS = ("description", "name", "overrides", "forge_iterations", "forge_batch", "epochs", "min_iterations")
 
 
-def teacher_key(train: DetectionDataset, detector_name: str, protocol, seed: int) -> str:
+def teacher_key(train: DetectionDataset, detector_name: str, protocol: TrainProtocol, seed: int) -> str:
     values = {k: v for k, v in asdict(protocol).items() if k not in NOT_TEACHER_FIELDS}
     values["full_set_epochs"] = protocol.epochs_for(len(train))
     return stable_hash({"data": train.fingerprint(), "detector": detector_name, "protocol": values, "seed": seed}, 16)
@@ -40,10 +45,10 @@ def fetch_teacher(
     train: DetectionDataset,
     backend,
     *,
-    protocol,
+    protocol: TrainProtocol,
     seed: int,
     device: str,
-    reporter=None,
+    reporter: Reporter | None = None,
     checkpoint_path: Path | None = None,
 ) -> tuple[Teacher, dict]:
     """The teacher and a record of where it came from (``cached``, ``trained`` or ``given``)."""
@@ -66,7 +71,7 @@ def fetch_teacher(
 
 
 def _fetch_or_train(
-    train: DetectionDataset, backend, root: Path, key: str, *, protocol, seed: int, device: str, reporter
+    train: DetectionDataset, backend, root: Path, key: str, *, protocol: TrainProtocol, seed: int, device: str, reporter
 ) -> tuple[Teacher, dict]:
     for leftover in remove_dead_partials(root.parent, key):
         _note(reporter, f"removed {leftover}, a teacher whose training was killed")

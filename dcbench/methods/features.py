@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -23,6 +24,10 @@ from dcbench.data.model import DetectionDataset
 from dcbench.errors import ConfigError
 from dcbench.io import atomic_write, atomic_write_text, sha256_file, stable_hash
 from dcbench.progress import SILENT
+
+if TYPE_CHECKING:
+    from dcbench.progress import Reporter
+    from dcbench.protocols import Protocol as TrainProtocol
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +84,13 @@ def _resnet50_features(weights: Path, dataset: DetectionDataset, device: str, re
 
 
 def image_features(
-    dataset: DetectionDataset, extractor: str, *, teacher, protocol, device: str, reporter=None
+    dataset: DetectionDataset,
+    extractor: str,
+    *,
+    teacher,
+    protocol: TrainProtocol,
+    device: str,
+    reporter: Reporter | None = None,
 ) -> tuple[np.ndarray, dict]:
     """(N, D) float32 features of every image of ``dataset`` and a record of how they were made."""
     reporter = reporter or SILENT

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dcbench.harness.cell import CellConfig
 from dcbench.harness.executors.outcome import Outcome, execute_cell
 
+if TYPE_CHECKING:
+    from dcbench.progress import Reporter
 
-def run_local(cells: list[CellConfig], out: Path, *, device: str | None, reporter=None, on_done=None) -> list[Outcome]:
+
+def run_local(
+    cells: list[CellConfig], out: Path, *, device: str | None, reporter: Reporter | None = None, on_done=None
+) -> list[Outcome]:
     from dcbench.device import resolve_device
 
     device = resolve_device(device)  # None: this machine's GPU when it has one

@@ -8,10 +8,14 @@ import traceback
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dcbench.harness.cell import CellConfig, run_cell
 from dcbench.harness.matrix import FAILED_FILE
 from dcbench.io import atomic_write_text
+
+if TYPE_CHECKING:
+    from dcbench.progress import Reporter
 
 
 @dataclass
@@ -27,7 +31,12 @@ class Outcome:
 
 
 def execute_cell(
-    config: CellConfig, out: Path, *, device: str, reporter=None, upstream_errors: list[str] | None = None
+    config: CellConfig,
+    out: Path,
+    *,
+    device: str,
+    reporter: Reporter | None = None,
+    upstream_errors: list[str] | None = None,
 ) -> Outcome:
     """Run one cell. An exception from any part (a plugin, a corrupt input, a training crash) is written to the
     cell's ``failed.json`` and returned, so the matrix goes on; ``result.json`` is never written for it. A later

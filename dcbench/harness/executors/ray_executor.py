@@ -14,9 +14,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dcbench.harness.cell import CellConfig
 from dcbench.harness.executors.outcome import Outcome, execute_cell
+
+if TYPE_CHECKING:
+    from dcbench.progress import Reporter
 
 # Ray reads these at import/start: no telemetry, no token auth on a loopback instance, and really bind to loopback
 _RAY_ENV = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
@@ -122,7 +126,7 @@ def run_ray(
     out: Path,
     *,
     device: str | None,
-    reporter=None,
+    reporter: Reporter | None = None,
     on_done=None,
     address: str | None = None,
     num_cpus: int | None = None,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -21,6 +22,9 @@ from dcbench.methods.dcod.fbd import background_weight, box_mask, damp_update, r
 from dcbench.methods.dcod.ipe import expand, k_at, parse_schedule, place_boxes, plan_views, stage_starts
 from dcbench.methods.dcod.priors import BatchNormStatistics, l2_prior, total_variation
 from dcbench.progress import SILENT
+
+if TYPE_CHECKING:
+    from dcbench.progress import Reporter
 
 
 @dataclass
@@ -201,7 +205,9 @@ class BatchForge:
         return terms
 
 
-def forge(slots: list[Slot], target, cfg: DCODConfig, *, seed: int, workdir: Path, reporter=None) -> ForgeResult:
+def forge(
+    slots: list[Slot], target, cfg: DCODConfig, *, seed: int, workdir: Path, reporter: Reporter | None = None
+) -> ForgeResult:
     """Forge every slot, batch by batch; ``cfg`` must be resolved (iterations, forge_batch, jitter set). A finished
     batch is stored and reused; a batch in flight saves its state every ``checkpoint_every`` iterations."""
     reporter = reporter or SILENT
