@@ -252,3 +252,21 @@ def read_result_record(path: str | Path) -> ResultRecord:
     if int(record.get("schema", 1)) < 2:
         record.setdefault("plugin", {"name": "unknown (schema 1)", "version": None})
     return record  # type: ignore[return-value]
+
+
+# -- helpers a method may build on (imported on first use: they build on the types above) --------------------------
+_HELPERS = {
+    "IndexSelection": "dcbench.methods.selection",
+    "rng_for": "dcbench.methods.selection",
+    "budget_for": "dcbench.methods.base",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """``IndexSelection`` (a teacher-free selector implements only ``select``), ``rng_for(seed, *stream)`` (the only
+    source of randomness a method should use) and ``budget_for(ratio, n)`` (the budget rule)."""
+    if name in _HELPERS:
+        import importlib
+
+        return getattr(importlib.import_module(_HELPERS[name]), name)
+    raise AttributeError(f"module 'dcbench.api' has no attribute {name!r}")
