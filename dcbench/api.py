@@ -222,6 +222,7 @@ class ResultRecord(TypedDict, total=False):
     condensed: dict[str, Any]  # path, images, boxes, manifest, whether reused and what making it took
     student: dict[str, Any]  # the trained evaluation detector: checkpoint, epochs, images
     metrics: dict[str, float | None]  # mAP, AP50, AP75, APs, APm, APl on a 0-100 scale; None = undefined
+    metrics_per_student: list[dict[str, float | None]]  # with protocol.student_repeats > 1: metrics is their mean
     timings: dict[str, float]  # seconds per stage
     device: dict[str, str]
     environment: dict[str, str | None]  # library versions (None: not installed), machine

@@ -18,6 +18,10 @@ from dcbench.io import stable_hash
 METHOD_FIELDS = ("forge_iterations", "forge_batch")
 
 
+# fields added after protocol ids were first handed out, with the default that reproduces the earlier behaviour
+LATER_FIELDS = {"student_repeats": 1}
+
+
 @dataclass(frozen=True)
 class Protocol:
     name: str
@@ -27,6 +31,9 @@ class Protocol:
     batch: int
     forge_iterations: int  # DCOD pixel-optimisation steps
     forge_batch: int  # synthetic images optimised together (BatchNorm statistics are batch statistics)
+    # students trained per condensed set, each from its own seed, their metrics averaged: a 10-image student's
+    # score moves by several mAP with float-rounding changes of its images, and R students cut that noise by sqrt(R)
+    student_repeats: int = 1
     description: str = ""
     overrides: tuple[tuple[str, object], ...] = ()
 
@@ -34,6 +41,8 @@ class Protocol:
     def protocol_id(self) -> str:
         """A short id that changes with every value that changes results."""
         values = {k: v for k, v in asdict(self).items() if k not in ("description", "overrides")}
+        # a field added later counts only when it is set away from its default: older ids stay what they were
+        values = {k: v for k, v in values.items() if k not in LATER_FIELDS or v != LATER_FIELDS[k]}
         digest = stable_hash(values, 8)
         return self.name if not self.overrides else f"{self.name}+{digest}"
 

@@ -95,3 +95,15 @@ def test_bccd_smoke_end_to_end(tmp_path):
     _, result = _result(tmp_path)
     assert result["data"]["train"] == 292 and result["data"]["test"] == 72  # trainval / test split files
     assert result["budget"] == 15 and result["data"]["categories"] == ["Platelets", "RBC", "WBC"]
+
+
+def test_student_repeats_average_several_students_of_one_condensed_set(tmp_path):
+    from dcbench.api import read_result_record
+    from tests.conftest import smoke_run
+
+    assert main(smoke_run(tmp_path, extra=("--student-repeats", "2"))) == 0
+    record = read_result_record(next(tmp_path.glob("*/result.json")))
+    per = record["metrics_per_student"]
+    assert len(per) == 2 and [r["seed"] for r in record["student"]["repeats"]] == [0, 1]
+    assert record["metrics"]["AP50"] == pytest.approx((per[0]["AP50"] + per[1]["AP50"]) / 2)
+    assert record["config"]["protocol"]["student_repeats"] == 2 and "+" in record["config"]["protocol"]["protocol_id"]

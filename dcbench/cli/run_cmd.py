@@ -108,6 +108,9 @@ def run(
     min_iterations: int | None = typer.Option(
         None, "--min-iterations", help="Override the protocol's floor of optimiser steps per training."
     ),
+    student_repeats: int | None = typer.Option(
+        None, "--student-repeats", help="Students trained per condensed set (their metrics averaged)."
+    ),
     option: list[str] = typer.Option([], "--option", "-O", help="Method option KEY=VALUE (repeatable)."),
     teacher: Path | None = typer.Option(None, "--teacher", help="Use this teacher checkpoint instead of training one."),
     force: bool = typer.Option(False, "--force", help="Redo the cell even if its result exists."),
@@ -127,7 +130,7 @@ def run(
 
     out = usable_dir(out)
     proto = get_protocol(protocol).with_overrides(
-        imgsz=imgsz, epochs=epochs, batch=batch, min_iterations=min_iterations
+        imgsz=imgsz, epochs=epochs, batch=batch, min_iterations=min_iterations, student_repeats=student_repeats
     )
     extra = parse_extra_flags(list(ctx.args))
     _no_misspelled_run_flag(ctx, method, extra)

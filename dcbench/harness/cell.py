@@ -236,15 +236,19 @@ def _run_cell_locked(
         for note in inputs.notes:
             reporter.note(f"warning: {note}")
         make_student = _teacher_as_student if getattr(inputs.method, "student_is_teacher", False) else _train_student
-        student, records = make_student(config, inputs, cell_dir, out_root, device, reporter, timings)
-        with timed(timings, "predict_s"):
-            detections = inputs.evaluator.predict(
-                student, inputs.split.test, protocol=config.protocol, device=device, reporter=reporter
-            )
-        with timed(timings, "evaluate_s"):
-            metrics = evaluate(inputs.split.test, detections)
+        students, records = make_student(config, inputs, cell_dir, out_root, device, reporter, timings)
+        per_student = []
+        for student in students:
+            with timed(timings, "predict_s"):
+                detections = inputs.evaluator.predict(
+                    student, inputs.split.test, protocol=config.protocol, device=device, reporter=reporter
+                )
+            with timed(timings, "evaluate_s"):
+                per_student.append(evaluate(inputs.split.test, detections))
     timings["total_s"] = round(timings.pop("total_s") + timings.get("load_s", 0.0), 3)  # loading came first
-    result = _result_record(config, inputs, records, metrics, timings, device)
+    if len(per_student) > 1:
+        records["metrics_per_student"] = per_student
+    result = _result_record(config, inputs, records, _mean_metrics(per_student), timings, device)
     atomic_write_text(cell_dir / RESULT_FILE, json.dumps(result, indent=2, default=str) + "\n")
     return result
 
@@ -259,14 +263,14 @@ def _teacher_as_student(config, inputs: CellInputs, cell_dir, out_root, device, 
         )
     with timed(timings, "train_s"):
         fetched, teacher_record = fetch_cell_teacher(config, inputs, inputs.evaluator, device=device, reporter=reporter)
-    student = fetched.checkpoint
+    student = fetched.checkpoint  # one: the teacher is trained once per seed, repeats do not apply
     condensed = {
         "path": None,
         "images": len(split.train),
         "boxes": split.train.n_boxes,
         "manifest": {"method": config.method, "kind": FULL_KIND},
     }
-    return student, {
+    return [student], {
         "teacher": teacher_record,
         "condensed": condensed,
         "student": {"checkpoint": str(student.path), "teacher": teacher_record, **student.meta},
@@ -274,7 +278,8 @@ def _teacher_as_student(config, inputs: CellInputs, cell_dir, out_root, device, 
 
 
 def _train_student(config, inputs: CellInputs, cell_dir, out_root, device, reporter, timings):
-    """Condense (or reuse the shared set), then train a fresh evaluation detector on it."""
+    """Condense (or reuse the shared set), then train ``protocol.student_repeats`` fresh evaluation detectors on it,
+    the first from the cell's seed and the others from (seed, r)."""
     condensed, teacher_record, stage_timings, made = condense_cell(
         config, out_root, device=device, inputs=inputs, reporter=reporter
     )
@@ -287,19 +292,33 @@ def _train_student(config, inputs: CellInputs, cell_dir, out_root, device, repor
         **made,
         "manifest": condensed.manifest,
     }
-    with timed(timings, "train_s"):
-        student = inputs.evaluator.train(
-            condensed.dataset,
-            protocol=config.protocol,
-            seed=config.seed,
-            workdir=cell_dir / "student",
-            device=device,
-            reporter=reporter,
-        )
-    return student, {
-        "teacher": teacher_record,
-        "condensed": record,
-        "student": {"checkpoint": os.path.relpath(student.path, cell_dir), **student.meta},
+    students, repeats = [], []
+    for r in range(config.protocol.student_repeats):
+        seed = config.seed if r == 0 else config.seed * 1000 + r
+        with timed(timings, "train_s"):
+            student = inputs.evaluator.train(
+                condensed.dataset,
+                protocol=config.protocol,
+                seed=seed,
+                workdir=cell_dir / ("student" if r == 0 else f"student-{r}"),
+                device=device,
+                reporter=reporter,
+            )
+        students.append(student)
+        repeats.append({"seed": seed, "checkpoint": os.path.relpath(student.path, cell_dir)})
+    student_record = {"checkpoint": repeats[0]["checkpoint"], **students[0].meta}
+    if len(students) > 1:
+        student_record["repeats"] = repeats
+    return students, {"teacher": teacher_record, "condensed": record, "student": student_record}
+
+
+def _mean_metrics(per_student: list[dict]) -> dict:
+    """Each metric's mean over the students (undefined where a student left it undefined)."""
+    if len(per_student) == 1:
+        return per_student[0]
+    return {
+        k: None if any(m[k] is None for m in per_student) else sum(m[k] for m in per_student) / len(per_student)
+        for k in per_student[0]
     }
 
 

@@ -123,5 +123,5 @@ def estimate(cells: list, states: dict[str, str], sizes: dict[str, int], out: Pa
         if hint is not None:
             iterations, batch = hint(budget, p)
             est.condense_s += iterations * FORGE_FACTOR * per_step * batch / p.batch
-        est.student_s += _steps(budget, p) * eval_step
+        est.student_s += _steps(budget, p) * eval_step * p.student_repeats
     return est

@@ -32,7 +32,16 @@ log = logging.getLogger(__name__)
 
 # protocol fields that do not change how the full train set is trained: the forge's, and the labels; epochs and
 # min_iterations enter through the epochs the full set gets (Protocol.epochs_for)
-NOT_TEACHER_FIELDS = ("description", "name", "overrides", "forge_iterations", "forge_batch", "epochs", "min_iterations")
+NOT_TEACHER_FIELDS = (
+    "student_repeats",
+    "description",
+    "name",
+    "overrides",
+    "forge_iterations",
+    "forge_batch",
+    "epochs",
+    "min_iterations",
+)
 
 
 def teacher_key(train: DetectionDataset, detector_name: str, protocol: TrainProtocol, seed: int) -> str:
