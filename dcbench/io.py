@@ -1,8 +1,9 @@
 """Low-level helpers every layer uses: atomic writes of files and folders, stable short hashes, checksums,
 writable output folders, locks, the leftovers of killed processes, and reading an image onto a letterboxed canvas.
 
-One naming scheme for everything in flight: ``.<name>.partial<pid>`` beside the final path (a folder's own stem
-for cache folders, so a dead process's leftovers can be found and removed), renamed into place when complete.
+What is in flight carries the writer's pid beside its final path and is renamed into place when complete: files and
+condensed sets as ``.<name>.partial<pid>``, cache folders (teachers, generated datasets) as ``<name>.partial<pid>``,
+which :func:`remove_dead_partials` finds when their process is gone.
 ``durable=True`` fsyncs before the rename, for the files whose presence means "finished" (a cell's result, a
 condensed set's record): after a crash they are either complete or absent.
 """
@@ -55,23 +56,6 @@ def atomic_write_bytes(path: str | Path, data: bytes, *, durable: bool = False) 
     return atomic_write(path, lambda tmp: tmp.write_bytes(data), durable=durable)
 
 
-@contextmanager
-def atomic_folder(path: str | Path) -> Iterator[Path]:
-    """A folder filled inside the block under a temporary name, then renamed to ``path`` (replacing an older one).
-    When another process got there first with the same content, its copy stays and ours goes."""
-    path = Path(path)
-    tmp = path.with_name(f"{path.name}.partial{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    try:
-        yield tmp
-        if path.exists():
-            shutil.rmtree(path)
-        os.replace(tmp, path)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
 def stable_hash(value: Any, length: int = 16) -> str:
     """The first ``length`` hex digits of the sha256 of ``value``: a string or bytes as they are, anything else as
     its JSON with sorted keys (the same on every machine and Python version)."""
@@ -106,44 +90,34 @@ def usable_dir(path: str | Path, *, what: str = "output folder") -> Path:
 
 
 def writable_dir(path: str | Path, *, what: str = "output folder") -> Path:
-    """``path`` resolved, created if missing, and proven writable, or a one-line ConfigError naming it: found
-    before a teacher trains for an hour, not when the result is written."""
-    path = Path(path).expanduser().resolve()
-    if path.exists() and not path.is_dir():
-        raise ConfigError(f"{path}: the {what} is a file, not a folder")
+    """``path`` resolved, checked (:func:`usable_dir`) and created, or a one-line ConfigError naming it: found before
+    a teacher trains for an hour, not when the result is written."""
+    path = usable_dir(path, what=what)
     try:
         path.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".dcbench-write-probe-", dir=path)
-        os.close(fd)
-        os.unlink(probe)
     except OSError as exc:
-        raise ConfigError(f"{path}: the {what} is not writable ({exc.strerror or type(exc).__name__})") from None
+        raise ConfigError(f"{path}: the {what} cannot be created ({exc.strerror or type(exc).__name__})") from None
     return path
 
 
-def exclusive(lock_file: str | Path, *, waiting: str, note=None):
+@contextmanager
+def exclusive(lock_file: str | Path, *, waiting: str, note=None) -> Iterator[None]:
     """A file lock (``filelock``) held for a piece of work another process may be doing at the same moment (the same
     teacher, the same condensed set): the second process waits for the first and says so once, then finds the
     work done instead of doing it twice."""
-    from contextlib import contextmanager
-
     from filelock import FileLock, Timeout
 
-    @contextmanager
-    def held():
-        lock = FileLock(str(lock_file))
-        try:
-            lock.acquire(timeout=0)
-        except Timeout:
-            if note is not None:
-                note(f"{waiting} (lock {lock_file})")
-            lock.acquire()
-        try:
-            yield
-        finally:
-            lock.release()
-
-    return held()
+    lock = FileLock(str(lock_file))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        if note is not None:
+            note(f"{waiting} (lock {lock_file})")
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:

@@ -94,14 +94,9 @@ def _run(todo: list, out: Path, executor: str, device: str | None, options: dict
 
 
 def _estimate(matrix_spec, cells, states, out: Path):
-    from dcbench.data.spec import load_dataset, resolve_train_test
     from dcbench.harness.estimate import estimate
 
-    sizes = {
-        ds.spec: len(resolve_train_test(load_dataset(ds.spec), load_dataset(ds.test) if ds.test else None).train)
-        for ds in matrix_spec.datasets
-    }
-    return estimate(cells, states, sizes, out)
+    return estimate(cells, states, matrix_spec.train_sizes, out)  # sizes taken when the spec was checked
 
 
 def register(app: typer.Typer) -> None:

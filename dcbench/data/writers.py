@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 
 from dcbench.data.model import DetectionDataset
-from dcbench.io import atomic_write_bytes, atomic_write_text  # noqa: F401  (kept importable from here)
+from dcbench.io import atomic_write_text
 
 
 def coco_dict(ds: DetectionDataset, file_names: list[str] | None = None) -> dict:

@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from dcbench.api import RESULT_FILE, RESULT_SCHEMA, ResultRecord
+from dcbench.api import RESULT_FILE, RESULT_SCHEMA, ResultRecord, read_result_record
 from dcbench.data.spec import load_dataset, resolve_train_test
 from dcbench.errors import ConfigError
 
@@ -26,7 +26,7 @@ from dcbench.errors import ConfigError
 from dcbench.harness.identity import FULL_KIND, CellConfig, make_detector, make_method
 from dcbench.harness.provenance import git_revision, library_versions, machine
 from dcbench.harness.staleness import current_settings, read_result, settings_drift
-from dcbench.io import atomic_write_text
+from dcbench.io import atomic_write_text, exclusive
 from dcbench.methods.base import CondenseContext, budget_for, needs_teacher
 from dcbench.progress import Reporter
 
@@ -111,8 +111,6 @@ def condense_cell(
     """The cell's condensed set, made once per :meth:`CellConfig.condense_name` under ``OUT/condensed/`` and
     reused (a complete set has a manifest; a killed one is redone, DCOD resuming its forge). Returns the set,
     the teacher record, this call's stage timings (empty when the set is reused) and how the set was made."""
-    from dcbench.io import exclusive
-
     inputs = inputs or prepare(config)
     workdir = Path(out_root) / CONDENSED_ROOT / config.condense_name()
     with exclusive(
@@ -133,7 +131,7 @@ def _condense_locked(config: CellConfig, workdir: Path, *, device: str, inputs: 
     if (workdir / "condensed" / MANIFEST).is_file() and record_file.is_file():
         record = json.loads(record_file.read_text())
         existing = load_condensed(workdir / "condensed")
-        # the name holds the dataset *spec*; the fingerprint says whether the files behind it are still the same
+        # the name holds the dataset's identity; the fingerprint says whether the files behind it are still the same
         drift = settings_drift(record.get("settings") or {}, settings)
         if drift:
             why = f"made with other settings ({', '.join(drift)})"
@@ -182,8 +180,6 @@ def run_cell(config: CellConfig, out_root: Path, *, device: str, reporter: Repor
     exactly the Fetch teacher of the evaluation detector: the cached teacher is used and nothing is trained twice.
     Two processes running the same cell at once: the second waits for the first and returns its result.
     """
-    from dcbench.io import exclusive
-
     reporter = reporter or Reporter()
     cell_dir = Path(out_root) / config.cell_name()
     asked = time.time()
@@ -198,7 +194,7 @@ def run_cell(config: CellConfig, out_root: Path, *, device: str, reporter: Repor
         done = cell_dir / RESULT_FILE
         if done.is_file() and done.stat().st_mtime >= asked:
             reporter.note(f"{done}: finished by the other process meanwhile")
-            return json.loads(done.read_text())
+            return read_result_record(done)
         return _run_cell_locked(config, inputs, cell_dir, out_root, device=device, reporter=reporter, timings=timings)
 
 

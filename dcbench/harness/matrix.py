@@ -82,6 +82,7 @@ class MatrixSpec:
     # (train, test) fingerprints per dataset entry, taken when the spec is checked: what a finished cell must match
     fingerprints: dict[tuple, tuple[str, str]] = field(default_factory=dict)
     identities: dict[str, str] = field(default_factory=dict)  # dataset spec -> data.spec.dataset_identity
+    train_sizes: dict[str, int] = field(default_factory=dict)  # dataset spec -> train images (budgets, estimates)
 
     def cells(self) -> list[CellConfig]:
         """All cells, seed-major so that a partial run already holds complete seeds; the full-data cells of a seed
@@ -208,6 +209,7 @@ def _check_names(spec: MatrixSpec) -> None:
             spec.identities[ds.spec] = dataset_identity(ds.spec, whole)
             split = resolve_train_test(whole, load_dataset(ds.test) if ds.test else None)
             spec.fingerprints[(ds.spec, ds.test)] = (split.train.fingerprint(), split.test.fingerprint())
+            spec.train_sizes[ds.spec] = len(split.train)
         for m in spec.methods:
             make_method(m.name, m.options)
     except DcbenchError as exc:

@@ -50,7 +50,7 @@ class Comparison:
 
     def as_columns(self, prefix: str = "vs_random") -> dict:
         d = asdict(self)
-        d.update(half_width=self.half_width, significant=self.significant)
+        d.update(half_width=self.half_width, significant=self.significant, marker=self.marker)
         return {f"{prefix}_{k}": v for k, v in d.items()}
 
 

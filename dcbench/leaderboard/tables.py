@@ -244,7 +244,7 @@ def _delta_cell(row) -> str:
     if kind == "too few":
         return f"{mean:+.2f} (n={n}: no interval)"
     text = f"{mean:+.2f} [{row['vs_random_low']:+.2f}, {row['vs_random_high']:+.2f}]"
-    marker = "▲" if row["vs_random_significant"] and mean > 0 else "▼" if row["vs_random_significant"] else ""
+    marker = row["vs_random_marker"] or ""
     if kind == "unpaired":
         return f"{text}{marker} unpaired"
     p = row["vs_random_p_signflip"]
