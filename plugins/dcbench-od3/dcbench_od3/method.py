@@ -45,11 +45,16 @@ CHOICES = {
 class OD3:
     """Crop, paste, screen. Options are the fields of :class:`OD3Config`."""
 
-    requires_teacher = True  # the Fetch teacher is the observer
     name = "od3"
 
     def __init__(self, **options):
         self.config = OD3Config.from_options(**options)
+
+    @property
+    def requires_teacher(self) -> bool:
+        """The Fetch teacher is the observer; without screening and with pasted labels no observer is asked, so no
+        teacher is trained for the run and its set is shared by every condensing detector, as Random's is."""
+        return self.config.needs_observer()
 
     def describe(self) -> dict:
         return self.config.as_dict()

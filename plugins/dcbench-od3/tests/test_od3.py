@@ -265,6 +265,16 @@ def test_without_a_teacher_an_observer_is_a_clear_error(tmp_path):
         OD3().condense(handmade(tmp_path / "data"), 2, context=context)
 
 
+def test_a_teacher_is_needed_only_when_the_observer_is_asked():
+    assert OD3().requires_teacher and OD3(screen=False, labels="observer").requires_teacher
+    assert not OD3(screen=False).requires_teacher
+
+
+def test_without_screening_and_with_pasted_labels_od3_runs_teacher_free(tmp_path, dcbench_cache):
+    """The kit gives a teacher-free method no teacher: the unscreened variant must condense without one."""
+    check_method("od3", tmp_path, plugin=plugin, budgets=(2,), options={"screen": False})
+
+
 class Blind(OD3):
     """OD3 with an observer that sees nothing: teacher-free, so the kit's method check can run it."""
 
