@@ -224,6 +224,16 @@ name = "random"
     assert manifest["source_fingerprint"] == second["data"]["train_fingerprint"]  # condensed again, not reused
 
 
+@pytest.mark.parametrize("cores", [1, 4])
+def test_dry_run_on_the_cpu_says_what_cells_side_by_side_would_take(tmp_path, capsys, monkeypatch, cores):
+    monkeypatch.setattr("os.cpu_count", lambda: cores)
+    spec = write_spec(tmp_path, SMOKE_SPEC)
+    assert main(["matrix", str(spec), "--out", str(tmp_path / "out"), "--dry-run", "--device", "cpu"]) == 0
+    printed = capsys.readouterr().out
+    assert "cells to run: estimated" in printed
+    assert ("--num-cpus 4 runs that many one-thread cells side by side" in printed) is (cores == 4)
+
+
 def test_full_data_method_refuses_a_ratio_below_1(tmp_path, capsys):
     assert (
         main(

@@ -40,7 +40,7 @@ def matrix(
     counts = Counter(states.values())
     summary = ", ".join(f"{counts[s]} {s}" for s in ("done", "stale", "failed", "pending") if counts[s])
     if dry_run:
-        _show_plan(matrix_spec, cells, states, counts, summary, out)
+        _show_plan(matrix_spec, cells, states, counts, summary, out, device)
         return
     todo = [c for c in cells if states[c.cell_name()] != "done"]
     console.info(
@@ -52,7 +52,7 @@ def matrix(
         _run(todo, out, executor, device, options)
 
 
-def _show_plan(matrix_spec, cells, states, counts, summary: str, out: Path) -> None:
+def _show_plan(matrix_spec, cells, states, counts, summary: str, out: Path, device: str | None) -> None:
     """--dry-run: every cell with its state, and the estimated time of those still to run."""
     table = Table(
         "cell", "state", title=f"{matrix_spec.name}: {len(cells)} cells in {out} ({summary})", title_justify="left"
@@ -60,10 +60,25 @@ def _show_plan(matrix_spec, cells, states, counts, summary: str, out: Path) -> N
     for c in cells:
         table.add_row(c.cell_name(), states[c.cell_name()])
     console.out.print(table)
-    console.out.print(
-        f"{counts['pending'] + counts['stale'] + counts['failed']} cells to run: "
-        f"{_estimate(matrix_spec, cells, states, out).text()}"
-    )
+    est = _estimate(matrix_spec, cells, states, out)
+    console.out.print(f"{counts['pending'] + counts['stale'] + counts['failed']} cells to run: {est.text()}")
+    side_by_side = _cpu_lanes(device)
+    if side_by_side > 1 and est.total_s:
+        # measured on the 2-core reference machine: two one-thread students side by side each ran as fast as one
+        # two-thread student alone (the small models of the CPU reference do not scale across threads)
+        console.out.print(
+            f"on this machine's {side_by_side} cores, --executor ray --num-cpus {side_by_side} runs that many "
+            f"one-thread cells side by side: about {est.total_s / side_by_side / 3600:.1f} h"
+        )
+
+
+def _cpu_lanes(device: str | None) -> int:
+    """How many one-thread cells can run side by side here: the cores, when the cells run on the CPU."""
+    import os
+
+    from dcbench.device import resolve_device
+
+    return (os.cpu_count() or 1) if resolve_device(device) == "cpu" else 1
 
 
 def _run(todo: list, out: Path, executor: str, device: str | None, options: dict) -> None:
