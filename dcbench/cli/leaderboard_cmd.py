@@ -7,9 +7,11 @@ from pathlib import Path
 import typer
 
 from dcbench.cli import console
+from dcbench.errors import ConfigError
 
 
 def leaderboard(
+    ctx: typer.Context,
     results: Path = typer.Argument(..., help="Results folder (searched recursively for result.json)."),
     out: Path = typer.Option(Path("leaderboards"), "--out", "-o", help="Where the tables and plots go."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace tables in --out that other results made."),
@@ -19,11 +21,26 @@ def leaderboard(
         help="Write nothing; exit 1 if the tables in --out are not exactly what the results give (for CI).",
     ),
     plots: bool = typer.Option(True, "--plots/--no-plots", help="Draw the ratio-sweep PNGs."),
+    html: Path | None = typer.Option(
+        None, "--html", help="Write the tables as a static site (works offline) to this folder, replacing it."
+    ),
+    latex: Path | None = typer.Option(
+        None, "--latex", help="Write each table as a booktabs LaTeX table (<table>.tex, ready to \\input) here."
+    ),
 ) -> None:
     """Aggregate result files into one table per (dataset, evaluation detector, protocol): mean ± std over seeds,
-    the delta against Random and the full-data row."""
+    the delta against Random and the full-data row. With --html or --latex only those are written, unless --out
+    is given too."""
     from dcbench.leaderboard.write import check_leaderboards, write_leaderboards
 
+    if html is not None or latex is not None:
+        if check:
+            raise ConfigError("--check writes nothing: run it without --html/--latex, and those without --check")
+        _write_extras(results, html=html, latex=latex, plots=plots)
+        # only what was asked for: the checked-in tables in leaderboards/ are not rewritten on the side. By the
+        # source's name: typer ships its own copy of click, whose ParameterSource is not click's
+        if getattr(ctx.get_parameter_source("out"), "name", None) in (None, "DEFAULT", "DEFAULT_MAP"):
+            return
     if check:
         stale = check_leaderboards(results, out)
         if stale:
@@ -45,6 +62,21 @@ def leaderboard(
     for path in written:
         if path.suffix == ".md" and path.name != "README.md":
             console.out.print(path.read_text(), markup=False, highlight=False)
+
+
+def _write_extras(results: Path, *, html: Path | None, latex: Path | None, plots: bool) -> None:
+    """The site (--html) and the LaTeX tables (--latex): the paths written go to stdout."""
+    if html is not None:
+        from dcbench.leaderboard.html_site import build_site
+
+        index = build_site(results, html, plots=plots)
+        console.info(f"wrote the site {index.parent}")
+        console.out.print(str(index), highlight=False)
+    if latex is not None:
+        from dcbench.leaderboard.latex import write_latex
+
+        for path in write_latex(results, latex):
+            console.out.print(str(path), highlight=False)
 
 
 def register(app: typer.Typer) -> None:
