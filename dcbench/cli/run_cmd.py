@@ -129,6 +129,8 @@ def run(
     from dcbench.protocols import get_protocol
 
     out = usable_dir(out)
+    if not 0 < ratio <= 1:  # before the dataset is named: naming the built-in one generates it
+        budget_for(ratio, 1)  # raises the standard message
     proto = get_protocol(protocol).with_overrides(
         imgsz=imgsz, epochs=epochs, batch=batch, min_iterations=min_iterations, student_repeats=student_repeats
     )
@@ -147,8 +149,6 @@ def run(
         teacher_checkpoint=str(teacher) if teacher else None,
         dataset_id=dataset_identity(dataset),
     )
-    if not 0 < ratio <= 1:
-        budget_for(ratio, 1)  # raises the standard message
     cell_dir = out / config.cell_name()
     existing = read_result(cell_dir)
     if existing and not force:

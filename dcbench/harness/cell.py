@@ -39,10 +39,13 @@ __all__ = [
     "current_settings",
     "make_detector",
     "make_method",
+    "mean_metrics",
     "prepare",
     "read_result",
     "run_cell",
+    "score_students",
     "settings_drift",
+    "train_students",
 ]
 
 
@@ -225,26 +228,25 @@ def _run_cell_locked(
     reporter: Reporter,
     timings: dict[str, float],
 ) -> ResultRecord:
-    from dcbench.evaluation.coco_eval import evaluate
-
     with timed(timings, "total_s"):
         cell_dir.mkdir(parents=True, exist_ok=True)
         for note in inputs.notes:
             reporter.note(f"warning: {note}")
         make_student = _teacher_as_student if getattr(inputs.method, "student_is_teacher", False) else _train_student
         students, records = make_student(config, inputs, cell_dir, out_root, device, reporter, timings)
-        per_student = []
-        for student in students:
-            with timed(timings, "predict_s"):
-                detections = inputs.evaluator.predict(
-                    student, inputs.split.test, protocol=config.protocol, device=device, reporter=reporter
-                )
-            with timed(timings, "evaluate_s"):
-                per_student.append(evaluate(inputs.split.test, detections))
+        per_student = score_students(
+            inputs.evaluator,
+            students,
+            inputs.split.test,
+            protocol=config.protocol,
+            device=device,
+            reporter=reporter,
+            timings=timings,
+        )
     timings["total_s"] = round(timings.pop("total_s") + timings.get("load_s", 0.0), 3)  # loading came first
     if len(per_student) > 1:
         records["metrics_per_student"] = per_student
-    result = _result_record(config, inputs, records, _mean_metrics(per_student), timings, device)
+    result = _result_record(config, inputs, records, mean_metrics(per_student), timings, device)
     atomic_write_text(cell_dir / RESULT_FILE, json.dumps(result, indent=2, default=str) + "\n")
     return result
 
@@ -288,27 +290,61 @@ def _train_student(config, inputs: CellInputs, cell_dir, out_root, device, repor
         **made,
         "manifest": condensed.manifest,
     }
+    students, student_record = train_students(
+        inputs.evaluator,
+        condensed.dataset,
+        protocol=config.protocol,
+        seed=config.seed,
+        cell_dir=cell_dir,
+        device=device,
+        reporter=reporter,
+        timings=timings,
+    )
+    return students, {"teacher": teacher_record, "condensed": record, "student": student_record}
+
+
+def train_students(
+    evaluator, dataset, *, protocol, seed: int, cell_dir: Path, device: str, reporter, timings: dict[str, float]
+) -> tuple[list, dict]:
+    """``protocol.student_repeats`` fresh detectors trained on ``dataset``, the first from ``seed`` and the others
+    from (seed, r), each in its own folder of ``cell_dir``; and the student record. Shared by a cell and by
+    ``dcbench eval`` (an external set), so that the same set, seed and protocol train the very same students."""
     students, repeats = [], []
-    for r in range(config.protocol.student_repeats):
-        seed = config.seed if r == 0 else config.seed * 1000 + r
+    for r in range(protocol.student_repeats):
+        student_seed = seed if r == 0 else seed * 1000 + r
         with timed(timings, "train_s"):
-            student = inputs.evaluator.train(
-                condensed.dataset,
-                protocol=config.protocol,
-                seed=seed,
+            student = evaluator.train(
+                dataset,
+                protocol=protocol,
+                seed=student_seed,
                 workdir=cell_dir / ("student" if r == 0 else f"student-{r}"),
                 device=device,
                 reporter=reporter,
             )
         students.append(student)
-        repeats.append({"seed": seed, "checkpoint": os.path.relpath(student.path, cell_dir)})
+        repeats.append({"seed": student_seed, "checkpoint": os.path.relpath(student.path, cell_dir)})
     student_record = {"checkpoint": repeats[0]["checkpoint"], **students[0].meta}
     if len(students) > 1:
         student_record["repeats"] = repeats
-    return students, {"teacher": teacher_record, "condensed": record, "student": student_record}
+    return students, student_record
 
 
-def _mean_metrics(per_student: list[dict]) -> dict:
+def score_students(
+    evaluator, students: list, test, *, protocol, device: str, reporter, timings: dict[str, float]
+) -> list[dict]:
+    """Each student's COCO metrics on ``test`` (the one evaluator every backend is scored by)."""
+    from dcbench.evaluation.coco_eval import evaluate
+
+    per_student = []
+    for student in students:
+        with timed(timings, "predict_s"):
+            detections = evaluator.predict(student, test, protocol=protocol, device=device, reporter=reporter)
+        with timed(timings, "evaluate_s"):
+            per_student.append(evaluate(test, detections))
+    return per_student
+
+
+def mean_metrics(per_student: list[dict]) -> dict:
     """Each metric's mean over the students (undefined where a student left it undefined)."""
     if len(per_student) == 1:
         return per_student[0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from dcbench.evaluation.coco_eval import METRICS
 from dcbench.harness.cell import FULL_KIND
 
 REFERENCE_METHOD = "random"  # the paper's deltas are against Random
+NO_TRAIN_SET = "no train set"  # the dataset of a set scored by ``dcbench eval`` without --train (no ratio either)
 
 
 def _variant_text(variant: dict) -> str:
@@ -71,17 +73,22 @@ def load_results(root: str | Path) -> pd.DataFrame:
             variant = r["method"].get("variant", {})
             rows.append(
                 {
-                    "dataset": (cfg.get("dataset_id") or cfg["dataset"])
+                    "dataset": (cfg.get("dataset_id") or cfg["dataset"] or NO_TRAIN_SET)
                     + (f" | test {cfg['test_dataset']}" if cfg.get("test_dataset") else ""),
                     "eval_detector": eval_detector,
                     "protocol": cfg["protocol"]["protocol_id"],
                     "protocol_text": protocol_text(cfg["protocol"]),
-                    "label": row_label(cfg["method"], variant, condensed_with, eval_detector, full),
+                    # a result may name its own row (dcbench eval's "external:<set>"); else it follows from the method
+                    "label": r["method"].get("label")
+                    or row_label(cfg["method"], variant, condensed_with, eval_detector, full),
                     "method": cfg["method"],
                     "variant": _variant_text(variant),
                     "condensed_with": condensed_with,
                     "full": full,
-                    "ratio": float(cfg["ratio"]),
+                    # one set whatever the seed (an external set): its seeds are not Random's, it is compared unpaired
+                    "fixed_set": bool(r["method"].get("fixed_set", False)),
+                    # no ratio: a set scored without a train set to take one against
+                    "ratio": math.nan if cfg["ratio"] is None else float(cfg["ratio"]),
                     "budget": int(r["budget"]),
                     "seed": int(cfg["seed"]),
                     "cell": r["cell"],

@@ -173,13 +173,21 @@ COLUMNS: Sequence[tuple[str, str, str]] = (
 )
 
 
+def _ratio(raw) -> float:
+    """A row's ratio; NaN for a set scored without a train set to measure it against (``dcbench eval``)."""
+    try:
+        return float(raw)
+    except (TypeError, ValueError):
+        return math.nan
+
+
 def _ratio_text(ratio: float) -> str:
-    return f"{ratio * 100:g} %"
+    return "–" if math.isnan(ratio) else f"{ratio * 100:g} %"
 
 
 def table_row(i: int, row: Mapping, csv_row: Mapping[str, str], links: RowLinks, scale: Scale) -> str:
     """One ``<tr>``; its ``data-*`` attributes are what the filters read."""
-    ratio = float(row["ratio"])
+    ratio = _ratio(row["ratio"])
     attrs = (
         f'data-row="{i}" data-ratio="{escape(csv_row["ratio"])}" data-method="{escape(str(row["method"]))}" '
         f'data-labels="{escape(" ".join(links.label_modes))}"' + (' class="full"' if row["full"] else "")
@@ -187,7 +195,7 @@ def table_row(i: int, row: Mapping, csv_row: Mapping[str, str], links: RowLinks,
     cells = [
         f'<th scope="row" data-sort="{escape(str(row["label"]))}"><span data-col="label" '
         f'data-csv="{escape(csv_row["label"])}">{escape(str(row["label"]))}</span></th>',
-        f'<td class="num" data-sort="{ratio:.6g}"><span class="n" data-col="ratio" data-csv="{escape(csv_row["ratio"])}"'
+        f'<td class="num" data-sort="{-1 if math.isnan(ratio) else ratio:.6g}"><span class="n" data-col="ratio" data-csv="{escape(csv_row["ratio"])}"'
         f">{_ratio_text(ratio)}</span></td>",
         f'<td class="num" data-sort="{int(row["budget"])}">{_num(row, csv_row, "budget", "d")}</td>',
         _seeds_cell(row, csv_row, links),
@@ -214,7 +222,7 @@ def _select(name: str, label: str, options: list[tuple[str, str]]) -> str:
 
 def filters(table: Table, csv: list[dict[str, str]], links: list[RowLinks]) -> str:
     """The ratio, method and label-mode filters, offering exactly the values the rows carry."""
-    ratios = sorted({(float(c["ratio"]), c["ratio"]) for c in csv})
+    ratios = sorted({(_ratio(c["ratio"]), c["ratio"]) for c in csv}, key=lambda r: (math.isnan(r[0]), r))
     methods = sorted({str(m) for m in table.summary["method"]})
     modes = sorted({m for lk in links for m in lk.label_modes})
     return (

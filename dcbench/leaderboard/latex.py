@@ -61,8 +61,11 @@ def _missing(v) -> bool:
     return v is None or (isinstance(v, float) and math.isnan(v))
 
 
+NO_RATIO = -1.0  # a set scored with no train set to take a ratio against (``dcbench eval`` without --train)
+
+
 def _pct(ratio: float) -> str:
-    return f"{ratio * 100:g}\\,\\%"
+    return "no ratio" if ratio == NO_RATIO else f"{ratio * 100:g}\\,\\%"
 
 
 def _best(s: pd.DataFrame, ratios: list[float], metrics: Sequence[str]) -> dict[tuple[float, str], float]:
@@ -122,7 +125,7 @@ def _label(slug: str) -> str:
 
 
 def to_latex(table: Table, metrics: Sequence[str] = SHOWN) -> str:
-    s = table.summary
+    s = table.summary.assign(ratio=table.summary["ratio"].fillna(NO_RATIO))  # NaN never equals itself
     ratios = sorted(s.loc[~s["full"], "ratio"].unique())
     k = len(metrics)
     groups, rules = ["Method"], []

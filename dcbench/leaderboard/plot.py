@@ -16,7 +16,7 @@ def plot_ratio_sweep(table: Table, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    s = table.summary
+    s = table.summary[table.summary["ratio"].notna()]  # a set with no ratio has no place on the ratio axis
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.4), constrained_layout=True)
     colours = {label: f"C{i % 10}" for i, label in enumerate(dict.fromkeys(s.loc[~s["full"], "label"]))}
     for ax, metric in zip(axes, ("mAP", "AP50")):
@@ -42,7 +42,8 @@ def plot_ratio_sweep(table: Table, path: Path) -> None:
         ax.set_title(metric)
         ax.grid(alpha=0.3)
     _difference_panel(axes[2], s, colours)
-    axes[0].legend(fontsize=8)
+    if axes[0].get_legend_handles_labels()[0]:  # a table of sets with no ratio has nothing on the ratio axis
+        axes[0].legend(fontsize=8)
     fig.suptitle(table.title, fontsize=10)
     from dcbench.io import atomic_write
 

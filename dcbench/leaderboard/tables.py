@@ -31,6 +31,7 @@ class Table:
     protocol_text: str = ""  # the preset and its overrides, spelled out
     total_s: float = 0.0  # wall time the table's cells recorded, added up (teachers included)
     n_cells: int = 0
+    fixed_sets: tuple[str, ...] = ()  # labels of rows that are one set whatever the seed (dcbench eval's)
 
     @property
     def slug(self) -> str:
@@ -62,7 +63,8 @@ def summarise(frame: pd.DataFrame) -> list[Table]:
     tables = []
     for key, group in sorted(frame.groupby(list(KEY), sort=True), key=lambda kv: kv[0]):
         rows = []
-        for (label, ratio), cells in group.groupby(["label", "ratio"], sort=True):
+        # dropna=False: a set scored without a train set has no ratio (NaN) and keeps its row
+        for (label, ratio), cells in group.groupby(["label", "ratio"], sort=True, dropna=False):
             row = {
                 "label": label,
                 "method": cells["method"].iloc[0],
@@ -112,6 +114,7 @@ def summarise(frame: pd.DataFrame) -> list[Table]:
                 protocol_text=str(group["protocol_text"].iloc[0]),
                 total_s=float(total),
                 n_cells=len(group),
+                fixed_sets=tuple(sorted(set(group.loc[group["fixed_set"], "label"]))) if "fixed_set" in group else (),
             )
         )
     return tables
@@ -124,6 +127,7 @@ def _comparisons(group: pd.DataFrame, rows: list[dict], eval_detector: str) -> l
         cells = group[(group["label"] == label) & (group["ratio"] == ratio)]
         return {int(seed): float(v) for seed, v in zip(cells["seed"], cells["mAP"]) if not _missing(v)}
 
+    fixed = set(group.loc[group["fixed_set"], "label"]) if "fixed_set" in group else set()
     random_label = {
         r["ratio"]: r["label"]
         for r in rows
@@ -135,7 +139,8 @@ def _comparisons(group: pd.DataFrame, rows: list[dict], eval_detector: str) -> l
         if r["full"] or ref is None or ref == r["label"]:
             out.append(None)
             continue
-        out.append(compare(per_seed(r["label"], r["ratio"]), per_seed(ref, r["ratio"])))
+        pair = r["label"] not in fixed
+        out.append(compare(per_seed(r["label"], r["ratio"]), per_seed(ref, r["ratio"]), pair=pair))
     return out
 
 
@@ -150,7 +155,7 @@ def _fmt(mean: float | None, std: float | None, n: int) -> str:
 
 
 def _pct(ratio: float) -> str:
-    return f"{ratio * 100:g} %"
+    return "–" if _missing(ratio) else f"{ratio * 100:g} %"  # no ratio: a set scored without a train set
 
 
 def to_csv(table: Table) -> str:
@@ -163,24 +168,11 @@ def to_csv(table: Table) -> str:
 
 def to_markdown(table: Table) -> str:
     s = table.summary
-    ratios = sorted(s.loc[~s["full"], "ratio"].unique())
-    lines = [f"## {table.title}", ""]
-    header = ["method"]
-    for r in ratios:
-        budget = s.loc[(s["ratio"] == r) & ~s["full"], "budget"].iloc[0]
-        header += [f"{_pct(r)} ({budget} img) {m}" for m in METRICS] + [f"{_pct(r)} ΔmAP vs Random [95 % CI]"]
-    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for label in dict.fromkeys(s.loc[~s["full"], "label"]):
-        cells = [label]
-        for r in ratios:
-            hit = s[(s["label"] == label) & (s["ratio"] == r)]
-            if hit.empty:
-                cells += ["–"] * (len(METRICS) + 1)
-                continue
-            row = hit.iloc[0]
-            cells += [_fmt(row[f"{m}_mean"], row[f"{m}_std"], row["n_seeds"]) for m in METRICS]
-            cells.append(_delta_cell(row))
-        lines.append("| " + " | ".join(cells) + " |")
+    ratioless = s["ratio"].isna()
+    ratios = sorted(s.loc[~s["full"] & ~ratioless, "ratio"].unique())
+    lines = [f"## {table.title}"]
+    if ratios or not ratioless.any():  # a table of sets scored with no ratio at all has no ratio columns to show
+        lines += ["", *_ratio_table(s[~ratioless], ratios)]
     full = s[s["full"]]
     if len(full):
         lines += [
@@ -196,6 +188,7 @@ def to_markdown(table: Table) -> str:
                 + " | ".join(_fmt(row[f"{m}_mean"], row[f"{m}_std"], row["n_seeds"]) for m in METRICS)
                 + " |"
             )
+    lines += _ratioless_lines(s[ratioless])
     seeds = sorted({int(x) for v in s["seeds"] for x in v.split()})
     lines += [
         "",
@@ -207,10 +200,57 @@ def to_markdown(table: Table) -> str:
         f"(it cannot go below 2 / 2^n: 0.0625 with 5 seeds).",
         "",
     ]
+    if set(table.fixed_sets) & set(s.loc[~ratioless, "label"]):  # only where they are compared with Random
+        lines += [_FIXED_SETS_NOTE, ""]
     resolution = _resolution(s, ratios)
     if resolution:
         lines += [resolution, ""]
     return "\n".join(lines + _compute_lines(table))
+
+
+def _ratio_table(s: pd.DataFrame, ratios: list[float]) -> list[str]:
+    """The paper's table: a row per method, per ratio its metrics and its difference to Random."""
+    header = ["method"]
+    for r in ratios:
+        budget = s.loc[(s["ratio"] == r) & ~s["full"], "budget"].iloc[0]
+        header += [f"{_pct(r)} ({budget} img) {m}" for m in METRICS] + [f"{_pct(r)} ΔmAP vs Random [95 % CI]"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for label in dict.fromkeys(s.loc[~s["full"], "label"]):
+        cells = [label]
+        for r in ratios:
+            hit = s[(s["label"] == label) & (s["ratio"] == r)]
+            if hit.empty:
+                cells += ["–"] * (len(METRICS) + 1)
+                continue
+            row = hit.iloc[0]
+            cells += [_fmt(row[f"{m}_mean"], row[f"{m}_std"], row["n_seeds"]) for m in METRICS]
+            cells.append(_delta_cell(row))
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+_FIXED_SETS_NOTE = (
+    "external:NAME rows are sets scored with `dcbench eval` (made elsewhere, or a condensed set evaluated on its "
+    "own): one fixed set whose seed seeds only the student, so they are compared with Random unpaired (Welch's "
+    "interval) even at seeds in common."
+)
+
+
+def _ratioless_lines(rows: pd.DataFrame) -> list[str]:
+    """Sets scored with no train set given (``dcbench eval`` without --train): no ratio, so a table of their own."""
+    if rows.empty:
+        return []
+    lines = [
+        "",
+        "Sets scored with no train set to take a ratio against:",
+        "",
+        "| method | images | seeds | " + " | ".join(METRICS) + " |",
+        "|" + "---|" * (3 + len(METRICS)),
+    ]
+    for _, row in rows.iterrows():
+        metrics = " | ".join(_fmt(row[f"{m}_mean"], row[f"{m}_std"], row["n_seeds"]) for m in METRICS)
+        lines.append(f"| {row['label']} | {row['budget']} | {row['seeds']} | {metrics} |")
+    return lines
 
 
 def _compute_lines(table: Table) -> list[str]:

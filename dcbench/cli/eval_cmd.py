@@ -1,0 +1,82 @@
+"""``dcbench eval SET``: train a fresh detector on any set (a condensed set folder or a dataset spec) and score it
+on the test set as a cell would; the result goes beside the cells' and into the same leaderboards."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from dcbench.cli import console
+
+
+def _metrics_table(result: Mapping[str, Any]) -> Table:
+    from dcbench.evaluation.coco_eval import METRICS
+
+    cfg = result["config"]
+    ratio = f" @ {cfg['ratio']:g}" if cfg.get("ratio") is not None else ""
+    title = (
+        f"{result['method']['label']}{ratio} ({result['budget']} images) | {result['eval_detector']} | "
+        f"{cfg['protocol']['protocol_id']} | seed {cfg['seed']}"
+    )
+    table = Table(
+        *METRICS, title=title, title_justify="left", caption="COCO AP on a 0-100 scale", caption_justify="left"
+    )
+    table.add_row(*("-" if result["metrics"][m] is None else f"{result['metrics'][m]:.2f}" for m in METRICS))
+    return table
+
+
+def eval_set(
+    set_spec: str = typer.Argument(
+        ..., metavar="SET", help="A condensed set folder (with manifest.json or condense.json), or a dataset spec."
+    ),
+    detector: str = typer.Option("yolo11n", "--detector", "-d", help="Detector trained on the set."),
+    train: str | None = typer.Option(
+        None, "--train", help="The dataset the set stands for: the ratio is taken against it, its test split scores."
+    ),
+    test: str | None = typer.Option(None, "--test", help="Test set spec (default: the --train dataset's test split)."),
+    protocol: str = typer.Option("quick", "--protocol", "-p", help="Training protocol preset: smoke, quick, paper."),
+    seed: int = typer.Option(0, "--seed", "-s", help="Seed of the student's training."),
+    out: Path = typer.Option(Path("runs"), "--out", "-o", help="Folder for the result."),
+    device: str | None = typer.Option(None, "--device", help="cpu, cuda or cuda:N (default: GPU when present)."),
+    student_repeats: int | None = typer.Option(
+        None, "--student-repeats", help="Students trained on the set (their metrics averaged)."
+    ),
+    force: bool = typer.Option(False, "--force", help="Redo the evaluation even if its result exists."),
+) -> None:
+    """Train a fresh detector on SET and score it on the test set with the harness's student path and evaluator.
+
+    The result is recorded as the method "external" (row "external:<set name>" in leaderboards) with the set's
+    content fingerprint; an image of SET byte-identical to a test image is warned about and recorded.
+    """
+    from dcbench.device import resolve_device
+    from dcbench.harness.external import EvalConfig, prepare_external, run_external
+    from dcbench.harness.staleness import read_result
+    from dcbench.io import usable_dir, writable_dir
+    from dcbench.progress import Reporter
+    from dcbench.protocols import get_protocol
+
+    out = usable_dir(out)
+    proto = get_protocol(protocol).with_overrides(student_repeats=student_repeats)
+    config = EvalConfig(set_spec, detector, proto, seed, train=train, test=test)
+    inputs = prepare_external(config)  # every bad argument fails here, before anything is written
+    cell_dir = out / inputs.cell_name()
+    existing = read_result(cell_dir)
+    if existing and not force:
+        console.info(f"{cell_dir}/result.json exists: showing it (use --force to redo)")
+        console.out.print(_metrics_table(existing))
+        return
+    writable_dir(out)
+    resolved = resolve_device(device)
+    console.info(f"evaluating {inputs.external.name} ({inputs.budget} images) as {cell_dir.name} on {resolved}")
+    result = run_external(inputs, out, device=resolved, reporter=Reporter(console=console.err))
+    console.out.print(_metrics_table(result))
+    console.info("time: " + ", ".join(f"{k[:-2]} {v:.1f}s" for k, v in result["timings"].items()))
+    console.info(f"result: {cell_dir / 'result.json'}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("eval")(eval_set)
