@@ -209,7 +209,7 @@ class ResultRecord(TypedDict, total=False):
     schema: int
     cell: str  # the cell's name: dataset identity, method, detector, variant, ratio, seed, protocol id
     status: str  # "ok"
-    config: dict[str, Any]  # the CellConfig: method, detector, ratio, seed, protocol (all values), dataset, ...
+    config: dict[str, Any]  # the CellConfig: method, detector, ratio, seed, protocol (all values), dataset, labels, ...
     method: dict[str, Any]  # name, variant (the options that name the row), options (describe(), all of them)
     plugin: dict[str, Any]  # schema 2: the distribution that registered the method (name, version), or "dcbench"
     detector: str
@@ -218,8 +218,11 @@ class ResultRecord(TypedDict, total=False):
     budget: int
     effective_ratio: float
     warnings: list[str]
-    teacher: dict[str, Any] | None  # where the Fetch teacher came from (None for teacher-free methods)
+    teacher: dict[str, Any] | None  # where the Fetch teacher came from (None for cells that use none)
     condensed: dict[str, Any]  # path, images, boxes, manifest, whether reused and what making it took
+    # with config["labels"] == "teacher": the score, the teacher, the stored set's boxes against the teacher's (the
+    # student's); "condensed" is then the relabelled copy, with the stored set under condensed["stored"]
+    labels: dict[str, Any]
     student: dict[str, Any]  # the trained evaluation detector: checkpoint, epochs, images
     metrics: dict[str, float | None]  # mAP, AP50, AP75, APs, APm, APl on a 0-100 scale; None = undefined
     metrics_per_student: list[dict[str, float | None]]  # with protocol.student_repeats > 1: metrics is their mean

@@ -52,11 +52,16 @@ def parse_extra_flags(args: list[str]) -> dict:
 
 
 def metrics_table(result: Mapping[str, Any]) -> Table:
+    from rich.markup import escape
+
     from dcbench.evaluation.coco_eval import METRICS
+    from dcbench.harness.labels import STORED, row_suffix
 
     cfg = result["config"]
+    # escaped: a title is rich markup, and "[teacher labels]" would read as a style tag and vanish
+    method = escape(cfg["method"] + row_suffix(cfg.get("labels") or STORED, cfg.get("label_score")))
     title = (
-        f"{cfg['method']} @ {cfg['ratio']:g} ({result['budget']} images) | {result['eval_detector']} | "
+        f"{method} @ {cfg['ratio']:g} ({result['budget']} images) | {result['eval_detector']} | "
         f"{cfg['dataset']} | {cfg['protocol']['protocol_id']} | seed {cfg['seed']}"
     )
     table = Table(
@@ -88,6 +93,29 @@ def _no_misspelled_run_flag(ctx: typer.Context, method: str, extra: dict) -> Non
         raise
 
 
+def _check_label_flags(method: str, labels: str, label_score: float | None) -> None:
+    """``--labels`` and ``--label-score`` are the cell's; a method may have options of the same names (OD3's
+    ``labels=observer``, ``label_score``), which before these flags existed reached it as ``--labels observer``: a
+    value only the method would take says where the method's option goes now."""
+    from dcbench.errors import DcbenchError
+    from dcbench.harness.cell import make_method
+    from dcbench.harness.labels import LABEL_MODES, TEACHER
+
+    def hint(option: str, value: object) -> str:
+        try:  # the method takes it when it can be made with it (options may hide in **options)
+            make_method(method, {option: value})
+        except DcbenchError:
+            return ""
+        return f"; for the {method} method's own {option} option use -O {option}={value}"
+
+    if labels not in LABEL_MODES:
+        raise ConfigError(
+            f"--labels {labels!r} is not a label mode (use one of: {', '.join(LABEL_MODES)}){hint('labels', labels)}"
+        )
+    if label_score is not None and labels != TEACHER:
+        raise ConfigError(f"--label-score applies only with --labels teacher{hint('label_score', label_score)}")
+
+
 def run(
     ctx: typer.Context,
     method: str = typer.Option("random", "--method", "-m", help="Condensation method (dcbench list methods)."),
@@ -113,16 +141,24 @@ def run(
     ),
     option: list[str] = typer.Option([], "--option", "-O", help="Method option KEY=VALUE (repeatable)."),
     teacher: Path | None = typer.Option(None, "--teacher", help="Use this teacher checkpoint instead of training one."),
+    labels: str = typer.Option(
+        "stored", "--labels", help="The student's boxes: stored (the condensed set's) or teacher (the Fetch teacher's)."
+    ),
+    label_score: float | None = typer.Option(
+        None, "--label-score", help="With --labels teacher: keep teacher boxes at or above this score (default 0.25)."
+    ),
     force: bool = typer.Option(False, "--force", help="Redo the cell even if its result exists."),
 ) -> None:
     """Condense with METHOD at RATIO, train a fresh detector on the condensed set, and score it on the test set.
 
     Options this command does not know are passed to the method: ``--method dcod --no-fbd --no-ipe`` is plain
-    inversion, ``--iterations 500`` sets DCOD's forge length.
+    inversion, ``--iterations 500`` sets DCOD's forge length. ``--labels teacher`` trains the student on the
+    condensing detector's Fetch teacher's boxes on the condensed images instead of the set's own.
     """
     from dcbench.data.spec import dataset_identity
     from dcbench.device import resolve_device
     from dcbench.harness.cell import CellConfig, read_result, run_cell
+    from dcbench.harness.labels import DEFAULT_LABEL_SCORE
     from dcbench.io import usable_dir, writable_dir
     from dcbench.methods.base import budget_for
     from dcbench.progress import Reporter
@@ -136,6 +172,7 @@ def run(
     )
     extra = parse_extra_flags(list(ctx.args))
     _no_misspelled_run_flag(ctx, method, extra)
+    _check_label_flags(method, labels, label_score)
     config = CellConfig(
         method=method,
         detector=detector,
@@ -148,7 +185,10 @@ def run(
         method_options={**parse_options(option), **extra},
         teacher_checkpoint=str(teacher) if teacher else None,
         dataset_id=dataset_identity(dataset),
+        labels=labels,
+        label_score=DEFAULT_LABEL_SCORE if label_score is None else label_score,
     )
+    config.check_labels()
     cell_dir = out / config.cell_name()
     existing = read_result(cell_dir)
     if existing and not force:

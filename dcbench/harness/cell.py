@@ -24,6 +24,7 @@ from dcbench.errors import ConfigError
 
 # identity and staleness live in their own modules; these names stay importable from here
 from dcbench.harness.identity import FULL_KIND, CellConfig, make_detector, make_method
+from dcbench.harness.labels import TEACHER
 from dcbench.harness.provenance import git_revision, library_versions, machine
 from dcbench.harness.staleness import current_settings, read_result, settings_drift
 from dcbench.io import atomic_write_text, exclusive
@@ -73,6 +74,7 @@ class CellInputs:
 
 def prepare(config: CellConfig) -> CellInputs:
     method = make_method(config.method, config.method_options)
+    config.check_labels()
     detector = make_detector(config.detector)
     evaluator = detector if config.evaluation_detector == config.detector else make_detector(config.evaluation_detector)
     dataset = load_dataset(config.dataset)
@@ -276,8 +278,9 @@ def _teacher_as_student(config, inputs: CellInputs, cell_dir, out_root, device, 
 
 
 def _train_student(config, inputs: CellInputs, cell_dir, out_root, device, reporter, timings):
-    """Condense (or reuse the shared set), then train ``protocol.student_repeats`` fresh evaluation detectors on it,
-    the first from the cell's seed and the others from (seed, r)."""
+    """Condense (or reuse the shared set), relabel it with the Fetch teacher when the cell's labels are
+    ``teacher``, then train ``protocol.student_repeats`` fresh evaluation detectors on it, the first from the cell's
+    seed and the others from (seed, r)."""
     condensed, teacher_record, stage_timings, made = condense_cell(
         config, out_root, device=device, inputs=inputs, reporter=reporter
     )
@@ -290,6 +293,22 @@ def _train_student(config, inputs: CellInputs, cell_dir, out_root, device, repor
         **made,
         "manifest": condensed.manifest,
     }
+    records: dict[str, Any] = {}
+    if config.labels == TEACHER:
+        stored = record
+        condensed, teacher_record, labels = teacher_labelled(
+            config, inputs, condensed, out_root, device=device, reporter=reporter, timings=timings
+        )
+        # what the student trained on; what making the set took stays the stored set's (the compute column)
+        record = {
+            **stored,
+            "key": condensed.path.parent.name,
+            "path": os.path.relpath(condensed.path, cell_dir),
+            "boxes": condensed.dataset.n_boxes,
+            "manifest": condensed.manifest,
+            "stored": {k: stored[k] for k in ("key", "path", "boxes")},
+        }
+        records["labels"] = labels
     students, student_record = train_students(
         inputs.evaluator,
         condensed.dataset,
@@ -300,7 +319,64 @@ def _train_student(config, inputs: CellInputs, cell_dir, out_root, device, repor
         reporter=reporter,
         timings=timings,
     )
-    return students, {"teacher": teacher_record, "condensed": record, "student": student_record}
+    return students, {"teacher": teacher_record, "condensed": record, **records, "student": student_record}
+
+
+def cell_teacher_id(config: CellConfig, inputs: CellInputs) -> str:
+    """What names the condensing detector's teacher before it is fetched: its cache key, or for a checkpoint
+    given with ``--teacher`` its path (as the cell's name has it), so a cached relabelled copy is found without
+    loading, let alone training, a teacher."""
+    from dcbench.harness.teacher import teacher_key
+    from dcbench.io import stable_hash
+
+    if config.teacher_checkpoint:
+        return "given-" + stable_hash(str(Path(config.teacher_checkpoint).resolve()), 8)
+    return teacher_key(inputs.split.train, inputs.detector.name, config.protocol, config.seed)
+
+
+def teacher_labelled(
+    config: CellConfig, inputs: CellInputs, condensed, out_root: Path, *, device: str, reporter, timings: dict
+):
+    """The cell's condensed set relabelled by the condensing detector's Fetch teacher (``labels=teacher``): made
+    once per stored set, score and teacher under ``OUT/condensed/`` and reused. Returns the copy, the teacher
+    record and the cell's ``labels`` record (the mode, the score, the stored and the teacher's box counts)."""
+    from dcbench.artifacts.content import content_fingerprint
+    from dcbench.harness import labels
+
+    teacher_id = cell_teacher_id(config, inputs)
+    name = labels.relabelled_name(config.condense_name(), config.label_score, teacher_id)
+    workdir = Path(out_root) / CONDENSED_ROOT / name
+    with exclusive(
+        _lock(out_root, f"condensed-{workdir.name}"),
+        note=reporter.note if reporter is not None else None,
+        waiting=f"another process is relabelling {workdir.name}: waiting",
+    ):
+        made = labels.cached_copy(workdir, content_fingerprint(condensed.dataset))
+        reused = made is not None
+        if made is None:
+            with timed(timings, "fetch_s"):
+                teacher, teacher_record = fetch_cell_teacher(
+                    config, inputs, inputs.detector, device=device, reporter=reporter
+                )
+            with timed(timings, "relabel_s"):
+                made = labels.relabel(
+                    condensed,
+                    teacher,
+                    score=config.label_score,
+                    workdir=workdir,
+                    teacher_id=teacher_id,
+                    teacher_record=teacher_record,
+                )
+    copy, record = made
+    info = {k: v for k, v in record["labels"].items() if k not in ("source_fingerprint", "version")}
+    if not info["teacher_boxes"]:  # a student on background alone: legal, but the result should say so
+        inputs.notes.append(
+            f"the teacher found no box at or above score {config.label_score:g} on the {len(copy)} condensed "
+            f"images: the student trains on background only"
+        )
+        if reporter is not None:
+            reporter.note(f"warning: {inputs.notes[-1]}")
+    return copy, record["teacher"], {**info, "reused": reused, "relabel_s": record["timings"]["relabel_s"]}
 
 
 def train_students(

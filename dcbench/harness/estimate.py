@@ -100,6 +100,8 @@ def estimate(cells: list, states: dict[str, str], sizes: dict[str, int], out: Pa
     est = Estimate()
     done = [c for c in cells if states[c.cell_name()] == "done"]
     teachers = {_teacher_key(c) for c in done if c.student_is_teacher() or c.uses_teacher()}
+    # a condensed set is made once and shared (both label modes of a row train on one set): counted once
+    made = {c.condense_name() for c in done if not c.student_is_teacher()}
     for c in cells:
         if states[c.cell_name()] == "done":
             continue
@@ -120,7 +122,8 @@ def estimate(cells: list, states: dict[str, str], sizes: dict[str, int], out: Pa
         if c.student_is_teacher():
             continue
         hint = getattr(make_method(c.method, c.method_options), "estimated_steps", None)
-        if hint is not None:
+        if hint is not None and c.condense_name() not in made:
+            made.add(c.condense_name())
             iterations, batch = hint(budget, p)
             est.condense_s += iterations * FORGE_FACTOR * per_step * batch / p.batch
         est.student_s += _steps(budget, p) * eval_step * p.student_repeats

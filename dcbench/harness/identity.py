@@ -11,6 +11,7 @@ from typing import Any
 
 from dcbench.data.spec import DEFAULT_DATASET
 from dcbench.errors import ConfigError
+from dcbench.harness.labels import DEFAULT_LABEL_SCORE, STORED, TEACHER, check_labels, name_parts
 from dcbench.methods.base import needs_teacher
 from dcbench.protocols import Protocol
 
@@ -32,6 +33,12 @@ class CellConfig:
     # what the dataset is (data.spec.dataset_identity), set where specs enter: cells are named by it, never by how
     # a path was spelled; None names the cell by the spec itself
     dataset_id: str | None = None
+    # where the student's boxes come from (harness.labels): the condensed set's own, or the Fetch teacher's
+    labels: str = STORED
+    label_score: float = DEFAULT_LABEL_SCORE
+
+    def __post_init__(self) -> None:
+        self.label_score = check_labels(self.labels, self.label_score)
 
     @property
     def evaluation_detector(self) -> str:
@@ -40,13 +47,14 @@ class CellConfig:
     def cell_name(self) -> str:
         """The cell's folder name: everything that changes its result, readable."""
         extra = [f"eval-{self.eval_detector}"] if self.eval_detector and self.eval_detector != self.detector else []
-        return self._name(extra + self._variant_parts(), condensing=True)
+        return self._name(extra + self._variant_parts() + name_parts(self.labels, self.label_score), condensing=True)
 
     def condense_name(self) -> str:
         """The condensed set's folder name: what changes the *condensed set*. The evaluation detector never does;
         the condensing detector, its teacher and the protocol matter only to methods that use a teacher, so a
-        Random set is shared by every detector of a matrix."""
-        return self._name(self._variant_parts(), condensing=self.uses_teacher())
+        Random set is shared by every detector of a matrix. The label mode does not either: teacher labels are a
+        copy of this set made after it (``harness.labels``), so both modes of a row train on the same images."""
+        return self._name(self._variant_parts(), condensing=self.method_uses_teacher())
 
     def _variant_parts(self) -> list[str]:
         identity = self.variant_options()
@@ -61,8 +69,17 @@ class CellConfig:
         parts += [f"r{self.ratio:g}", f"s{self.seed}"] + ([self.protocol.protocol_id] if condensing else [])
         return re.sub(r"[^A-Za-z0-9._=+-]+", "_", "__".join(parts)).strip("_")
 
-    def uses_teacher(self) -> bool:
+    def method_uses_teacher(self) -> bool:
+        """Whether the condensation itself needs the Fetch teacher (what names the condensed set)."""
         return needs_teacher(make_method(self.method, self.method_options))
+
+    def uses_teacher(self) -> bool:
+        """Whether the cell needs the condensing detector's Fetch teacher: for its method, or for its labels (a
+        Random cell with teacher labels needs one too)."""
+        return self.labels == TEACHER or self.method_uses_teacher()
+
+    def check_labels(self) -> None:
+        check_method_labels(self.method, self.labels)
 
     def student_is_teacher(self) -> bool:
         """The full-data row: its student is the evaluation detector's teacher (see methods.full)."""
@@ -87,6 +104,18 @@ class CellConfig:
         d = asdict(self)
         d["protocol"] = self.protocol.as_dict()
         return d
+
+
+def check_method_labels(method: str, labels: str) -> None:
+    """The full-data row trains the teacher itself, on the stored boxes: teacher labels would be that teacher
+    labelling its own training set to train itself again, so a method with ``student_is_teacher`` refuses them."""
+    from dcbench.plugins.manager import get_registries
+
+    if labels != STORED and getattr(get_registries().methods.load(method), "student_is_teacher", False):
+        raise ConfigError(
+            f"method {method!r} trains the teacher itself on the stored boxes: labels={labels!r} does not apply "
+            f"to it (use labels='stored')"
+        )
 
 
 def make_detector(spec: str):

@@ -18,6 +18,14 @@
     name = "dcod"
     options = { fbd = false, ipe = false }
 
+    [[methods]]                        # a row trained on the Fetch teacher's boxes (harness.labels)
+    name = "random"
+    labels = "teacher"                 # "stored" (default) or "teacher"
+    label_score = 0.25                 # teacher boxes at or above this score (the default)
+
+``labels`` and ``label_score`` may also be given at the top level, as the default of every method row; the
+full-data row keeps the stored labels (it trains the teacher).
+
 Everything is checked before the first cell runs: unknown keys, unknown methods or detectors, invalid method
 options and ratios are one-line errors naming the spec file. Every value that shapes a cell is in the cell's
 name and its ``result.json``; the spec is a convenience, never needed to read results.
@@ -32,6 +40,7 @@ from typing import Any
 
 from dcbench.errors import ConfigError, DcbenchError
 from dcbench.harness.cell import CellConfig, current_settings, read_result, settings_drift
+from dcbench.harness.labels import DEFAULT_LABEL_SCORE, LABEL_MODES, STORED, TEACHER, check_labels
 from dcbench.protocols import Protocol, get_protocol
 
 if sys.version_info >= (3, 11):
@@ -52,7 +61,10 @@ _KEYS = {
     "full_data",
     "methods",
     "device",
+    "labels",
+    "label_score",
 }
+_ROW_KEYS = {"name", "options", "labels", "label_score"}
 
 
 @dataclass(frozen=True)
@@ -65,6 +77,8 @@ class DatasetEntry:
 class MethodEntry:
     name: str
     options: dict[str, Any] = field(default_factory=dict)
+    labels: str = STORED
+    label_score: float = DEFAULT_LABEL_SCORE
 
 
 @dataclass
@@ -93,20 +107,20 @@ class MatrixSpec:
                 if self.full_data:
                     for det in self.detectors:
                         for ev in self.eval_detectors or [det]:
-                            cells.append(self._cell(ds, "full", {}, ev, None, 1.0, seed))
+                            cells.append(self._cell(ds, MethodEntry("full"), ev, None, 1.0, seed))
                 for det in self.detectors:
                     for ratio in self.ratios:
                         for m in self.methods:
                             for ev in self.eval_detectors or [det]:
-                                cells.append(self._cell(ds, m.name, m.options, det, ev, ratio, seed))
+                                cells.append(self._cell(ds, m, det, ev, ratio, seed))
         unique: dict[str, CellConfig] = {}
         for c in cells:  # the full-data row of an evaluation detector is shared by every condensing detector
             unique.setdefault(c.cell_name(), c)
         return list(unique.values())
 
-    def _cell(self, ds: DatasetEntry, method: str, options: dict, det: str, ev: str | None, ratio: float, seed: int):
+    def _cell(self, ds: DatasetEntry, m: MethodEntry, det: str, ev: str | None, ratio: float, seed: int):
         return CellConfig(
-            method=method,
+            method=m.name,
             detector=det,
             ratio=ratio,
             seed=seed,
@@ -114,8 +128,10 @@ class MatrixSpec:
             dataset=ds.spec,
             test_dataset=ds.test,
             eval_detector=ev if ev and ev != det else None,
-            method_options=dict(options),
+            method_options=dict(m.options),
             dataset_id=self.identities.get(ds.spec),
+            labels=m.labels,
+            label_score=m.label_score,
         )
 
 
@@ -166,15 +182,7 @@ def load_spec(path: str | Path) -> MatrixSpec:
     for r in ratios:
         if not 0 < r <= 1:
             raise _fail(path, f"ratio {r:g} is not a fraction in (0, 1] (1 % is 0.01)")
-    methods = []
-    for m in _list(raw, "methods", path, dict):
-        if (
-            set(m) - {"name", "options"}
-            or not isinstance(m.get("name"), str)
-            or not isinstance(m.get("options", {}), dict)
-        ):
-            raise _fail(path, f'method entry {m!r} must be {{name = "...", options = {{...}}}}')
-        methods.append(MethodEntry(m["name"], dict(m.get("options", {}))))
+    methods = _methods(raw, path)
     full_data = raw.get("full_data", False)
     if not isinstance(full_data, bool):
         raise _fail(path, "'full_data' must be true or false")
@@ -194,10 +202,35 @@ def load_spec(path: str | Path) -> MatrixSpec:
     return spec
 
 
+def _methods(raw: dict, path: Path) -> list[MethodEntry]:
+    """The method rows, each with its label setting (its own, else the spec's, else stored labels)."""
+    methods = []
+    for m in _list(raw, "methods", path, dict):
+        if set(m) - _ROW_KEYS or not isinstance(m.get("name"), str) or not isinstance(m.get("options", {}), dict):
+            raise _fail(
+                path,
+                f'method entry {m!r} must be {{name = "...", options = {{...}}, labels = "stored" or "teacher", '
+                f"label_score = ...}}",
+            )
+        mode = m.get("labels", raw.get("labels", STORED))
+        score = m.get("label_score", raw.get("label_score", DEFAULT_LABEL_SCORE))
+        try:
+            score = check_labels(mode, score)
+            if "label_score" in m and mode != TEACHER:
+                raise ConfigError(f"label_score applies only with labels = {TEACHER!r}")
+        except ConfigError as exc:
+            # a method's own option of that name (OD3's labels = "observer") belongs in its options table
+            where = "; the method's own labels option goes in options = {...}" if mode not in LABEL_MODES else ""
+            raise _fail(path, f"method {m['name']!r}: {exc}{where}") from None
+        methods.append(MethodEntry(m["name"], dict(m.get("options", {})), mode, score))
+    return methods
+
+
 def _check_names(spec: MatrixSpec) -> None:
     """Unknown plugins, unreadable datasets and invalid method options fail here, before anything is trained."""
     from dcbench.data.spec import dataset_identity, load_dataset, parse_spec, resolve_train_test
     from dcbench.harness.cell import make_method
+    from dcbench.harness.identity import check_method_labels
     from dcbench.plugins.manager import get_registries
 
     reg = get_registries()
@@ -212,6 +245,7 @@ def _check_names(spec: MatrixSpec) -> None:
             spec.train_sizes[ds.spec] = len(split.train)
         for m in spec.methods:
             make_method(m.name, m.options)
+            check_method_labels(m.name, m.labels)
     except DcbenchError as exc:
         raise _fail(spec.path, str(exc)) from None
 

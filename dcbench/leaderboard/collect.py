@@ -14,6 +14,7 @@ from dcbench.api import RESULT_FILE, read_result_record
 from dcbench.errors import DatasetError
 from dcbench.evaluation.coco_eval import METRICS
 from dcbench.harness.cell import FULL_KIND
+from dcbench.harness.labels import STORED, row_suffix, setting_text
 
 REFERENCE_METHOD = "random"  # the paper's deltas are against Random
 NO_TRAIN_SET = "no train set"  # the dataset of a set scored by ``dcbench eval`` without --train (no ratio either)
@@ -23,12 +24,35 @@ def _variant_text(variant: dict) -> str:
     return ", ".join(f"{k}={json.dumps(v) if not isinstance(v, str) else v}" for k, v in sorted(variant.items()))
 
 
-def row_label(method: str, variant: dict, condensed_with: str, eval_detector: str, full: bool) -> str:
-    """What a table row is called, derived from the result alone: ``dcod (fbd=false, ipe=false)``, and for the
-    cross-architecture table ``random [condensed with yolov3-tiny]``."""
+def label_mode(record: Mapping) -> str:
+    """Where a cell's training labels came from: ``stored`` (the condensed set's own boxes) or ``teacher`` (the
+    Fetch teacher's), as the cell's config records it. Results made before cells recorded it used the stored
+    labels."""
+    config = record.get("config") or {}
+    return str(config.get("labels") or STORED)
+
+
+def label_setting(record: Mapping) -> tuple[str, float | None]:
+    """The label mode and, for teacher labels, the score the teacher's boxes were kept at."""
+    mode = label_mode(record)
+    score = (record.get("config") or {}).get("label_score")
+    return mode, None if mode == STORED or score is None else float(score)
+
+
+def row_label(
+    method: str,
+    variant: dict,
+    condensed_with: str,
+    eval_detector: str,
+    full: bool,
+    labels: tuple[str, float | None] = (STORED, None),
+) -> str:
+    """What a table row is called, derived from the result alone: ``dcod (fbd=false, ipe=false)``, with its label
+    mode when not stored (``random [teacher labels]``), and for the cross-architecture table
+    ``random [condensed with yolov3-tiny]``."""
     if full:
         return "full train set"
-    label = method + (f" ({_variant_text(variant)})" if variant else "")
+    label = method + (f" ({_variant_text(variant)})" if variant else "") + row_suffix(*labels)
     if condensed_with != eval_detector:
         label += f" [condensed with {condensed_with}]"
     return label
@@ -71,6 +95,7 @@ def load_results(root: str | Path) -> pd.DataFrame:
             condensed_with = cfg["detector"] if r.get("teacher") else eval_detector
             full = r["condensed"].get("manifest", {}).get("kind") == FULL_KIND
             variant = r["method"].get("variant", {})
+            labels = label_setting(r)
             rows.append(
                 {
                     "dataset": (cfg.get("dataset_id") or cfg["dataset"] or NO_TRAIN_SET)
@@ -80,7 +105,9 @@ def load_results(root: str | Path) -> pd.DataFrame:
                     "protocol_text": protocol_text(cfg["protocol"]),
                     # a result may name its own row (dcbench eval's "external:<set>"); else it follows from the method
                     "label": r["method"].get("label")
-                    or row_label(cfg["method"], variant, condensed_with, eval_detector, full),
+                    or row_label(cfg["method"], variant, condensed_with, eval_detector, full, labels),
+                    # which Random row a row is compared with: the one trained on labels of the same kind
+                    "labels": setting_text(*labels),
                     "method": cfg["method"],
                     "variant": _variant_text(variant),
                     "condensed_with": condensed_with,

@@ -28,6 +28,7 @@ import pandas as pd
 from dcbench.api import RESULT_FILE
 from dcbench.errors import ConfigError
 from dcbench.io import partial_name, remove_dead_partials, usable_dir
+from dcbench.leaderboard import collect
 from dcbench.leaderboard.collect import load_results
 from dcbench.leaderboard.html_table import RowLinks, table_html
 from dcbench.leaderboard.tables import Table, summarise, to_csv
@@ -40,10 +41,11 @@ RESULTS_DIR = "results"
 
 
 def label_mode(record: Mapping) -> str:
-    """Where a cell's training labels came from: ``stored`` (the dataset's own boxes) or ``teacher``. Results
-    made before cells recorded it used the stored labels. Read here only, so the site follows when it moves."""
-    config = record.get("config") or {}
-    return str(config.get("labels") or "stored")
+    """Where a cell's training labels came from: ``stored`` (the condensed set's own boxes) or ``teacher`` (the
+    Fetch teacher's), as the cell's ``config.labels`` records it (``dcbench run --labels``, a spec row's
+    ``labels``); results made before cells recorded it used the stored labels. The tables read it through the same
+    function, so the site's filter and the rows' names cannot disagree."""
+    return collect.label_mode(record)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from dcbench.evaluation.coco_eval import METRICS
+from dcbench.harness.labels import STORED
 from dcbench.leaderboard.collect import REFERENCE_METHOD
 from dcbench.leaderboard.stats import MIN_PAIRS, Comparison, compare
 
@@ -32,6 +33,7 @@ class Table:
     total_s: float = 0.0  # wall time the table's cells recorded, added up (teachers included)
     n_cells: int = 0
     fixed_sets: tuple[str, ...] = ()  # labels of rows that are one set whatever the seed (dcbench eval's)
+    relabelled: tuple[str, ...] = ()  # labels of rows whose students trained on other than the stored boxes
 
     @property
     def slug(self) -> str:
@@ -54,9 +56,31 @@ def _mean_std(values: pd.Series) -> tuple[float | None, float | None]:
     return mean, std
 
 
-def _row_order(labels: list[str], full: dict[str, bool], methods: dict[str, str]) -> list[str]:
-    """Random first (the reference), the full-data row last, everything else alphabetical."""
-    return sorted(labels, key=lambda lb: (full[lb], methods[lb] != REFERENCE_METHOD, lb))
+def _row_order(labels: list[str], full: dict[str, bool], methods: dict[str, str], setting: dict[str, str]) -> list[str]:
+    """Rows on stored labels first, then each other label setting; within each, Random first (the reference of
+    the rows below it), everything else alphabetical; the full-data row last."""
+    return sorted(
+        labels, key=lambda lb: (full[lb], setting[lb] != STORED, setting[lb], methods[lb] != REFERENCE_METHOD, lb)
+    )
+
+
+def _reference_key(row: dict, setting: dict[str, str], eval_detector: str) -> tuple:
+    """Which Random row ``row`` is compared with: Random at the same ratio, trained on labels of the same setting.
+    On stored labels that is the table's own Random (a teacher-free set, its ``condensed_with`` the evaluation
+    detector); on teacher labels, Random relabelled by the same detector's teacher as the row."""
+    mode = setting[row["label"]]
+    return row["ratio"], mode, eval_detector if mode == STORED else row["condensed_with"]
+
+
+def _references(rows: list[dict], setting: dict[str, str], eval_detector: str) -> dict[tuple, dict]:
+    """The Random rows, by the :func:`_reference_key` of the rows they are the reference of."""
+    return {
+        _reference_key(r, setting, eval_detector): r
+        for r in rows
+        if r["method"] == REFERENCE_METHOD
+        and not r["full"]
+        and (setting[r["label"]] != STORED or r["condensed_with"] == eval_detector)
+    }
 
 
 def summarise(frame: pd.DataFrame) -> list[Table]:
@@ -83,24 +107,19 @@ def summarise(frame: pd.DataFrame) -> list[Table]:
             row["device"] = " ".join(sorted({str(d) for d in cells.get("device", []) if isinstance(d, str)}))
             rows.append(row)
         summary = pd.DataFrame(rows)
-        reference = {
-            r["ratio"]: r["mAP_mean"]
-            for r in rows
-            if r["method"] == REFERENCE_METHOD and not r["full"] and r["condensed_with"] == key[1]
-        }
-        summary["delta_mAP_vs_random"] = [
-            None
-            if r["full"] or reference.get(r["ratio"]) is None or r["mAP_mean"] is None
-            else r["mAP_mean"] - reference[r["ratio"]]
-            for r in rows
-        ]
-        comparisons = _comparisons(group, rows, key[1])
+        # each row's label setting (stored or teacher labels), kept out of the CSV: the label already says it
+        setting = dict(zip(group["label"], group["labels"])) if "labels" in group else {}
+        setting = {r["label"]: setting.get(r["label"], STORED) for r in rows}
+        references = _references(rows, setting, key[1])
+        summary["delta_mAP_vs_random"] = [_delta(r, references.get(_reference_key(r, setting, key[1]))) for r in rows]
+        comparisons = _comparisons(group, rows, references, setting, key[1])
         for column in Comparison("", 0, 0.0).as_columns():
             summary[column] = [c.as_columns()[column] if c else None for c in comparisons]
         order = _row_order(
             list(dict.fromkeys(summary["label"])),
             dict(zip(summary["label"], summary["full"])),
             dict(zip(summary["label"], summary["method"])),
+            setting,
         )
         summary["_row"] = summary["label"].map({lb: i for i, lb in enumerate(order)})
         summary = summary.sort_values(["_row", "ratio"]).drop(columns="_row").reset_index(drop=True)
@@ -115,27 +134,34 @@ def summarise(frame: pd.DataFrame) -> list[Table]:
                 total_s=float(total),
                 n_cells=len(group),
                 fixed_sets=tuple(sorted(set(group.loc[group["fixed_set"], "label"]))) if "fixed_set" in group else (),
+                relabelled=tuple(sorted(lb for lb, mode in setting.items() if mode != STORED)),
             )
         )
     return tables
 
 
-def _comparisons(group: pd.DataFrame, rows: list[dict], eval_detector: str) -> list[Comparison | None]:
-    """Each row's mAP against Random's at the same ratio, seed by seed (Random itself and full-data rows: None)."""
+def _delta(row: dict, reference: dict | None) -> float | None:
+    """The difference of the mean mAPs to the reference row (None for the full-data row or without one)."""
+    if row["full"] or reference is None or reference["mAP_mean"] is None or row["mAP_mean"] is None:
+        return None
+    return row["mAP_mean"] - reference["mAP_mean"]
+
+
+def _comparisons(
+    group: pd.DataFrame, rows: list[dict], references: dict[tuple, dict], setting: dict[str, str], eval_detector: str
+) -> list[Comparison | None]:
+    """Each row's mAP against its Random's (same ratio and label setting), seed by seed (Random itself and
+    full-data rows: None)."""
 
     def per_seed(label, ratio) -> dict[int, float]:
         cells = group[(group["label"] == label) & (group["ratio"] == ratio)]
         return {int(seed): float(v) for seed, v in zip(cells["seed"], cells["mAP"]) if not _missing(v)}
 
     fixed = set(group.loc[group["fixed_set"], "label"]) if "fixed_set" in group else set()
-    random_label = {
-        r["ratio"]: r["label"]
-        for r in rows
-        if r["method"] == REFERENCE_METHOD and not r["full"] and r["condensed_with"] == eval_detector
-    }
     out: list[Comparison | None] = []
     for r in rows:
-        ref = random_label.get(r["ratio"])
+        found = references.get(_reference_key(r, setting, eval_detector))
+        ref = None if found is None else found["label"]
         if r["full"] or ref is None or ref == r["label"]:
             out.append(None)
             continue
@@ -202,6 +228,8 @@ def to_markdown(table: Table) -> str:
     ]
     if set(table.fixed_sets) & set(s.loc[~ratioless, "label"]):  # only where they are compared with Random
         lines += [_FIXED_SETS_NOTE, ""]
+    if table.relabelled:  # only in tables that have such rows: the others stay as they were
+        lines += [_RELABELLED_NOTE, ""]
     resolution = _resolution(s, ratios)
     if resolution:
         lines += [resolution, ""]
@@ -233,6 +261,14 @@ _FIXED_SETS_NOTE = (
     "external:NAME rows are sets scored with `dcbench eval` (made elsewhere, or a condensed set evaluated on its "
     "own): one fixed set whose seed seeds only the student, so they are compared with Random unpaired (Welch's "
     "interval) even at seeds in common."
+)
+
+
+_RELABELLED_NOTE = (
+    "Rows marked [teacher labels] trained their students on the Fetch teacher's boxes on the condensed images "
+    "(`labels = teacher`; the score the boxes were kept at is shown when not 0.25): their ΔmAP is against Random "
+    "trained on teacher labels the same way, so it shows what is left of a method's difference to Random once both "
+    "students see the teacher's boxes."
 )
 
 
