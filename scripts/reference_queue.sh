@@ -13,7 +13,9 @@ case $lane in
   shapes)
     $DCBENCH matrix leaderboards/specs/shapes-dcod-vs-random.toml --out leaderboards/results/shapes-quick
     $DCBENCH matrix leaderboards/specs/shapes-dcod-ablation.toml --out leaderboards/results/shapes-quick
-    $DCBENCH matrix leaderboards/specs/shapes-od3.toml --out leaderboards/results/shapes-quick ;;
+    $DCBENCH matrix leaderboards/specs/shapes-dcod-lr.toml --out leaderboards/results/shapes-quick
+    $DCBENCH matrix leaderboards/specs/shapes-od3.toml --out leaderboards/results/shapes-quick
+    $DCBENCH matrix leaderboards/specs/shapes-label-modes.toml --out leaderboards/results/shapes-quick ;;
   bccd)
     $DCBENCH matrix leaderboards/specs/bccd-dcod.toml --out leaderboards/results/bccd-quick
     $DCBENCH matrix leaderboards/specs/bccd-od3.toml --out leaderboards/results/bccd-quick ;;
