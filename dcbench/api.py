@@ -225,6 +225,7 @@ class ResultRecord(TypedDict, total=False):
     labels: dict[str, Any]
     student: dict[str, Any]  # the trained evaluation detector: checkpoint, epochs, images
     metrics: dict[str, float | None]  # mAP, AP50, AP75, APs, APm, APl on a 0-100 scale; None = undefined
+    evaluator: dict[str, str | None]  # the COCO evaluator that scored it (name, version); absent in older results
     metrics_per_student: list[dict[str, float | None]]  # with protocol.student_repeats > 1: metrics is their mean
     timings: dict[str, float]  # seconds per stage
     device: dict[str, str]

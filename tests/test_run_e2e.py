@@ -43,6 +43,7 @@ def test_random_smoke_on_shapes_and_resume(tmp_path, capsys, monkeypatch):
     assert set(result["metrics"]) == {"mAP", "AP50", "AP75", "APs", "APm", "APl"}
     assert {"load_s", "condense_s", "train_s", "predict_s", "evaluate_s", "total_s"} <= set(result["timings"])
     assert result["environment"]["torch"] and result["environment"]["ultralytics"]
+    assert result["evaluator"]["name"] == "faster-coco-eval" and result["evaluator"]["version"]
     condensed = load_condensed(cell / result["condensed"]["path"])
     assert (
         len(condensed.dataset) == 100

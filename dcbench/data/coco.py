@@ -23,10 +23,18 @@ def _image_dir_candidates(json_path: Path) -> list[Path]:
     return [here.parent / "images" / split, here.parent / split, here / "images", here.parent / "images", here]
 
 
+def _without_masks(obj: dict) -> dict:
+    # called on every JSON object as it is decoded, innermost first: an annotation's mask is dropped as soon as it is
+    # built. Masks are most of COCO's JSON (train2017: 448 MB), and held all at once they took the check of its
+    # 118k images from under 1 GB to 2.9 GB; dcbench reads boxes only.
+    obj.pop("segmentation", None)
+    return obj
+
+
 def _load_json(path: Path) -> dict:
     try:
         with open(path, encoding="utf-8") as f:
-            data = json.load(f)
+            data = json.load(f, object_hook=_without_masks)
     except FileNotFoundError:
         raise DatasetError(path, "COCO JSON file not found") from None
     except json.JSONDecodeError as exc:

@@ -32,6 +32,10 @@ def safe_join(root: Path, name: str, *, where: str | Path) -> Path:
     if posix.is_absolute() or windows.is_absolute() or windows.drive or ".." in posix.parts or ".." in windows.parts:
         raise DatasetError(where, f"image file name {name!r} escapes the image folder (path traversal rejected)")
     path = root / name
+    # A plain file name (no folder in it) can leave ``root`` only by being a symlink itself: one lstat decides, where
+    # resolving both paths costs an lstat per path component and was a third of reading COCO's 118k images.
+    if len(posix.parts) == 1 and len(windows.parts) == 1 and not os.path.islink(path):
+        return path
     try:
         resolved_root = root.resolve()
         if not path.resolve().is_relative_to(resolved_root):

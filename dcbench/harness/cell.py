@@ -25,7 +25,7 @@ from dcbench.errors import ConfigError
 # identity and staleness live in their own modules; these names stay importable from here
 from dcbench.harness.identity import FULL_KIND, CellConfig, make_detector, make_method
 from dcbench.harness.labels import TEACHER
-from dcbench.harness.provenance import git_revision, library_versions, machine
+from dcbench.harness.provenance import evaluator_backend, git_revision, library_versions, machine
 from dcbench.harness.staleness import current_settings, read_result, settings_drift
 from dcbench.io import atomic_write_text, exclusive
 from dcbench.methods.base import CondenseContext, budget_for, needs_teacher
@@ -461,6 +461,7 @@ def _result_record(
         "warnings": inputs.notes,
         **records,
         "metrics": metrics,
+        "evaluator": evaluator_backend(),
         "timings": timings,
         "device": {"name": device, "model": device_name(device)},
         "environment": {**library_versions(), **machine()},

@@ -31,7 +31,7 @@ from dcbench.data.spec import TrainTest, dataset_identity, load_dataset, parse_s
 from dcbench.errors import ConfigError
 from dcbench.harness.cell import mean_metrics, score_students, timed, train_students
 from dcbench.harness.identity import make_detector
-from dcbench.harness.provenance import git_revision, library_versions, machine
+from dcbench.harness.provenance import evaluator_backend, git_revision, library_versions, machine
 from dcbench.io import atomic_write_text, exclusive
 from dcbench.protocols import Protocol
 
@@ -265,6 +265,7 @@ def external_record(
         },
         "student": student,
         "metrics": mean_metrics(per_student),
+        "evaluator": evaluator_backend(),
         "timings": timings,
         "device": {"name": device, "model": device_name(device)},
         "environment": {**library_versions(), **machine()},

@@ -8,17 +8,42 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-LIBRARIES = ("dcbench", "torch", "torchvision", "ultralytics", "detectron2", "numpy", "pycocotools", "pluggy")
+LIBRARIES = (
+    "dcbench",
+    "torch",
+    "torchvision",
+    "ultralytics",
+    "detectron2",
+    "numpy",
+    "pycocotools",
+    "faster-coco-eval",
+    "pluggy",
+)
+
+
+def _version(distribution: str) -> str | None:
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return None
 
 
 def library_versions() -> dict[str, str | None]:
     versions: dict[str, str | None] = {"python": sys.version.split()[0]}
     for lib in LIBRARIES:
-        try:
-            versions[lib] = metadata.version(lib)
-        except metadata.PackageNotFoundError:
-            versions[lib] = None
+        versions[lib] = _version(lib)
     return versions
+
+
+def evaluator_backend(backend: str | None = None) -> dict[str, str | None]:
+    """Which COCO evaluator scores a cell, for its record: ``{"name": ..., "version": ...}``, the name being
+    ``backend`` or, when None, what :func:`dcbench.evaluation.coco_eval.evaluate` uses by default
+    (``$DCBENCH_EVALUATOR`` or faster-coco-eval). Provenance only: the backends agree to 1e-6, so results scored
+    with either are current (staleness compares protocol, method settings and data fingerprints, not this)."""
+    from dcbench.evaluation.coco_eval import default_backend
+
+    name = backend or default_backend()
+    return {"name": name, "version": _version(name)}  # both backends' distributions are named as the backends
 
 
 def git_revision() -> dict[str, object] | None:
