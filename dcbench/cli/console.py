@@ -37,3 +37,16 @@ def warn(message: str) -> None:
 
 def info(message: str) -> None:
     err.print(message, highlight=False, markup=False)
+
+
+def shown_existing(cell_dir, force: bool, render) -> bool:
+    """A finished result in ``cell_dir`` is shown (``render(result)`` on stdout) instead of redone, unless ``force``;
+    True when it was shown."""
+    from dcbench.harness.staleness import read_result
+
+    existing = read_result(cell_dir)
+    if existing is None or force:
+        return False
+    info(f"{cell_dir}/result.json exists: showing it (use --force to redo)")
+    out.print(render(existing))
+    return True

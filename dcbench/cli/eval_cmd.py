@@ -54,7 +54,6 @@ def eval_set(
     """
     from dcbench.device import resolve_device
     from dcbench.harness.external import EvalConfig, prepare_external, run_external
-    from dcbench.harness.staleness import read_result
     from dcbench.io import usable_dir, writable_dir
     from dcbench.progress import Reporter
     from dcbench.protocols import get_protocol
@@ -64,10 +63,7 @@ def eval_set(
     config = EvalConfig(set_spec, detector, proto, seed, train=train, test=test)
     inputs = prepare_external(config)  # every bad argument fails here, before anything is written
     cell_dir = out / inputs.cell_name()
-    existing = read_result(cell_dir)
-    if existing and not force:
-        console.info(f"{cell_dir}/result.json exists: showing it (use --force to redo)")
-        console.out.print(_metrics_table(existing))
+    if console.shown_existing(cell_dir, force, _metrics_table):
         return
     writable_dir(out)
     resolved = resolve_device(device)

@@ -157,7 +157,7 @@ def run(
     """
     from dcbench.data.spec import dataset_identity
     from dcbench.device import resolve_device
-    from dcbench.harness.cell import CellConfig, read_result, run_cell
+    from dcbench.harness.cell import CellConfig, run_cell
     from dcbench.harness.labels import DEFAULT_LABEL_SCORE
     from dcbench.io import usable_dir, writable_dir
     from dcbench.methods.base import budget_for
@@ -190,10 +190,7 @@ def run(
     )
     config.check_labels()
     cell_dir = out / config.cell_name()
-    existing = read_result(cell_dir)
-    if existing and not force:
-        console.info(f"{cell_dir}/result.json exists: showing it (use --force to redo)")
-        console.out.print(metrics_table(existing))
+    if console.shown_existing(cell_dir, force, metrics_table):
         return
     writable_dir(out)  # after every argument is checked: a bad one leaves nothing behind
     resolved = resolve_device(device)

@@ -14,7 +14,6 @@ import time
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,7 @@ from dcbench.errors import ConfigError
 # identity and staleness live in their own modules; these names stay importable from here
 from dcbench.harness.identity import FULL_KIND, CellConfig, make_detector, make_method
 from dcbench.harness.labels import TEACHER
-from dcbench.harness.provenance import evaluator_backend, git_revision, library_versions, machine
+from dcbench.harness.provenance import run_provenance
 from dcbench.harness.staleness import current_settings, read_result, settings_drift
 from dcbench.io import atomic_write_text, exclusive
 from dcbench.methods.base import CondenseContext, budget_for, needs_teacher
@@ -434,7 +433,6 @@ def _result_record(
     config: CellConfig, inputs: CellInputs, records: dict, metrics: dict, timings: dict, device: str
 ) -> ResultRecord:
     from dcbench.detectors.base import describe
-    from dcbench.device import device_name
 
     split = inputs.split
     return {
@@ -461,10 +459,6 @@ def _result_record(
         "warnings": inputs.notes,
         **records,
         "metrics": metrics,
-        "evaluator": evaluator_backend(),
         "timings": timings,
-        "device": {"name": device, "model": device_name(device)},
-        "environment": {**library_versions(), **machine()},
-        "git": git_revision(),
-        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        **run_provenance(device),
     }

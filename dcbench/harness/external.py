@@ -19,7 +19,6 @@ import re
 import time
 import warnings
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +30,7 @@ from dcbench.data.spec import TrainTest, dataset_identity, load_dataset, parse_s
 from dcbench.errors import ConfigError
 from dcbench.harness.cell import mean_metrics, score_students, timed, train_students
 from dcbench.harness.identity import make_detector
-from dcbench.harness.provenance import evaluator_backend, git_revision, library_versions, machine
+from dcbench.harness.provenance import run_provenance
 from dcbench.io import atomic_write_text, exclusive
 from dcbench.protocols import Protocol
 
@@ -231,7 +230,6 @@ def external_record(
 
     import dcbench
     from dcbench.detectors.base import describe
-    from dcbench.device import device_name
 
     ext = inputs.external
     record: dict[str, Any] = {
@@ -265,12 +263,8 @@ def external_record(
         },
         "student": student,
         "metrics": mean_metrics(per_student),
-        "evaluator": evaluator_backend(),
         "timings": timings,
-        "device": {"name": device, "model": device_name(device)},
-        "environment": {**library_versions(), **machine()},
-        "git": git_revision(),
-        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        **run_provenance(device),
     }
     if inputs.effective_ratio is not None:
         record["effective_ratio"] = inputs.effective_ratio

@@ -66,3 +66,19 @@ def git_revision() -> dict[str, object] | None:
 
 def machine() -> dict[str, str]:
     return {"platform": platform.platform(), "machine": platform.machine()}
+
+
+def run_provenance(device: str) -> dict[str, object]:
+    """What every result records about how it was scored and where it ran: the evaluator, the device, library
+    versions and machine, the git revision, and when it finished."""
+    from datetime import datetime, timezone
+
+    from dcbench.device import device_name
+
+    return {
+        "evaluator": evaluator_backend(),
+        "device": {"name": device, "model": device_name(device)},
+        "environment": {**library_versions(), **machine()},
+        "git": git_revision(),
+        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
