@@ -12,7 +12,11 @@ from dcbench.errors import ConfigError
 
 def leaderboard(
     ctx: typer.Context,
-    results: Path = typer.Argument(..., help="Results folder (searched recursively for result.json)."),
+    results_arg: str = typer.Argument(
+        ...,
+        metavar="RESULTS",
+        help="Results folder (searched recursively for result.json), or the store URL a matrix ran into.",
+    ),
     out: Path = typer.Option(Path("leaderboards"), "--out", "-o", help="Where the tables and plots go."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace tables in --out that other results made."),
     check: bool = typer.Option(
@@ -33,6 +37,7 @@ def leaderboard(
     is given too."""
     from dcbench.leaderboard.write import check_leaderboards, write_leaderboards
 
+    results = _results_folder(results_arg)
     if html is not None or latex is not None:
         if check:
             raise ConfigError("--check writes nothing: run it without --html/--latex, and those without --check")
@@ -45,12 +50,12 @@ def leaderboard(
         stale = check_leaderboards(results, out)
         if stale:
             console.err.print(
-                f"[red]stale:[/red] {', '.join(stale)} in {out} differ from what {results} gives; "
-                f"regenerate with: dcbench leaderboard {results} --out {out}",
+                f"[red]stale:[/red] {', '.join(stale)} in {out} differ from what {results_arg} gives; "
+                f"regenerate with: dcbench leaderboard {results_arg} --out {out}",
                 highlight=False,
             )
             raise typer.Exit(1)
-        console.info(f"{out}: up to date with {results}")
+        console.info(f"{out}: up to date with {results_arg}")
         return
     from dcbench.io import writable_dir
 
@@ -62,6 +67,18 @@ def leaderboard(
     for path in written:
         if path.suffix == ".md" and path.name != "README.md":
             console.out.print(path.read_text(), markup=False, highlight=False)
+
+
+def _results_folder(results: str) -> Path:
+    """A local folder as given; a store URL's result files mirrored into a local folder first."""
+    from dcbench.store import Store, is_url, mirror_dir
+
+    if not is_url(results):
+        return Path(results)
+    store = Store(results)
+    folder = store.sync_results(mirror_dir(store.url))
+    console.info(f"{store.url}: result files mirrored into {folder}")
+    return folder
 
 
 def _write_extras(results: Path, *, html: Path | None, latex: Path | None, plots: bool) -> None:

@@ -16,7 +16,13 @@ from dcbench.errors import ConfigError
 
 def matrix(
     spec: Path = typer.Argument(..., help="Matrix spec (TOML)."),
-    out: Path | None = typer.Option(None, "--out", "-o", help="Results folder (default: runs/<spec name>)."),
+    out: str | None = typer.Option(
+        None,
+        "--out",
+        "-o",
+        help="Results folder, or a store URL (s3://bucket/prefix, gs://..., file://...; any fsspec URL) for a cluster "
+        "without a shared disk (default: runs/<spec name>).",
+    ),
     dry_run: bool = typer.Option(False, "--dry-run", help="List the cells and their state; run nothing."),
     executor: str = typer.Option("local", "--executor", "-e", help="local (sequential) or ray."),
     address: str | None = typer.Option(
@@ -28,39 +34,51 @@ def matrix(
     """Run every cell of SPEC that has no result yet (failed cells are retried). Exit status 1 when a cell failed."""
     from dcbench.harness.matrix import cell_state, load_spec
     from dcbench.io import usable_dir, writable_dir
+    from dcbench.store import Store, is_url, mirror_dir
 
-    if out is not None and not dry_run:
-        usable_dir(out, what="results folder")  # before the spec's datasets are loaded (or generated)
+    store = Store(out) if out is not None and is_url(out) else None
+    if not dry_run:  # before the spec's datasets are loaded (or generated)
+        if store is not None:
+            store.check_writable()
+        elif out is not None:
+            usable_dir(out, what="results folder")
     matrix_spec = load_spec(spec)
-    out = (out or Path("runs") / matrix_spec.name).expanduser().resolve()
-    if not dry_run:
-        out = writable_dir(out, what="results folder")
+    target: Path | str
+    if store is not None:
+        # the driver reads states (and measured costs) from a local mirror of the store's result files
+        target, results = store.url, store.sync_results(mirror_dir(store.url))
+    else:
+        results = Path(out or Path("runs") / matrix_spec.name).expanduser().resolve()
+        target = results = results if dry_run else writable_dir(results, what="results folder")
     cells = matrix_spec.cells()
-    states = {c.cell_name(): cell_state(out, c, matrix_spec.fingerprints) for c in cells}
+    states = {c.cell_name(): cell_state(results, c, matrix_spec.fingerprints) for c in cells}
     counts = Counter(states.values())
     summary = ", ".join(f"{counts[s]} {s}" for s in ("done", "stale", "failed", "pending") if counts[s])
     if dry_run:
-        _show_plan(matrix_spec, cells, states, counts, summary, out, device)
+        _show_plan(matrix_spec, cells, states, counts, summary, target, results, device)
         return
     todo = [c for c in cells if states[c.cell_name()] != "done"]
     console.info(
         f"{matrix_spec.name}: {len(cells)} cells ({summary}); running {len(todo)} with the {executor} "
-        f"executor into {out}"
+        f"executor into {target}"
     )
     if todo:
         options = {k: v for k, v in {"address": address, "num_cpus": num_cpus}.items() if v is not None}
-        _run(todo, out, executor, device, options)
+        _run(todo, target, executor, device, options)
 
 
-def _show_plan(matrix_spec, cells, states, counts, summary: str, out: Path, device: str | None) -> None:
-    """--dry-run: every cell with its state, and the estimated time of those still to run."""
+def _show_plan(
+    matrix_spec, cells, states, counts, summary: str, out: Path | str, results: Path, device: str | None
+) -> None:
+    """--dry-run: every cell with its state, and the estimated time of those still to run (``out`` as the user
+    named it; ``results``: where its result files are read, a local mirror for a store)."""
     table = Table(
         "cell", "state", title=f"{matrix_spec.name}: {len(cells)} cells in {out} ({summary})", title_justify="left"
     )
     for c in cells:
         table.add_row(c.cell_name(), states[c.cell_name()])
     console.out.print(table)
-    est = _estimate(matrix_spec, cells, states, out)
+    est = _estimate(matrix_spec, cells, states, results)
     console.out.print(f"{counts['pending'] + counts['stale'] + counts['failed']} cells to run: {est.text()}")
     side_by_side = _cpu_lanes(device)
     if side_by_side > 1 and est.total_s:
@@ -81,7 +99,7 @@ def _cpu_lanes(device: str | None) -> int:
     return (os.cpu_count() or 1) if resolve_device(device) == "cpu" else 1
 
 
-def _run(todo: list, out: Path, executor: str, device: str | None, options: dict) -> None:
+def _run(todo: list, out: Path | str, executor: str, device: str | None, options: dict) -> None:
     from dcbench.harness.executors import get_executor
     from dcbench.progress import Reporter
 
@@ -102,7 +120,7 @@ def _run(todo: list, out: Path, executor: str, device: str | None, options: dict
         f"{len(outcomes) - len(failed)} cells finished, {len(failed)} failed, in {time.perf_counter() - started:.1f}s"
     )
     for o in failed:
-        console.info(f"  failed: {out / o.cell / 'failed.json'}")
+        console.info(f"  failed: {out}/{o.cell}/failed.json")
     console.info(f"tables: dcbench leaderboard {out}")
     if failed:
         raise typer.Exit(1)

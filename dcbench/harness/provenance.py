@@ -7,6 +7,7 @@ import subprocess
 import sys
 from importlib import metadata
 from pathlib import Path
+from typing import TypedDict
 
 LIBRARIES = (
     "dcbench",
@@ -68,7 +69,17 @@ def machine() -> dict[str, str]:
     return {"platform": platform.platform(), "machine": platform.machine()}
 
 
-def run_provenance(device: str) -> dict[str, object]:
+class RunProvenance(TypedDict):
+    """The part of a result record (``api.ResultRecord``) that :func:`run_provenance` fills."""
+
+    evaluator: dict[str, str | None]
+    device: dict[str, str]
+    environment: dict[str, str | None]
+    git: dict[str, object] | None
+    finished: str
+
+
+def run_provenance(device: str) -> RunProvenance:
     """What every result records about how it was scored and where it ran: the evaluator, the device, library
     versions and machine, the git revision, and when it finished."""
     from datetime import datetime, timezone

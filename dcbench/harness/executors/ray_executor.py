@@ -2,9 +2,12 @@
 
 One teacher task per distinct teacher and one condense task per distinct condensed set, however many cells share
 them; each evaluate task waits for its condensed set, each condense task for its teacher. Training tasks ask for a
-GPU when the cluster has GPUs (and the device is not ``cpu``); everything else asks for one CPU. Workers write into
-the same results folder and caches as the local executor (a shared filesystem when the cluster spans machines),
-with the same atomic files, so the two executors produce the same result files and can resume each other's runs.
+GPU when the cluster has GPUs (and the device is not ``cpu``); everything else asks for one CPU. With a local
+``out``, workers write into the same results folder and caches as the local executor (a shared filesystem when the
+cluster spans machines), with the same atomic files, so the two executors produce the same result files and can
+resume each other's runs. With a store URL (``s3://...``, any fsspec URL) every task works in a node-local folder
+and cache, pulling what it needs from the store and pushing what it made (``executors.stored``): the nodes share
+nothing but the store.
 
 Without ``--address`` a private local instance is started on 127.0.0.1 (no dashboard, no usage stats) and shut down
 at the end.
@@ -17,7 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dcbench.harness.cell import CellConfig
-from dcbench.harness.executors.outcome import Outcome, execute_cell
+from dcbench.harness.executors.outcome import Outcome
+from dcbench.harness.executors.stored import CONDENSE, TEACHER, execute_stored, workspace
 
 if TYPE_CHECKING:
     from dcbench.progress import Reporter
@@ -40,9 +44,10 @@ def _teacher_stage(config: CellConfig, out: str, device: str) -> dict:
     from dcbench.harness.cell import fetch_cell_teacher, prepare
 
     try:
-        inputs = prepare(config)
-        backend = inputs.evaluator if getattr(inputs.method, "student_is_teacher", False) else inputs.detector
-        _, record = fetch_cell_teacher(config, inputs, backend, device=device)
+        with workspace(out, config, TEACHER):
+            inputs = prepare(config)
+            backend = inputs.evaluator if getattr(inputs.method, "student_is_teacher", False) else inputs.detector
+            _, record = fetch_cell_teacher(config, inputs, backend, device=device)
         return {"teacher": record.get("key"), "errors": []}
     except Exception:  # noqa: BLE001 - recorded below, with the cell
         return {"teacher": None, "errors": [_stage_error("teacher stage")]}
@@ -53,13 +58,15 @@ def _condense_stage(config: CellConfig, out: str, device: str, teacher: dict | N
 
     upstream = list((teacher or {}).get("errors", []))
     try:
-        return {"condensed": str(condense_cell(config, Path(out), device=device)[0].path), "errors": upstream}
+        with workspace(out, config, CONDENSE) as local:
+            condensed = condense_cell(config, local, device=device)[0]
+        return {"condensed": str(condensed.path), "errors": upstream}
     except Exception:  # noqa: BLE001 - recorded below, with the cell
         return {"condensed": None, "errors": [*upstream, _stage_error("condense stage")]}
 
 
 def _evaluate_stage(config: CellConfig, out: str, device: str, upstream: dict | None) -> Outcome:
-    return execute_cell(config, Path(out), device=device, upstream_errors=(upstream or {}).get("errors"))
+    return execute_stored(config, out, device=device, upstream_errors=(upstream or {}).get("errors"))
 
 
 def _start_ray(address: str | None, num_cpus: int | None) -> bool:
@@ -84,7 +91,7 @@ def _start_ray(address: str | None, num_cpus: int | None) -> bool:
     return True
 
 
-def _submit(cells: list[CellConfig], out: Path, gpus: float) -> tuple[dict, int, int]:
+def _submit(cells: list[CellConfig], out: Path | str, gpus: float) -> tuple[dict, int, int]:
     """Every cell as a chain of tasks: one teacher task per distinct teacher and one condense task per distinct
     condensed set, however many cells share them. Returns the evaluate tasks and the two counts."""
     import ray
@@ -123,7 +130,7 @@ def _teacher_key(cell: CellConfig) -> tuple:
 
 def run_ray(
     cells: list[CellConfig],
-    out: Path,
+    out: Path | str,
     *,
     device: str | None,
     reporter: Reporter | None = None,
