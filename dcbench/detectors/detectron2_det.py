@@ -11,6 +11,7 @@ evaluator (not Detectron2's COCOEvaluator).
 
 from __future__ import annotations
 
+import functools
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,6 +32,7 @@ from dcbench.evaluation.detections import Detections
 from dcbench.progress import SILENT
 
 if TYPE_CHECKING:
+    from dcbench.detectors.rcnn_loader import LoaderWorkers
     from dcbench.progress import Reporter
     from dcbench.protocols import Protocol as TrainProtocol
 
@@ -72,8 +74,49 @@ def _resized(path, imgsz: int):
     return torch.from_numpy(arr).permute(2, 0, 1).float(), scale
 
 
+def train_sample(record, flip: bool, *, imgsz: int) -> dict:
+    """One training image resized to ``imgsz`` (BGR 0-255) with its boxes scaled and, when ``flip`` (the sampler
+    draws it), both flipped horizontally; plain CPU tensors, so that DataLoader workers can build it without
+    Detectron2's structures (the step wraps them in ``Instances`` on the device)."""
+    import torch
+
+    x, scale = _resized(record.file, imgsz)
+    keep = ~record.ignore
+    boxes = torch.from_numpy(record.boxes[keep].copy()) * scale
+    if flip:
+        x = x.flip(-1)
+        w = x.shape[-1]
+        boxes = torch.stack([w - boxes[:, 2], boxes[:, 1], w - boxes[:, 0], boxes[:, 3]], 1)
+    classes = torch.from_numpy(record.labels[keep].copy())
+    return {
+        "image": x,
+        "boxes": boxes.reshape(-1, 4),
+        "classes": classes,
+        "height": record.height,
+        "width": record.width,
+    }
+
+
+def _train_inputs(samples: list[dict], device: str) -> list[dict]:
+    """Detectron2's training inputs for a batch of :func:`train_sample` samples, on ``device``."""
+    from detectron2.structures import Boxes, Instances
+
+    inputs = []
+    for s in samples:
+        x = s["image"].to(device, non_blocking=True)
+        inst = Instances(tuple(x.shape[-2:]))
+        inst.gt_boxes = Boxes(s["boxes"].to(device, non_blocking=True))
+        inst.gt_classes = s["classes"].to(device, non_blocking=True)
+        inputs.append({"image": x, "height": s["height"], "width": s["width"], "instances": inst})
+    return inputs
+
+
 class Detectron2Detector:
-    """``detectron2:faster_rcnn_R_50_FPN`` (alias ``faster-rcnn``) or ``detectron2:faster_rcnn_R_101_FPN``."""
+    """``detectron2:faster_rcnn_R_50_FPN`` (alias ``faster-rcnn``) or ``detectron2:faster_rcnn_R_101_FPN``.
+    ``loader_workers``: the training input's DataLoader workers (see
+    :func:`dcbench.detectors.rcnn_loader.resolve_workers`)."""
+
+    loader_workers: LoaderWorkers = "auto"
 
     def __init__(self, arg: str | None = None):
         arch = arg or "faster_rcnn_R_50_FPN"
@@ -116,26 +159,12 @@ class Detectron2Detector:
         model.load_state_dict(state["model"])
         return model.eval(), state
 
-    def _inputs(self, images, imgsz: int, device: str, *, train: bool, gen=None):
-        import torch
-        from detectron2.structures import Boxes, Instances
-
+    def _inputs(self, images, imgsz: int, device: str):
+        """Detectron2's inputs for prediction and features (no instances, no flip)."""
         inputs = []
         for im in images:
-            x, scale = _resized(im.file, imgsz)
-            item = {"image": x.to(device), "height": im.height, "width": im.width}
-            if train:
-                keep = ~im.ignore
-                boxes = torch.from_numpy(im.boxes[keep].copy()) * scale
-                if gen is not None and torch.rand((), generator=gen).item() < 0.5:
-                    item["image"] = item["image"].flip(-1)
-                    w = x.shape[-1]
-                    boxes = torch.stack([w - boxes[:, 2], boxes[:, 1], w - boxes[:, 0], boxes[:, 3]], 1)
-                inst = Instances(tuple(x.shape[-2:]))
-                inst.gt_boxes = Boxes(boxes.reshape(-1, 4).to(device))
-                inst.gt_classes = torch.from_numpy(im.labels[keep].copy()).to(device)
-                item["instances"] = inst
-            inputs.append(item)
+            x, _ = _resized(im.file, imgsz)
+            inputs.append({"image": x.to(device), "height": im.height, "width": im.width})
         return inputs
 
     def train(
@@ -159,11 +188,14 @@ class Detectron2Detector:
             record = train_from_scratch(
                 model,
                 dataset,
-                lambda images, gen: model(self._inputs(images, protocol.imgsz, device, train=True, gen=gen)),
+                functools.partial(train_sample, imgsz=protocol.imgsz),  # a partial pickles; a lambda does not
+                lambda samples: model(_train_inputs(samples, device)),
                 protocol=protocol,
                 seed=seed,
                 name=self.arch,
                 reporter=reporter or SILENT,
+                device=device,
+                workers=self.loader_workers,
             )
         target = workdir / "detector.pt"
         torch.save(
@@ -196,7 +228,7 @@ class Detectron2Detector:
         ):
             for start in range(0, len(dataset), 8):
                 chunk = dataset.images[start : start + 8]
-                for r in model(self._inputs(chunk, state["imgsz"], device, train=False)):
+                for r in model(self._inputs(chunk, state["imgsz"], device)):
                     inst = r["instances"].to("cpu")
                     out.append(
                         Detections(inst.pred_boxes.tensor.numpy(), inst.scores.numpy(), inst.pred_classes.numpy())
@@ -217,9 +249,7 @@ class Detectron2Detector:
         model, state = self._load(checkpoint, device)
 
         def coarsest(records):
-            levels = model.backbone(
-                model.preprocess_image(self._inputs(records, state["imgsz"], device, train=False)).tensor
-            )
+            levels = model.backbone(model.preprocess_image(self._inputs(records, state["imgsz"], device)).tensor)
             return levels[sorted(levels)[-1]]  # p2 ... p6
 
         return pooled_coarsest_level(dataset, coarsest, reporter=reporter or SILENT)

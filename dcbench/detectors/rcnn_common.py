@@ -6,6 +6,7 @@ the BatchNorm layers must still use their running statistics, hence :func:`loss_
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -14,7 +15,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
+    from dcbench.detectors.rcnn_loader import LoaderWorkers
     from dcbench.protocols import Protocol as TrainProtocol
+
+log = logging.getLogger(__name__)
 
 BASE_LR = 0.02  # per 16 images: torchvision's detection reference and Detectron2's default
 WARMUP_ITERS = 100
@@ -36,21 +40,10 @@ def loss_mode(model):
         model.eval()
 
 
-def train_from_scratch(
-    model, dataset, step_losses: Callable, *, protocol: TrainProtocol, seed: int, name: str, reporter
-) -> dict:
-    """SGD (momentum 0.9, weight decay 1e-4), lr 0.02 x batch / 16, linear warm-up then cosine decay, gradient
-    norm clipped at 10. ``step_losses(images, generator)`` returns the loss dict for a list of ImageRecords.
-    Returns what the checkpoint records (epochs, iterations, lr)."""
+def _optimizer(model, lr: float, total: int):
+    """SGD (momentum 0.9, weight decay 1e-4) with a linear warm-up then cosine decay over ``total`` steps."""
     import torch
 
-    torch.manual_seed(seed)
-    model.train()
-    batch = min(protocol.batch, len(dataset))
-    epochs = protocol.epochs_for(len(dataset))
-    steps = math.ceil(len(dataset) / batch)
-    total = epochs * steps
-    lr = BASE_LR * batch / 16
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=1e-4)
     warm = min(WARMUP_ITERS, max(1, total // 10))
@@ -58,26 +51,66 @@ def train_from_scratch(
         opt,
         lambda it: (it + 1) / warm if it < warm else 0.5 * (1 + math.cos(math.pi * (it - warm) / max(1, total - warm))),
     )
-    gen = torch.Generator().manual_seed(seed)
-    iterations = 0
+    return params, opt, sched
+
+
+def train_from_scratch(
+    model,
+    dataset,
+    prepare: Callable,
+    step_losses: Callable,
+    *,
+    protocol: TrainProtocol,
+    seed: int,
+    name: str,
+    reporter,
+    device: str,
+    workers: LoaderWorkers = "auto",
+) -> dict:
+    """SGD (momentum 0.9, weight decay 1e-4), lr 0.02 x batch / 16, linear warm-up then cosine decay, gradient
+    norm clipped at 10. ``prepare(record, flip)`` decodes one ImageRecord into a CPU sample (run by DataLoader
+    workers: picklable, see :mod:`dcbench.detectors.rcnn_loader`); ``step_losses(samples)`` moves a batch of them
+    to the device and returns the model's loss dict. ``workers``: see :func:`rcnn_loader.resolve_workers`; the
+    batches and flips, hence the weights, are the same for a seed whatever it is.
+    Returns what the checkpoint records (epochs, iterations, lr)."""
+    import torch
+
+    from dcbench.detectors.rcnn_loader import EpochBatches, resolve_workers, training_batches
+
+    torch.manual_seed(seed)
+    model.train()
+    batch = min(protocol.batch, len(dataset))
+    epochs = protocol.epochs_for(len(dataset))
+    sampler = EpochBatches(len(dataset), batch, epochs, seed)
+    steps = sampler.steps_per_epoch
+    lr = BASE_LR * batch / 16
+    params, opt, sched = _optimizer(model, lr, len(sampler))
+    n_workers = resolve_workers(workers, device)
+    log.info("train %s: %d steps, input %s", name, len(sampler), _describe(n_workers))
+    feed = training_batches(dataset.images, prepare, sampler, workers=n_workers, seed=seed, device=device)
+    iterations, running = 0, 0.0
     with reporter.stage(f"train {name} on {len(dataset)} images", total=epochs, unit="epoch") as step:
-        for epoch in range(epochs):
-            order = torch.randperm(len(dataset), generator=gen).tolist()
-            running = 0.0
-            for start in range(0, len(order), batch):
-                losses = step_losses([dataset.images[i] for i in order[start : start + batch]], gen)
-                loss = sum(losses.values())
-                if not torch.isfinite(loss):
-                    raise RuntimeError(f"{name}: training loss is {loss.item()} at epoch {epoch + 1}")
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(params, MAX_GRAD_NORM)
-                opt.step()
-                sched.step()
-                iterations += 1
-                running += loss.item()
-            step(epoch + 1, f"loss {running / steps:.3f}")
+        for samples in feed:
+            loss = sum(step_losses(samples).values())
+            if not torch.isfinite(loss):
+                raise RuntimeError(f"{name}: training loss is {loss.item()} at epoch {iterations // steps + 1}")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, MAX_GRAD_NORM)
+            opt.step()
+            sched.step()
+            iterations += 1
+            running += loss.item()
+            if iterations % steps == 0:  # an epoch's last batch
+                step(iterations // steps, f"loss {running / steps:.3f}")
+                running = 0.0
     return {"epochs": epochs, "iterations": iterations, "lr": lr}
+
+
+def _describe(workers: int | None) -> str:
+    if workers is None:
+        return "decoded in the training step"
+    return f"DataLoader with {workers} worker(s)" if workers else "DataLoader in the main process"
 
 
 FEATURE_BATCH = 8

@@ -30,6 +30,7 @@ from dcbench.evaluation.detections import Detections
 from dcbench.progress import SILENT
 
 if TYPE_CHECKING:
+    from dcbench.detectors.rcnn_loader import LoaderWorkers
     from dcbench.progress import Reporter
     from dcbench.protocols import Protocol as TrainProtocol
 
@@ -55,8 +56,27 @@ def _image_tensor(path):
     return torch.from_numpy(arr.copy()).permute(2, 0, 1).float().div(255)
 
 
+def train_sample(record, flip: bool):
+    """One training image (3, H, W, RGB in [0, 1]) and its target on the CPU, flipped horizontally when ``flip``
+    (the sampler draws it). What the DataLoader's workers run: module-level, so it pickles."""
+    import torch
+
+    x = _image_tensor(record.file)
+    keep = ~record.ignore
+    boxes = torch.from_numpy(record.boxes[keep].copy())
+    if flip:
+        x = x.flip(-1)
+        w = record.width
+        boxes = torch.stack([w - boxes[:, 2], boxes[:, 1], w - boxes[:, 0], boxes[:, 3]], 1)
+    # background is class 0 in torchvision: dataset class k is label k + 1
+    return x, {"boxes": boxes.reshape(-1, 4), "labels": torch.from_numpy(record.labels[keep].copy()) + 1}
+
+
 class TorchvisionDetector:
-    """``torchvision:ARCH`` with ARCH one of :data:`ARCHITECTURES`."""
+    """``torchvision:ARCH`` with ARCH one of :data:`ARCHITECTURES`. ``loader_workers``: the training input's
+    DataLoader workers (see :func:`dcbench.detectors.rcnn_loader.resolve_workers`)."""
+
+    loader_workers: LoaderWorkers = "auto"
 
     def __init__(self, arg: str | None = None):
         arch = arg or "fasterrcnn_mobilenet_v3_large_fpn"
@@ -119,26 +139,22 @@ class TorchvisionDetector:
         torch.manual_seed(seed)  # the initial weights
         model = self._build(dataset.num_classes, protocol.imgsz).to(device)
 
-        def step_losses(images, gen):
-            xs, ts = [], []
-            for im in images:
-                x = _image_tensor(im.file)
-                keep = ~im.ignore
-                boxes = torch.from_numpy(im.boxes[keep].copy())
-                if torch.rand((), generator=gen).item() < 0.5:  # horizontal flip
-                    x = x.flip(-1)
-                    boxes = torch.stack([im.width - boxes[:, 2], boxes[:, 1], im.width - boxes[:, 0], boxes[:, 3]], 1)
-                xs.append(x.to(device))
-                ts.append(
-                    {
-                        "boxes": boxes.reshape(-1, 4).to(device),
-                        "labels": (torch.from_numpy(im.labels[keep].copy()) + 1).to(device),
-                    }
-                )
+        def step_losses(samples):
+            xs = [x.to(device, non_blocking=True) for x, _ in samples]
+            ts = [{k: v.to(device, non_blocking=True) for k, v in t.items()} for _, t in samples]
             return model(xs, ts)
 
         record = train_from_scratch(
-            model, dataset, step_losses, protocol=protocol, seed=seed, name=self.arch, reporter=reporter or SILENT
+            model,
+            dataset,
+            train_sample,
+            step_losses,
+            protocol=protocol,
+            seed=seed,
+            name=self.arch,
+            reporter=reporter or SILENT,
+            device=device,
+            workers=self.loader_workers,
         )
         target = workdir / "detector.pt"
         torch.save(
