@@ -83,6 +83,25 @@ def test_round_trip_keeps_every_byte_and_writes_checksums_and_card(tmp_path, con
     assert names.count("imported/SHA256SUMS") == 1 and names.count("imported/README.md") == 1
 
 
+def test_export_reads_each_file_once(tmp_path, condensed, monkeypatch):
+    """The images' digests for the card's fingerprint are the SHA256SUMS ones, not a second pass over the images."""
+    import dcbench.artifacts.archive as archive
+    import dcbench.artifacts.content as content
+
+    hashed: list[Path] = []
+    real = archive.sha256_file
+
+    def counting(path, *args, **kwargs):
+        hashed.append(Path(path).resolve())
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(archive, "sha256_file", counting)
+    monkeypatch.setattr(content, "sha256_file", counting)
+    archive.export_condensed(condensed, tmp_path / "set.tar.gz")
+    assert hashed and len(hashed) == len(set(hashed))
+    assert sum(p.suffix == ".png" for p in hashed) == 2
+
+
 def test_import_into_an_empty_folder_works_and_a_full_one_is_refused(tmp_path, condensed, capsys):
     archive = tmp_path / "set.tar.gz"
     assert main(["export", str(condensed), str(archive)]) == 0

@@ -102,15 +102,17 @@ def export_condensed(path: str | Path, archive: str | Path) -> Path:
     condensed = load_condensed(set_dir)  # a set that does not load is not exported
     name = set_name(set_dir)
     files = set_files(set_dir)
+    sums = {rel: sha256_file(set_dir / rel) for rel in files}
+    by_file = {set_dir / rel: digest for rel, digest in sums.items()}  # the images' digests, hashed once
+    digests = [by_file.get(im.file.resolve()) or sha256_file(im.file) for im in condensed.dataset.images]
     card = dataset_card(
         name,
         condensed.manifest,
         condensed.dataset,
-        fingerprint=content_fingerprint(condensed.dataset),
+        fingerprint=content_fingerprint(condensed.dataset, digests),
         record=condense_record(set_dir),
         version=dcbench.__version__,
     ).encode()
-    sums = {rel: sha256_file(set_dir / rel) for rel in files}
     sums[CARD] = hashlib.sha256(card).hexdigest()
     listing = "".join(f"{digest}  {rel}\n" for rel, digest in sorted(sums.items())).encode()
     atomic_write(archive, lambda tmp: _write_tar(tmp, name, set_dir, files, {CARD: card, SUMS: listing}))
