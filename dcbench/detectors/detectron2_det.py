@@ -24,6 +24,7 @@ from dcbench.detectors.rcnn_common import (
     frozen,
     loss_mode,
     pooled_coarsest_level,
+    save_weights,
     scaled_anchor_sizes,
     train_from_scratch,
 )
@@ -197,16 +198,7 @@ class Detectron2Detector:
                 device=device,
                 workers=self.loader_workers,
             )
-        target = workdir / "detector.pt"
-        torch.save(
-            {
-                "model": model.state_dict(),
-                "num_classes": dataset.num_classes,
-                "imgsz": protocol.imgsz,
-                "arch": self.arch,
-            },
-            target,
-        )
+        target = save_weights(model, workdir, num_classes=dataset.num_classes, imgsz=protocol.imgsz, arch=self.arch)
         return Checkpoint(self.name, target, {"arch": self.arch, "images": len(dataset), **record})
 
     def predict(

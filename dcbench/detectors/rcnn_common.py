@@ -10,6 +10,7 @@ import logging
 import math
 from collections.abc import Callable
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -23,6 +24,16 @@ log = logging.getLogger(__name__)
 BASE_LR = 0.02  # per 16 images: torchvision's detection reference and Detectron2's default
 WARMUP_ITERS = 100
 MAX_GRAD_NORM = 10.0
+
+
+def save_weights(model, workdir: Path, *, num_classes: int, imgsz: int, arch: str) -> Path:
+    """``workdir/detector.pt``: the weights with what rebuilding the model needs (what each backend's ``_load``
+    reads back)."""
+    import torch
+
+    target = Path(workdir) / "detector.pt"
+    torch.save({"model": model.state_dict(), "num_classes": num_classes, "imgsz": imgsz, "arch": arch}, target)
+    return target
 
 
 @contextmanager

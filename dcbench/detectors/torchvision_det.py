@@ -22,6 +22,7 @@ from dcbench.detectors.rcnn_common import (
     frozen,
     loss_mode,
     pooled_coarsest_level,
+    save_weights,
     scaled_anchor_sizes,
     train_from_scratch,
 )
@@ -156,16 +157,7 @@ class TorchvisionDetector:
             device=device,
             workers=self.loader_workers,
         )
-        target = workdir / "detector.pt"
-        torch.save(
-            {
-                "model": model.state_dict(),
-                "num_classes": dataset.num_classes,
-                "imgsz": protocol.imgsz,
-                "arch": self.arch,
-            },
-            target,
-        )
+        target = save_weights(model, workdir, num_classes=dataset.num_classes, imgsz=protocol.imgsz, arch=self.arch)
         return Checkpoint(
             self.name,
             target,
