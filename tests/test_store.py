@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from dcbench.errors import ConfigError
+from dcbench.harness.executors.ray_executor import RAY_ENV  # what the executor sets: no telemetry, loopback only
 from dcbench.store import Store, is_url, node_root
 
 SPEC = """
@@ -32,7 +33,6 @@ name = "herding"
 name = "random"
 labels = "teacher"
 """
-_RAY_ENV = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
 
 
 def _tree(root: Path, files: dict[str, str]) -> Path:
@@ -143,7 +143,7 @@ def _dcbench(*args: str, env: dict[str, str], timeout: int = 900) -> str:
 
 def _env(cache: Path, nodes: Path | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("YOLO_CONFIG_DIR", "DCBENCH_CACHE")}
-    env.update(_RAY_ENV, DCBENCH_CACHE=str(cache), OMP_NUM_THREADS="1")
+    env.update(RAY_ENV, DCBENCH_CACHE=str(cache), OMP_NUM_THREADS="1")
     if nodes is not None:
         env["DCBENCH_NODE_DIR"] = str(nodes)
     return env
@@ -189,7 +189,7 @@ def two_nodes(monkeypatch):
     pytest.importorskip("ray")
     from ray.cluster_utils import Cluster
 
-    for k, v in _RAY_ENV.items():
+    for k, v in RAY_ENV.items():
         monkeypatch.setenv(k, v)
     saved = {k: os.environ.pop(k) for k in ("DCBENCH_CACHE", "YOLO_CONFIG_DIR") if k in os.environ}
     try:

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from dcbench.progress import Reporter
 
 # Ray reads these at import/start: no telemetry, no token auth on a loopback instance, and really bind to loopback
-_RAY_ENV = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+RAY_ENV = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
 _FORWARDED = ("DCBENCH_", "YOLO_")
 
 
@@ -71,13 +71,13 @@ def _evaluate_stage(config: CellConfig, out: str, device: str, upstream: dict | 
 
 def _start_ray(address: str | None, num_cpus: int | None) -> bool:
     """Connect to ``address``, or start a private instance on 127.0.0.1; True when this call started Ray."""
-    for k, v in _RAY_ENV.items():
+    for k, v in RAY_ENV.items():
         os.environ.setdefault(k, v)
     import ray
 
     if ray.is_initialized():
         return False
-    env = {k: v for k, v in os.environ.items() if k.startswith(_FORWARDED) or k in _RAY_ENV}
+    env = {k: v for k, v in os.environ.items() if k.startswith(_FORWARDED) or k in RAY_ENV}
     if address:
         ray.init(address=address, runtime_env={"env_vars": env}, log_to_driver=False)
     else:
