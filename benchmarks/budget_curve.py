@@ -2,7 +2,8 @@
 something (the protocol's ``min_iterations``), and how far the full set is from its plateau (``epochs``).
 
     python benchmarks/budget_curve.py                                   # Random 1 % and the full set, shapes, yolo11n
-    python benchmarks/budget_curve.py --steps 300 750 1500 3000 --full-epochs 10 30 60 --seeds 0 1
+    python benchmarks/budget_curve.py --steps 300 750 1500 3000 --full-epochs 10 30 60 --seeds 0 1 \
+        --reuse leaderboards/results/shapes-quick     # the points at `quick`'s own settings are reference cells
 
 Every point is a real cell of the harness (``run_cell``) with the protocol's step floor (or epochs) overridden,
 written as one result.json under ``--out``: a killed curve resumes, and the points are ordinary results that
@@ -24,8 +25,9 @@ def _point(method: str, ratio: float, seed: int, protocol, args, out: Path) -> d
     cell = CellConfig(
         method, args.detector, ratio, seed, protocol, dataset=args.dataset, dataset_id=dataset_identity(args.dataset)
     )
-    result = read_result(out / cell.cell_name())
-    if result is None:
+    # a point at the protocol's own settings is an ordinary reference cell: take it from --reuse when it is there
+    result = read_result(out / cell.cell_name()) or (args.reuse and read_result(args.reuse / cell.cell_name()))
+    if not result:
         result = run_cell(cell, out, device=args.device)
     student = result.get("student") or {}
     images = int(result["budget"])
@@ -54,6 +56,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="*", default=[0])
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/budget-curve"))
+    ap.add_argument("--reuse", type=Path, help="a results folder whose cells stand for the unmodified points")
     args = ap.parse_args()
 
     from dcbench.protocols import get_protocol

@@ -18,16 +18,19 @@ def plot_ratio_sweep(table: Table, path: Path) -> None:
 
     s = table.summary[table.summary["ratio"].notna()]  # a set with no ratio has no place on the ratio axis
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.4), constrained_layout=True)
-    colours = {label: f"C{i % 10}" for i, label in enumerate(dict.fromkeys(s.loc[~s["full"], "label"]))}
+    labels = dict.fromkeys(s.loc[~s["full"], "label"])
+    # ten colours, then the next marker: a table with the ablation rows has more rows than a palette has colours
+    styles = {label: {"color": f"C{i % 10}", "marker": "osD^vP"[i // 10 % 6]} for i, label in enumerate(labels)}
+    ratios = sorted(s.loc[~s["full"], "ratio"].unique())
     for ax, metric in zip(axes, ("mAP", "AP50")):
-        for label in colours:
+        for label in styles:
             rows = s[(s["label"] == label) & s[f"{metric}_mean"].notna()].sort_values("ratio")
             if rows.empty:
                 continue
             x = rows["ratio"] * 100
             mean, std = rows[f"{metric}_mean"].astype(float), rows[f"{metric}_std"].astype(float)
-            ax.plot(x, mean, marker="o", label=label, color=colours[label])
-            ax.fill_between(x, mean - std, mean + std, color=colours[label], alpha=0.15, linewidth=0)
+            ax.plot(x, mean, label=label, **styles[label])
+            ax.fill_between(x, mean - std, mean + std, color=styles[label]["color"], alpha=0.15, linewidth=0)
         for _, row in s[s["full"]].iterrows():
             if row[f"{metric}_mean"] == row[f"{metric}_mean"]:  # not NaN (undefined)
                 ax.axhline(
@@ -37,11 +40,12 @@ def plot_ratio_sweep(table: Table, path: Path) -> None:
                     linewidth=1,
                     label=f"full train set ({row['budget']} img)",
                 )
+        ax.set_xticks([r * 100 for r in ratios], [f"{r * 100:g}" for r in ratios])
         ax.set_xlabel("ratio (% of the train set)")
         ax.set_ylabel(f"{metric} (COCO, 0-100)")
         ax.set_title(metric)
         ax.grid(alpha=0.3)
-    _difference_panel(axes[2], s, colours)
+    _difference_panel(axes[2], s, styles)
     if axes[0].get_legend_handles_labels()[0]:  # a table of sets with no ratio has nothing on the ratio axis
         axes[0].legend(fontsize=8)
     fig.suptitle(table.title, fontsize=10)
@@ -53,7 +57,7 @@ def plot_ratio_sweep(table: Table, path: Path) -> None:
         plt.close(fig)
 
 
-def _difference_panel(ax, s, colours: dict) -> None:
+def _difference_panel(ax, s, styles: dict) -> None:
     """Paired mAP difference to Random per method and ratio, with 95 % intervals; methods side by side."""
     if "vs_random_mean" not in s:
         return
@@ -68,7 +72,7 @@ def _difference_panel(ax, s, colours: dict) -> None:
         mean = mine["vs_random_mean"].astype(float)
         low = (mean - mine["vs_random_low"].astype(float)).fillna(0)
         high = (mine["vs_random_high"].astype(float) - mean).fillna(0)
-        ax.errorbar(x, mean, yerr=[low, high], fmt="o", capsize=3, label=label, color=colours[label])
+        ax.errorbar(x, mean, yerr=[low, high], linestyle="none", capsize=3, label=label, **styles[label])
     ax.axhline(0, color="black", linewidth=1)
     ax.set_xticks(range(len(ratios)), [f"{r * 100:g} %" for r in ratios])
     ax.set_xlabel("ratio (% of the train set)")
