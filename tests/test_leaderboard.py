@@ -127,6 +127,7 @@ def test_csv_has_one_row_per_method_and_ratio(results):
         "vs_random_significant",
         "condense_s_mean",
         "student_s_mean",
+        "boxes_per_image_mean",
         "device",
     ):
         assert column in csv[0].split(",")
@@ -142,6 +143,7 @@ def test_compute_columns_and_total_time(tmp_path):
         dcod = r["config"]["method"] == "dcod"
         r["timings"] = {"train_s": 100.0 + r["config"]["seed"], "total_s": 3600.0}
         r["condensed"]["timings"] = {"condense_s": 50.0 if dcod else 0.01}
+        r["condensed"]["boxes"] = r["condensed"]["images"] * (4 if dcod else 2) + (r["config"]["seed"] == 0)
         r["device"] = {"name": "cpu"}
         f.write_text(json.dumps(r))
     table = summarise(load_results(root))[0]
@@ -149,7 +151,9 @@ def test_compute_columns_and_total_time(tmp_path):
     assert row["condense_s_mean"] == pytest.approx(50.0) and row["student_s_mean"] == pytest.approx(101.0)
     assert row["vs_random_significant"] and row["vs_random_half_width"] == pytest.approx(0.0)
     md = to_markdown(table)
-    assert "| dcod | 1 % | 50 | 101 | cpu |" in md and "The 6 cells of this table took 6.00 h" in md
+    # 10 images with 41, 40, 40 boxes over the seeds: the mean over seeds of each set's boxes per image
+    assert row["boxes_per_image_mean"] == pytest.approx(4.0 + 0.1 / 3)
+    assert "| dcod | 1 % | 50 | 101 | 4.0 | cpu |" in md and "| random | 1 % | 0 | 101 | 2.0 | cpu |" in md and "The 6 cells of this table took 6.00 h" in md
     assert "+2.00 [+2.00, +2.00]▲ n=3" in md
 
 

@@ -68,15 +68,19 @@ def protocol_text(protocol: dict) -> str:
 
 def _compute(r: Mapping[str, Any], full: bool) -> dict:
     """What the cell cost: seconds to make its condensed set (even when another cell made it and this one reused
-    it), to train its student (for the full-data row: its teacher), the cell's own wall time, and the device."""
+    it), to train its student (for the full-data row: its teacher), the cell's own wall time, and the device; and
+    the labelled boxes per image the student trained on (a packed canvas carries more than a real image)."""
     timings = r.get("timings") or {}
-    condensed_t = r["condensed"].get("timings") or {}
+    condensed = r["condensed"]
+    condensed_t = condensed.get("timings") or {}
+    images, boxes = condensed.get("images"), condensed.get("boxes")
     student_s = (r.get("teacher") or {}).get("train_s") if full else timings.get("train_s")
     return {
         "condense_s": condensed_t.get("condense_s", timings.get("condense_s")),
         "student_s": student_s,
         "total_s": timings.get("total_s"),
         "device": (r.get("device") or {}).get("name"),
+        "boxes_per_image": boxes / images if images and boxes is not None else None,
     }
 
 

@@ -152,8 +152,8 @@ def _options_cell(links: RowLinks) -> str:
     return f'<td class="opts"><details><summary>options</summary>{body}</details></td>'
 
 
-def _seconds(row: Mapping, csv_row: Mapping[str, str], col: str) -> str:
-    return f'<td class="num" data-sort="{_sort_attr(row[col])}">{_num(row, csv_row, col, ".0f")}</td>'
+def _seconds(row: Mapping, csv_row: Mapping[str, str], col: str, fmt: str = ".0f") -> str:
+    return f'<td class="num" data-sort="{_sort_attr(row[col])}">{_num(row, csv_row, col, fmt)}</td>'
 
 
 COLUMNS: Sequence[tuple[str, str, str]] = (
@@ -167,6 +167,7 @@ COLUMNS: Sequence[tuple[str, str, str]] = (
     *((f"{m}", f"{m}_mean", "num") for m in METRICS if m != "mAP"),
     ("condense (s)", "condense_s_mean", "num"),
     ("student (s)", "student_s_mean", "num"),
+    ("boxes / image", "boxes_per_image_mean", "num"),
     ("device", "device", "text"),
     ("labels", "", ""),
     ("options", "", ""),
@@ -204,6 +205,7 @@ def table_row(i: int, row: Mapping, csv_row: Mapping[str, str], links: RowLinks,
         *(_metric_cell(row, csv_row, m) for m in METRICS if m != "mAP"),
         _seconds(row, csv_row, "condense_s_mean"),
         _seconds(row, csv_row, "student_s_mean"),
+        _seconds(row, csv_row, "boxes_per_image_mean", ".1f"),
         f'<td data-sort="{escape(str(row["device"] or ""))}"><span data-col="device" '
         f'data-csv="{escape(csv_row["device"])}">{escape(str(row["device"] or "–"))}</span></td>',
         f'<td data-sort="{escape(" ".join(links.label_modes))}">{escape(", ".join(links.label_modes) or "–")}</td>',

@@ -102,7 +102,7 @@ def summarise(frame: pd.DataFrame) -> list[Table]:
             }
             for m in METRICS:
                 row[f"{m}_mean"], row[f"{m}_std"] = _mean_std(cells[m])
-            for c in ("condense_s", "student_s"):
+            for c in ("condense_s", "student_s", "boxes_per_image"):
                 row[f"{c}_mean"] = _mean_std(cells[c])[0] if c in cells else None
             row["device"] = " ".join(sorted({str(d) for d in cells.get("device", []) if isinstance(d, str)}))
             rows.append(row)
@@ -296,15 +296,19 @@ def _compute_lines(table: Table) -> list[str]:
         return []
     lines = [
         "Compute, mean seconds per cell (condense: making the set, teachers excluded; student: training the "
-        "evaluated detector, for the full train set its teacher):",
+        "evaluated detector, for the full train set its teacher; boxes / image: the labelled objects per image the "
+        "student trained on):",
         "",
-        "| method | ratio | condense (s) | student (s) | device |",
-        "|---|---|---|---|---|",
+        "| method | ratio | condense (s) | student (s) | boxes / image | device |",
+        "|---|---|---|---|---|---|",
     ]
     for _, row in s.iterrows():
         cond = "–" if _missing(row["condense_s_mean"]) else f"{row['condense_s_mean']:.0f}"
         stud = "–" if _missing(row["student_s_mean"]) else f"{row['student_s_mean']:.0f}"
-        lines.append(f"| {row['label']} | {_pct(row['ratio'])} | {cond} | {stud} | {row['device'] or '–'} |")
+        boxes = "–" if _missing(row.get("boxes_per_image_mean")) else f"{row['boxes_per_image_mean']:.1f}"
+        lines.append(
+            f"| {row['label']} | {_pct(row['ratio'])} | {cond} | {stud} | {boxes} | {row['device'] or '–'} |"
+        )
     lines += ["", f"The {table.n_cells} cells of this table took {table.total_s / 3600:.2f} h of wall time in all.", ""]
     return lines
 
