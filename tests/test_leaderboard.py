@@ -153,7 +153,11 @@ def test_compute_columns_and_total_time(tmp_path):
     md = to_markdown(table)
     # 10 images with 41, 40, 40 boxes over the seeds: the mean over seeds of each set's boxes per image
     assert row["boxes_per_image_mean"] == pytest.approx(4.0 + 0.1 / 3)
-    assert "| dcod | 1 % | 50 | 101 | 4.0 | cpu |" in md and "| random | 1 % | 0 | 101 | 2.0 | cpu |" in md and "The 6 cells of this table took 6.00 h" in md
+    assert (
+        "| dcod | 1 % | 50 | 101 | 4.0 | cpu |" in md
+        and "| random | 1 % | 0 | 101 | 2.0 | cpu |" in md
+        and "The 6 cells of this table took 6.00 h" in md
+    )
     assert "+2.00 [+2.00, +2.00]▲ n=3" in md
 
 

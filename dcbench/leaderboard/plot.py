@@ -1,7 +1,7 @@
 """The ratio-sweep figure (like the DCOD paper's): mAP and AP50 against the condensation ratio, one line per
-method with a band of ± one std over seeds, the full-data result as a dashed line; and a third panel with each
-method's paired mAP difference to Random and its 95 % interval around a zero line, so a reader sees at a glance
-who beats Random, even where the lines of the first two panels lie on top of each other."""
+method with the 95 % interval of its mean over seeds as a band, the full-data result as a dashed line; and a third
+panel with each method's paired mAP difference to Random and its 95 % interval around a zero line, so a reader sees
+at a glance who beats Random, even where the lines of the first two panels lie on top of each other."""
 
 from __future__ import annotations
 
@@ -28,9 +28,9 @@ def plot_ratio_sweep(table: Table, path: Path) -> None:
             if rows.empty:
                 continue
             x = rows["ratio"] * 100
-            mean, std = rows[f"{metric}_mean"].astype(float), rows[f"{metric}_std"].astype(float)
+            mean, half = rows[f"{metric}_mean"].astype(float), _mean_half_width(rows, metric)
             ax.plot(x, mean, label=label, **styles[label])
-            ax.fill_between(x, mean - std, mean + std, color=styles[label]["color"], alpha=0.15, linewidth=0)
+            ax.fill_between(x, mean - half, mean + half, color=styles[label]["color"], alpha=0.15, linewidth=0)
         for _, row in s[s["full"]].iterrows():
             if row[f"{metric}_mean"] == row[f"{metric}_mean"]:  # not NaN (undefined)
                 ax.axhline(
@@ -55,6 +55,15 @@ def plot_ratio_sweep(table: Table, path: Path) -> None:
         atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110, metadata={"Software": None}))
     finally:
         plt.close(fig)
+
+
+def _mean_half_width(rows, metric: str):
+    """Half-width of the 95 % t interval of each row's mean over its seeds (0 with one seed: no band)."""
+    from dcbench.leaderboard.stats import t_quantile
+
+    n = rows["n_seeds"].astype(int)
+    std = rows[f"{metric}_std"].astype(float).fillna(0.0)
+    return [0.0 if k < 2 else t_quantile(k - 1) * sd / k**0.5 for k, sd in zip(n, std)]
 
 
 def _difference_panel(ax, s, styles: dict) -> None:

@@ -54,7 +54,7 @@ class Comparison:
         return {f"{prefix}_{k}": v for k, v in d.items()}
 
 
-def _t(df: float) -> float:
+def t_quantile(df: float) -> float:
     from scipy.stats import t
 
     return float(t.ppf(0.5 + LEVEL / 2, df))
@@ -81,7 +81,7 @@ def paired(diffs: list[float]) -> Comparison:
     if n < MIN_PAIRS:
         return Comparison("too few", n, mean)
     sd = math.sqrt(sum((d - mean) ** 2 for d in diffs) / (n - 1))
-    half = _t(n - 1) * sd / math.sqrt(n)
+    half = t_quantile(n - 1) * sd / math.sqrt(n)
     return Comparison("paired", n, mean, mean - half, mean + half, sign_flip_p(diffs) if n <= 20 else None)
 
 
@@ -97,7 +97,7 @@ def unpaired(a: list[float], b: list[float]) -> Comparison:
     if se == 0:
         return Comparison("unpaired", min(na, nb), mean, mean, mean)
     df = (va + vb) ** 2 / (va**2 / (na - 1) + vb**2 / (nb - 1))
-    return Comparison("unpaired", min(na, nb), mean, mean - _t(df) * se, mean + _t(df) * se)
+    return Comparison("unpaired", min(na, nb), mean, mean - t_quantile(df) * se, mean + t_quantile(df) * se)
 
 
 def compare(row: dict[int, float], reference: dict[int, float], *, pair: bool = True) -> Comparison | None:
