@@ -63,12 +63,13 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/budget-curve"))
     ap.add_argument("--reuse", type=Path, help="a results folder whose cells stand for the unmodified points")
+    ap.add_argument("--nominal-batch", type=int, help="images per optimiser update (the protocol's nominal_batch)")
     ap.add_argument("--plot", type=Path, help="also draw mAP against steps (mean and each seed) to this PNG")
     args = ap.parse_args()
 
     from dcbench.protocols import get_protocol
 
-    base = get_protocol(args.protocol)
+    base = get_protocol(args.protocol).with_overrides(nominal_batch=args.nominal_batch)
     rows = []
     for seed in args.seeds:
         for steps in args.steps:

@@ -19,7 +19,7 @@ METHOD_FIELDS = ("forge_iterations", "forge_batch")
 
 
 # fields added after protocol ids were first handed out, with the default that reproduces the earlier behaviour
-LATER_FIELDS = {"student_repeats": 1}
+LATER_FIELDS = {"student_repeats": 1, "nominal_batch": 64}
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,10 @@ class Protocol:
     # students trained per condensed set, each from its own seed, their metrics averaged: a 10-image student's
     # score moves by several mAP with float-rounding changes of its images, and R students cut that noise by sqrt(R)
     student_repeats: int = 1
+    # images per optimiser update: Ultralytics accumulates the gradients of smaller batches up to it (its ``nbs``,
+    # whose default 64 this is), so at 64 a 10-image set's 1500 batches make only 250 updates. The R-CNN backends
+    # take one update per batch and do not read it.
+    nominal_batch: int = 64
     description: str = ""
     overrides: tuple[tuple[str, object], ...] = ()
 

@@ -90,3 +90,17 @@ def test_ultralytics_stays_offline_and_out_of_home(tmp_path):
         "dcbench" in os.environ["YOLO_CONFIG_DIR"]
         or os.environ.get("DCBENCH_CACHE", "") in os.environ["YOLO_CONFIG_DIR"]
     )
+
+
+def test_nominal_batch_is_ultralytics_nbs_and_the_default_keeps_old_ids(tiny, trained, tmp_path):
+    """64 (Ultralytics' own) leaves protocol ids and checkpoint meta as they were; another value reaches nbs."""
+    import yaml
+
+    backend, protocol, ckpt = trained
+    assert yaml.safe_load((ckpt.path.parent / "ultralytics-args.yaml").read_text())["nbs"] == 64
+    assert "nominal_batch" not in ckpt.meta and protocol.with_overrides(nominal_batch=64) is protocol
+    one_per_batch = protocol.with_overrides(nominal_batch=protocol.batch)
+    assert one_per_batch.protocol_id != protocol.protocol_id
+    other = backend.train(tiny.split("train"), protocol=one_per_batch, seed=0, workdir=tmp_path, device="cpu")
+    assert yaml.safe_load((tmp_path / "ultralytics-args.yaml").read_text())["nbs"] == protocol.batch
+    assert other.meta["nominal_batch"] == protocol.batch

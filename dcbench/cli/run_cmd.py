@@ -139,6 +139,9 @@ def run(
     student_repeats: int | None = typer.Option(
         None, "--student-repeats", help="Students trained per condensed set (their metrics averaged)."
     ),
+    nominal_batch: int | None = typer.Option(
+        None, "--nominal-batch", help="Override the images per optimiser update (Ultralytics accumulates up to it)."
+    ),
     option: list[str] = typer.Option([], "--option", "-O", help="Method option KEY=VALUE (repeatable)."),
     teacher: Path | None = typer.Option(None, "--teacher", help="Use this teacher checkpoint instead of training one."),
     labels: str = typer.Option(
@@ -168,7 +171,12 @@ def run(
     if not 0 < ratio <= 1:  # before the dataset is named: naming the built-in one generates it
         budget_for(ratio, 1)  # raises the standard message
     proto = get_protocol(protocol).with_overrides(
-        imgsz=imgsz, epochs=epochs, batch=batch, min_iterations=min_iterations, student_repeats=student_repeats
+        imgsz=imgsz,
+        epochs=epochs,
+        batch=batch,
+        min_iterations=min_iterations,
+        student_repeats=student_repeats,
+        nominal_batch=nominal_batch,
     )
     extra = parse_extra_flags(list(ctx.args))
     _no_misspelled_run_flag(ctx, method, extra)

@@ -157,6 +157,7 @@ class UltralyticsDetector:
                 epochs=epochs,
                 imgsz=protocol.imgsz,
                 batch=min(protocol.batch, len(dataset)),
+                nbs=protocol.nominal_batch,
                 device=ultralytics_device(device),
                 workers=0 if cpu else min(8, os.cpu_count() or 1),
                 seed=seed,
@@ -184,7 +185,10 @@ class UltralyticsDetector:
                 shutil.copyfile(run_dir / name, workdir / f"ultralytics-{name}")
         shutil.rmtree(run_dir, ignore_errors=True)
         shutil.rmtree(data_dir, ignore_errors=True)  # a copy (or links) of the training images; not needed now
-        return Checkpoint(self.name, target, {"config": self.config, "epochs": epochs, "images": len(dataset)})
+        meta = {"config": self.config, "epochs": epochs, "images": len(dataset)}
+        if protocol.nominal_batch != 64:  # Ultralytics' own default: older checkpoints' meta stays as it was
+            meta["nominal_batch"] = protocol.nominal_batch
+        return Checkpoint(self.name, target, meta)
 
     # -- inference ------------------------------------------------------------------------------------------
     def _load(self, checkpoint: Checkpoint):
