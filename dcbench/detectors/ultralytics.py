@@ -29,6 +29,7 @@ from dcbench.detectors.base import Checkpoint, InversionTarget
 from dcbench.errors import ConfigError
 from dcbench.evaluation.detections import Detections
 from dcbench.progress import SILENT
+from dcbench.protocols import LATER_FIELDS
 
 if TYPE_CHECKING:
     from dcbench.progress import Reporter
@@ -186,7 +187,7 @@ class UltralyticsDetector:
         shutil.rmtree(run_dir, ignore_errors=True)
         shutil.rmtree(data_dir, ignore_errors=True)  # a copy (or links) of the training images; not needed now
         meta = {"config": self.config, "epochs": epochs, "images": len(dataset)}
-        if protocol.nominal_batch != 64:  # Ultralytics' own default: older checkpoints' meta stays as it was
+        if protocol.nominal_batch != LATER_FIELDS["nominal_batch"]:  # at the default, older checkpoints' meta as it was
             meta["nominal_batch"] = protocol.nominal_batch
         return Checkpoint(self.name, target, meta)
 

@@ -145,8 +145,8 @@ def table_page(table: Table, frame: pd.DataFrame, cells: Mapping[str, CellFile],
     spelled = table.protocol_text or table.protocol
     figure = (
         f'<figure><img src="{_href(table.slug)}.png" alt="mAP, AP50 and the paired difference to Random against '
-        f'the ratio" loading="lazy"><figcaption>Ratio sweep: mAP and AP50 (bands: 95 % interval of the mean), and each method\'s paired '
-        f"difference to Random with its 95 % interval.</figcaption></figure>"
+        f'the ratio" loading="lazy"><figcaption>Ratio sweep: mAP and AP50 (bands: 95 % interval of the mean), and '
+        f"each method's paired difference to Random with its 95 % interval.</figcaption></figure>"
         if plot
         else ""
     )

@@ -152,7 +152,7 @@ def _options_cell(links: RowLinks) -> str:
     return f'<td class="opts"><details><summary>options</summary>{body}</details></td>'
 
 
-def _seconds(row: Mapping, csv_row: Mapping[str, str], col: str, fmt: str = ".0f") -> str:
+def _number_cell(row: Mapping, csv_row: Mapping[str, str], col: str, fmt: str) -> str:
     return f'<td class="num" data-sort="{_sort_attr(row[col])}">{_num(row, csv_row, col, fmt)}</td>'
 
 
@@ -203,9 +203,9 @@ def table_row(i: int, row: Mapping, csv_row: Mapping[str, str], links: RowLinks,
         _metric_cell(row, csv_row, "mAP"),
         f'<td class="delta" data-sort="{_delta_sort(row)}">{_delta_text(row, csv_row)}{interval_svg(row, scale)}</td>',
         *(_metric_cell(row, csv_row, m) for m in METRICS if m != "mAP"),
-        _seconds(row, csv_row, "condense_s_mean"),
-        _seconds(row, csv_row, "student_s_mean"),
-        _seconds(row, csv_row, "boxes_per_image_mean", ".1f"),
+        _number_cell(row, csv_row, "condense_s_mean", ".0f"),
+        _number_cell(row, csv_row, "student_s_mean", ".0f"),
+        _number_cell(row, csv_row, "boxes_per_image_mean", ".1f"),
         f'<td data-sort="{escape(str(row["device"] or ""))}"><span data-col="device" '
         f'data-csv="{escape(csv_row["device"])}">{escape(str(row["device"] or "–"))}</span></td>',
         f'<td data-sort="{escape(" ".join(links.label_modes))}">{escape(", ".join(links.label_modes) or "–")}</td>',

@@ -306,7 +306,8 @@ def _compute_lines(table: Table) -> list[str]:
         cond = "–" if _missing(row["condense_s_mean"]) else f"{row['condense_s_mean']:.0f}"
         stud = "–" if _missing(row["student_s_mean"]) else f"{row['student_s_mean']:.0f}"
         boxes = "–" if _missing(row.get("boxes_per_image_mean")) else f"{row['boxes_per_image_mean']:.1f}"
-        lines.append(f"| {row['label']} | {_pct(row['ratio'])} | {cond} | {stud} | {boxes} | {row['device'] or '–'} |")
+        device = row["device"] or "–"
+        lines.append(f"| {row['label']} | {_pct(row['ratio'])} | {cond} | {stud} | {boxes} | {device} |")
     lines += ["", f"The {table.n_cells} cells of this table took {table.total_s / 3600:.2f} h of wall time in all.", ""]
     return lines
 
