@@ -110,6 +110,9 @@ def test_markdown_is_shaped_like_the_paper(results):
     # dcod - random per seed: 1, 2, 3 -> mean 2, sd 1, t(0.975, 2) = 4.303 -> 2 ± 2.48, not significant
     assert "+2.00 [-0.48, +4.48] n=3, p=0.25" in md
     assert "Resolution at 1 %" in md
+    # the upper of the two rows: half-width 3.73 from 3 seeds is an sd of 1.50; t(0.975, m-1) * 1.50 / sqrt(m) <= 1.5
+    # first holds at m = 7 (2.447 / 2.646 = 0.92; at 6, 2.571 / 2.449 = 1.05)
+    assert "The aim of ±1.5 would take about 7 paired seeds at the median row's spread" in md
     assert "| 1000 | 0 1 2 | 51.00 ± 1.00 |" in md  # the full-data row
     assert "– | –" in md and "nan" not in md  # dcod was not run at 2 %, and APl is undefined
 

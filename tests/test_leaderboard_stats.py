@@ -68,3 +68,13 @@ def test_compare_pairs_by_seed_and_falls_back_to_unpaired():
     assert c.kind == "paired" and c.n == 3 and c.mean == pytest.approx(2.0)  # seeds 9 and 3 are not paired
     assert compare({5: 1.0, 6: 2.0}, {0: 1.0, 1: 1.0}).kind == "unpaired"
     assert compare({0: float("nan")}, ref) is None
+
+
+def test_seeds_for_a_target_resolution_holds_the_spread_and_grows_n():
+    from dcbench.leaderboard.stats import seeds_for, t_quantile
+
+    hw5 = t_quantile(4) * 2.0 / 5**0.5  # five seeds, differences' sd 2
+    m = seeds_for(hw5, 5, 1.5)
+    assert t_quantile(m - 1) * 2.0 / m**0.5 <= 1.5 < t_quantile(m - 2) * 2.0 / (m - 1) ** 0.5
+    assert seeds_for(hw5, 5, hw5) == 5  # already there
+    assert seeds_for(1e6, 5, 0.01) is None  # beyond any run

@@ -478,3 +478,20 @@ def test_two_runs_at_once_share_the_teacher_and_the_condensed_set(tmp_path, rati
         ["trained"] if len(results) == 1 else ["cached", "trained"]
     )
     assert len(list((out / "condensed").glob("*/condensed/manifest.json"))) == len(set(ratios))
+
+
+def test_a_ratio_slice_runs_only_its_cells_and_the_slices_add_up_to_the_matrix(tmp_path, capsys):
+    spec = write_spec(tmp_path, SMOKE_SPEC)
+    out = tmp_path / "out"
+    assert main(["matrix", str(spec), "--out", str(out), "--ratio", "0.1", "--dry-run"]) == 0
+    printed = capsys.readouterr().out
+    assert "smoke: 4 cells" in printed  # 2 detectors x 2 methods at 0.1; not the 0.2 cells, not the full row
+    assert main(["matrix", str(spec), "--out", str(out), "--ratio", "0.3", "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert str(spec) in err and "no cells at ratio 0.3" in err and "0.1, 0.2, 1" in err
+    # the full-data row is ratio 1; a slice's cells are the whole spec's, so a later full run finds them done
+    assert main(["matrix", str(spec), "--out", str(out), "--ratio", "1", "--ratio", "0.1", "--device", "cpu"]) == 0
+    capsys.readouterr()
+    assert main(["matrix", str(spec), "--out", str(out), "--dry-run"]) == 0
+    printed = capsys.readouterr().out
+    assert "(6 done, 4 pending)" in printed

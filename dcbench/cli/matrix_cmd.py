@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import math
 import time
 from collections import Counter
 from pathlib import Path
@@ -30,6 +31,12 @@ def matrix(
     ),
     num_cpus: int | None = typer.Option(None, "--num-cpus", help="CPUs of the private local Ray instance."),
     device: str | None = typer.Option(None, "--device", help="cpu, cuda or cuda:N (default: GPU when present)."),
+    ratio: list[float] | None = typer.Option(
+        None,
+        "--ratio",
+        help="Only the cells at this ratio (repeatable; 1 is the full-data row): a long spec run a slice at a time, "
+        "the lowest ratio first. The cells are the spec's own, so the slices add up to the whole matrix.",
+    ),
 ) -> None:
     """Run every cell of SPEC that has no result yet (failed cells are retried). Exit status 1 when a cell failed."""
     from dcbench.harness.matrix import cell_state, load_spec
@@ -50,7 +57,7 @@ def matrix(
     else:
         results = Path(out or Path("runs") / matrix_spec.name).expanduser().resolve()
         target = results = results if dry_run else writable_dir(results, what="results folder")
-    cells = matrix_spec.cells()
+    cells = _slice(matrix_spec.cells(), ratio, spec)
     states = {c.cell_name(): cell_state(results, c, matrix_spec.fingerprints) for c in cells}
     counts = Counter(states.values())
     summary = ", ".join(f"{counts[s]} {s}" for s in ("done", "stale", "failed", "pending") if counts[s])
@@ -65,6 +72,18 @@ def matrix(
     if todo:
         options = {k: v for k, v in {"address": address, "num_cpus": num_cpus}.items() if v is not None}
         _run(todo, target, executor, device, options)
+
+
+def _slice(cells: list, ratios: list[float] | None, spec: Path) -> list:
+    """The cells at ``ratios`` (all of them when none are given); a ratio the spec does not have is an error, not an
+    empty run."""
+    if not ratios:
+        return cells
+    have = sorted({c.ratio for c in cells})
+    for r in ratios:
+        if not any(math.isclose(r, h) for h in have):
+            raise ConfigError(f"{spec}: no cells at ratio {r:g} (the spec's ratios: {', '.join(f'{h:g}' for h in have)})")
+    return [c for c in cells if any(math.isclose(c.ratio, r) for r in ratios)]
 
 
 def _show_plan(

@@ -60,6 +60,19 @@ def t_quantile(df: float) -> float:
     return float(t.ppf(0.5 + LEVEL / 2, df))
 
 
+def seeds_for(half_width: float, n: int, target: float, *, most: int = 1000) -> int | None:
+    """Paired seeds whose 95 % interval would be ``target`` wide (half-width) at the spread behind ``half_width``,
+    an interval from ``n`` seeds: the standard deviation of the differences is held, only n grows. None when even
+    ``most`` seeds would not do; a planning figure, as the spread is itself estimated from n seeds."""
+    if n < 2 or half_width <= 0:
+        return None
+    sd = half_width * math.sqrt(n) / t_quantile(n - 1)
+    for m in range(2, most + 1):
+        if t_quantile(m - 1) * sd / math.sqrt(m) <= target:
+            return m
+    return None
+
+
 def sign_flip_p(diffs: list[float]) -> float:
     """Exact two-sided p-value of the mean difference under random signs (counts all 2^n assignments).
 
