@@ -28,6 +28,8 @@ case $lane in
     done
     $DCBENCH matrix leaderboards/specs/shapes-reference-ablation.toml --out leaderboards/results/shapes-reference ;;
   bccd-reference)
-    $DCBENCH matrix leaderboards/specs/bccd-reference.toml --out leaderboards/results/bccd-reference ;;
+    for r in 0.05 0.1; do
+      $DCBENCH matrix leaderboards/specs/bccd-reference.toml --out leaderboards/results/bccd-reference --ratio 1 --ratio $r
+    done ;;
   *) echo "reference_queue.sh: unknown lane '$lane' (shapes, bccd, shapes-reference or bccd-reference)" >&2; exit 2 ;;
 esac
