@@ -82,7 +82,9 @@ def _slice(cells: list, ratios: list[float] | None, spec: Path) -> list:
     have = sorted({c.ratio for c in cells})
     for r in ratios:
         if not any(math.isclose(r, h) for h in have):
-            raise ConfigError(f"{spec}: no cells at ratio {r:g} (the spec's ratios: {', '.join(f'{h:g}' for h in have)})")
+            raise ConfigError(
+                f"{spec}: no cells at ratio {r:g} (the spec's ratios: {', '.join(f'{h:g}' for h in have)})"
+            )
     return [c for c in cells if any(math.isclose(c.ratio, r) for r in ratios)]
 
 
