@@ -255,3 +255,23 @@ def test_tables_other_results_made_are_not_overwritten_and_the_index_keeps_them(
     assert (out / "shapes__yolov3-tiny__quick.md").read_text() == kept
     assert main(["leaderboard", str(clash), "--out", str(out), "--no-plots", "--overwrite"]) == 0
     assert "9.00" in (out / "shapes__yolov3-tiny__quick.md").read_text()
+
+
+def test_features_another_cell_extracted_are_charged_to_the_row_that_reused_them(tmp_path):
+    root = tmp_path / "results"
+    for seed in range(3):
+        for method in ("random", "kcenter", "herding"):
+            fake_result(root, method, 0.01, seed, 1.0 + seed)
+    for f in root.rglob("result.json"):
+        r = json.loads(f.read_text())
+        method, seed = r["config"]["method"], r["config"]["seed"]
+        if method != "random":  # kcenter ran first at each seed and extracted the features herding then read
+            first = method == "kcenter"
+            r["condensed"]["manifest"]["features"] = {"cache_key": f"k{seed}", "cached": not first}
+            r["condensed"]["manifest"]["feature_s"] = 17.0 if first else 0.01
+        r["condensed"]["timings"] = {"condense_s": {"random": 0.0, "kcenter": 18.0, "herding": 0.03}[method]}
+        f.write_text(json.dumps(r))
+    summary = summarise(load_results(root))[0].summary.set_index("label")
+    assert summary.loc["kcenter", "condense_s_mean"] == pytest.approx(18.0)
+    assert summary.loc["herding", "condense_s_mean"] == pytest.approx(0.03 + 17.0 - 0.01)
+    assert summary.loc["random", "condense_s_mean"] == pytest.approx(0.0)
