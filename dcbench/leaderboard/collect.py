@@ -96,9 +96,12 @@ def _charge_shared_features(frame: pd.DataFrame) -> pd.DataFrame:
     made = ~frame["_features_cached"] & frame["_features"].notna() & feature_s.notna()
     extract_s = feature_s[made].groupby(frame.loc[made, "_features"]).first()
     reused = frame["_features_cached"] & frame["_features"].isin(extract_s.index) & frame["condense_s"].notna()
+    frame = frame.drop(columns=["_features_cached", "_feature_s"])
+    if not reused.any():
+        return frame.drop(columns=["_features"])
     charge = frame.loc[reused, "_features"].map(extract_s) - feature_s[reused].fillna(0.0)
     frame.loc[reused, "condense_s"] = frame.loc[reused, "condense_s"].astype(float) + charge
-    return frame.drop(columns=["_features", "_features_cached", "_feature_s"])
+    return frame.drop(columns=["_features"])
 
 
 def load_results(root: str | Path) -> pd.DataFrame:
