@@ -19,9 +19,9 @@ case $lane in
   bccd)
     $DCBENCH matrix leaderboards/specs/bccd-dcod.toml --out leaderboards/results/bccd-quick
     $DCBENCH matrix leaderboards/specs/bccd-od3.toml --out leaderboards/results/bccd-quick ;;
-  # the final reference tables (issue #15), under the student rule the budget curve chose: a separate table
-  # a ratio at a time, the lowest first, and the ablation (all at 1 %) right after it: the done-criteria are read
-  # at the lowest ratio, and a sitting that ends mid-way leaves whole slices, not every ratio half-done
+  # the final reference tables (issue #15), under the student rule the budget curve chose, a ratio at a time and
+  # the lowest first (shapes: the ablation, all at 1 %, right after it): the done-criteria are read at the lowest
+  # ratio, and a sitting that ends mid-way leaves whole slices, not every ratio half-done
   shapes-reference)
     REF="leaderboards/specs/shapes-reference.toml --out leaderboards/results/shapes-reference --ratio 1"
     $DCBENCH matrix $REF --ratio 0.01

@@ -92,16 +92,15 @@ def _charge_shared_features(frame: pd.DataFrame) -> pd.DataFrame:
     """A selection method that read features another cell extracted (K-Center and Herding share the teacher's
     features of the pool) is charged the extraction it reused, as measured by the cell that ran it: otherwise
     whichever of them runs second looks free, and the compute columns rank run order, not methods."""
-    feature_s = pd.to_numeric(frame["_feature_s"], errors="coerce")
-    made = ~frame["_features_cached"] & frame["_features"].notna() & feature_s.notna()
-    extract_s = feature_s[made].groupby(frame.loc[made, "_features"]).first()
-    reused = frame["_features_cached"] & frame["_features"].isin(extract_s.index) & frame["condense_s"].notna()
-    frame = frame.drop(columns=["_features_cached", "_feature_s"])
-    if not reused.any():
-        return frame.drop(columns=["_features"])
-    charge = frame.loc[reused, "_features"].map(extract_s) - feature_s[reused].fillna(0.0)
-    frame.loc[reused, "condense_s"] = frame.loc[reused, "condense_s"].astype(float) + charge
-    return frame.drop(columns=["_features"])
+    key, cached = frame.pop("_features"), frame.pop("_features_cached")
+    feature_s = pd.to_numeric(frame.pop("_feature_s"), errors="coerce")
+    made = ~cached & key.notna() & feature_s.notna()
+    extract_s = feature_s[made].groupby(key[made]).first()
+    reused = cached & key.isin(extract_s.index) & frame["condense_s"].notna()
+    if reused.any():
+        frame["condense_s"] = pd.to_numeric(frame["condense_s"])
+        frame.loc[reused, "condense_s"] += key[reused].map(extract_s) - feature_s[reused].fillna(0.0)
+    return frame
 
 
 def load_results(root: str | Path) -> pd.DataFrame:

@@ -341,14 +341,15 @@ def _resolution(s: pd.DataFrame, ratios: list[float]) -> str:
     if lowest.empty:
         return ""
     rows = lowest.sort_values("vs_random_half_width")
-    hw = [float(v) for v in rows["vs_random_half_width"]]
-    median = rows.iloc[len(hw) // 2]
+    median = rows.iloc[len(rows) // 2]
+    half = float(median["vs_random_half_width"])
     line = (
-        f"Resolution at {_pct(ratios[0])}: the paired 95 % intervals' half-width is {hw[len(hw) // 2]:.2f} mAP "
-        f"(median of {len(hw)} rows; largest {hw[-1]:.2f}): differences smaller than that are ties."
+        f"Resolution at {_pct(ratios[0])}: the paired 95 % intervals' half-width is {half:.2f} mAP "
+        f"(median of {len(rows)} rows; largest {float(rows['vs_random_half_width'].iloc[-1]):.2f}): differences "
+        "smaller than that are ties."
     )
-    if hw[len(hw) // 2] <= RESOLUTION_AIM:
+    if half <= RESOLUTION_AIM:
         return line + f" That meets the reference tables' aim of ±{RESOLUTION_AIM:g}."
-    need = seeds_for(hw[len(hw) // 2], int(median["vs_random_n"]), RESOLUTION_AIM)
+    need = seeds_for(half, int(median["vs_random_n"]), RESOLUTION_AIM)
     more = f"about {need} paired seeds" if need else "more than 1000 paired seeds"
     return line + f" The aim of ±{RESOLUTION_AIM:g} would take {more} at the median row's spread."
