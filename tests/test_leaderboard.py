@@ -117,6 +117,15 @@ def test_markdown_is_shaped_like_the_paper(results):
     assert "– | –" in md and "nan" not in md  # dcod was not run at 2 %, and APl is undefined
 
 
+def test_a_row_run_on_fewer_seeds_than_the_table_names_them(results):
+    fake_result(results, "herding", 0.01, 0, 1.5)
+    fake_result(results, "herding", 0.01, 2, 3.5)
+    md = to_markdown(summarise(load_results(results))[1])
+    assert "| herding | 2.50 ± 1.41 (seeds 0 2) | 5.00 ± 2.83 |" in md and "(n=2: no interval)" in md
+    assert "| dcod | 4.00 ± 2.00 | 8.00 ± 4.00 |" in md  # a row with every seed of the table is left as it was
+    assert "mean ± sample std over seeds 0, 1, 2 (a row run on fewer names its seeds)" in md
+
+
 def test_csv_has_one_row_per_method_and_ratio(results):
     csv = to_csv(summarise(load_results(results))[1]).splitlines()
     assert csv[0].startswith("dataset,eval_detector,protocol,label,method,variant,condensed_with,full,ratio,budget")

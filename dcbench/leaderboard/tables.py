@@ -183,6 +183,11 @@ def _fmt(mean: float | None, std: float | None, n: int) -> str:
     return f"{mean:.2f}" if n < 2 else f"{mean:.2f} ± {std:.2f}"
 
 
+def _seed_list(s: pd.DataFrame) -> str:
+    """Every seed any row of the table ran, as the ``seeds`` column writes them ("0 1 2")."""
+    return " ".join(str(x) for x in sorted({int(x) for v in s["seeds"] for x in v.split()}))
+
+
 def _pct(ratio: float) -> str:
     return "–" if _missing(ratio) else f"{ratio * 100:g} %"  # no ratio: a set scored without a train set
 
@@ -218,10 +223,10 @@ def to_markdown(table: Table) -> str:
                 + " |"
             )
     lines += _ratioless_lines(s[ratioless])
-    seeds = sorted({int(x) for v in s["seeds"] for x in v.split()})
     lines += [
         "",
-        f"mean ± sample std over seeds {', '.join(map(str, seeds))}; COCO AP on a 0-100 scale; – means "
+        f"mean ± sample std over seeds {_seed_list(s).replace(' ', ', ')} (a row run on fewer names its seeds); "
+        "COCO AP on a 0-100 scale; – means "
         f"undefined (no objects of that size) or not run. ΔmAP vs Random: the mean of the per-seed differences "
         f"to Random at the same ratio and seed, with its 95 % t interval over those seeds (n = paired seeds; "
         f'{MIN_PAIRS} or more needed for an interval; "unpaired": no seed in common, Welch\'s interval). '
@@ -246,6 +251,7 @@ def _ratio_table(s: pd.DataFrame, ratios: list[float]) -> list[str]:
         budget = s.loc[(s["ratio"] == r) & ~s["full"], "budget"].iloc[0]
         header += [f"{_pct(r)} ({budget} img) {m}" for m in METRICS] + [f"{_pct(r)} ΔmAP vs Random [95 % CI]"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    table_seeds = _seed_list(s)
     for label in dict.fromkeys(s.loc[~s["full"], "label"]):
         cells = [label]
         for r in ratios:
@@ -255,6 +261,8 @@ def _ratio_table(s: pd.DataFrame, ratios: list[float]) -> list[str]:
                 continue
             row = hit.iloc[0]
             cells += [_fmt(row[f"{m}_mean"], row[f"{m}_std"], row["n_seeds"]) for m in METRICS]
+            if row["seeds"] != table_seeds:  # the footnote names the table's seeds; a row short of them says so
+                cells[-len(METRICS)] += f" (seed{'s' if row['n_seeds'] > 1 else ''} {row['seeds']})"
             cells.append(_delta_cell(row))
         lines.append("| " + " | ".join(cells) + " |")
     return lines
