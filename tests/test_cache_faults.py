@@ -87,6 +87,12 @@ def test_damaged_cached_features_are_extracted_again(teacher_setup, damage):
     again, record = image_features(train, "teacher", teacher=teacher, protocol=smoke, device="cpu", reporter=notes)
     assert not record["cached"] and np.array_equal(first, again)
     assert len(notes.notes) == 1 and "cached features" in notes.notes[0] and str(cached) in notes.notes[0]
+    # the entry keeps what its extraction took, so a cell that only reads it can still be charged that
+    _, read = image_features(train, "teacher", teacher=teacher, protocol=smoke, device="cpu")
+    assert read["cached"] and read["extract_s"] == record["extract_s"] > 0
+    cached.with_suffix(".cost.json").unlink()  # an entry cached before the cost was recorded
+    _, read = image_features(train, "teacher", teacher=teacher, protocol=smoke, device="cpu")
+    assert read["cached"] and "extract_s" not in read
 
 
 def test_a_truncated_image_in_the_built_in_dataset_is_regenerated_not_dropped(tmp_path, monkeypatch):

@@ -284,3 +284,20 @@ def test_features_another_cell_extracted_are_charged_to_the_row_that_reused_them
     assert summary.loc["kcenter", "condense_s_mean"] == pytest.approx(18.0)
     assert summary.loc["herding", "condense_s_mean"] == pytest.approx(0.03 + 17.0 - 0.01)
     assert summary.loc["random", "condense_s_mean"] == pytest.approx(0.0)
+
+
+def test_features_read_from_the_cache_are_charged_the_cost_the_cache_recorded(tmp_path):
+    # herding's results tree does not hold the kcenter cell that extracted its features: the cache's record serves
+    root = tmp_path / "results"
+    for seed in range(3):
+        for method in ("random", "herding"):
+            fake_result(root, method, 0.01, seed, 1.0 + seed)
+    for f in root.rglob("result.json"):
+        r = json.loads(f.read_text())
+        if r["config"]["method"] == "herding":
+            r["condensed"]["manifest"]["features"] = {"cache_key": "k", "cached": True, "extract_s": 20.0}
+            r["condensed"]["manifest"]["feature_s"] = 0.01
+            r["condensed"]["timings"] = {"condense_s": 0.03}
+        f.write_text(json.dumps(r))
+    summary = summarise(load_results(root))[0].summary.set_index("label")
+    assert summary.loc["herding", "condense_s_mean"] == pytest.approx(0.03 + 20.0 - 0.01)

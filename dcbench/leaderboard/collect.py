@@ -85,21 +85,25 @@ def _compute(r: Mapping[str, Any], full: bool) -> dict:
         "_features": features.get("cache_key"),
         "_features_cached": bool(features.get("cached")),
         "_feature_s": (condensed.get("manifest") or {}).get("feature_s"),
+        "_extract_s": features.get("extract_s"),
     }
 
 
 def _charge_shared_features(frame: pd.DataFrame) -> pd.DataFrame:
     """A selection method that read features another cell extracted (K-Center and Herding share the teacher's
-    features of the pool) is charged the extraction it reused, as measured by the cell that ran it: otherwise
-    whichever of them runs second looks free, and the compute columns rank run order, not methods."""
+    features of the pool) is charged the extraction it reused: otherwise whichever of them runs second looks free,
+    and the compute columns rank run order, not methods. The cost is the one the feature cache recorded with the
+    features; for features cached before it did, the one measured by the cell of this tree that extracted them."""
     key, cached = frame.pop("_features"), frame.pop("_features_cached")
     feature_s = pd.to_numeric(frame.pop("_feature_s"), errors="coerce")
+    recorded = pd.to_numeric(frame.pop("_extract_s"), errors="coerce")
     made = ~cached & key.notna() & feature_s.notna()
-    extract_s = feature_s[made].groupby(key[made]).first()
-    reused = cached & key.isin(extract_s.index) & frame["condense_s"].notna()
+    measured = key.map(feature_s[made].groupby(key[made]).first())
+    cost = recorded.where(recorded.notna(), measured)
+    reused = cached & cost.notna() & frame["condense_s"].notna()
     if reused.any():
         frame["condense_s"] = pd.to_numeric(frame["condense_s"])
-        frame.loc[reused, "condense_s"] += key[reused].map(extract_s) - feature_s[reused].fillna(0.0)
+        frame.loc[reused, "condense_s"] += cost[reused] - feature_s[reused].fillna(0.0)
     return frame
 
 

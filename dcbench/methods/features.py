@@ -13,7 +13,9 @@ so several ratios and methods reuse one extraction.
 
 from __future__ import annotations
 
+import json
 import logging
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+COST_SUFFIX = ".cost.json"  # beside <key>.npy: how long its extraction took
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -113,7 +116,23 @@ def image_features(
     feats = _load_cached(cached, len(dataset), reporter)
     if feats is not None:
         log.info("features %s: cached", key)
-        return feats, {**record, "cached": True, "dim": int(feats.shape[1])}
+        return feats, {**record, "cached": True, "dim": int(feats.shape[1]), **_extraction_cost(cached)}
+    started = time.perf_counter()
+    feats = _extract(kind, path, dataset, teacher=teacher, protocol=protocol, device=device, reporter=reporter)
+    extract_s = round(time.perf_counter() - started, 3)
+
+    # the array and its cost first, its checksum last: an entry without a checksum is incomplete and made again
+    def save(tmp: Path) -> None:
+        with open(tmp, "wb") as f:  # a file object: np.save would add ".npy" to a path
+            np.save(f, feats)
+
+    atomic_write(cached, save)
+    atomic_write_text(cached.with_suffix(COST_SUFFIX), json.dumps({"extract_s": extract_s}))
+    atomic_write_text(cached.with_suffix(".sha256"), sha256_file(cached))
+    return feats, {**record, "cached": False, "dim": int(feats.shape[1]), "extract_s": extract_s}
+
+
+def _extract(kind: str, path: Path | None, dataset: DetectionDataset, *, teacher, protocol, device, reporter):
     if kind == "teacher":
         feats = teacher.backend.features(
             teacher.checkpoint, dataset, protocol=protocol, device=device, reporter=reporter
@@ -124,15 +143,17 @@ def image_features(
     feats = np.ascontiguousarray(feats, dtype=np.float32)
     if feats.shape[0] != len(dataset) or not np.isfinite(feats).all():
         raise RuntimeError(f"feature extractor returned {feats.shape} (non-finite values?) for {len(dataset)} images")
+    return feats
 
-    # the array first, its checksum last: an entry without a checksum is incomplete and made again
-    def save(tmp: Path) -> None:
-        with open(tmp, "wb") as f:  # a file object: np.save would add ".npy" to a path
-            np.save(f, feats)
 
-    atomic_write(cached, save)
-    atomic_write_text(cached.with_suffix(".sha256"), sha256_file(cached))
-    return feats, {**record, "cached": False, "dim": int(feats.shape[1])}
+def _extraction_cost(cached: Path) -> dict:
+    """What the extraction a cached entry holds took (``extract_s``), so that every cell that reads it can be
+    charged it; {} for an entry written before dcbench recorded it, or whose record is unreadable."""
+    try:
+        extract_s = json.loads(cached.with_suffix(COST_SUFFIX).read_text())["extract_s"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    return {"extract_s": float(extract_s)} if isinstance(extract_s, (int, float)) else {}
 
 
 def _load_cached(cached: Path, n: int, reporter) -> np.ndarray | None:
@@ -154,6 +175,6 @@ def _load_cached(cached: Path, n: int, reporter) -> np.ndarray | None:
         return feats
     if reporter is not None:
         reporter.note(f"{cached}: cached features {problem}; extracting them again")
-    cached.unlink(missing_ok=True)
-    checksum.unlink(missing_ok=True)
+    for damaged in (cached, checksum, cached.with_suffix(COST_SUFFIX)):
+        damaged.unlink(missing_ok=True)
     return None

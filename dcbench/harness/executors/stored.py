@@ -142,6 +142,7 @@ def _pull_condensed(store: Store, out: Path, name: str) -> bool:
 def _pull_features(store: Store) -> None:
     """Every cached feature array the store has and this node lacks (each is written once, by content key)."""
     from dcbench.cache import cache_dir
+    from dcbench.methods.features import COST_SUFFIX
 
     fs, folder = store.cache_fs, f"{store.cache_root}/features"
     local = cache_dir("features")
@@ -150,8 +151,11 @@ def _pull_features(store: Store) -> None:
         name = digest_key.rsplit("/", 1)[-1]
         if digest is None or ((local / name).is_file() and (local / name).read_bytes() == digest):
             continue
-        array_key = digest_key[: -len(".sha256")] + ".npy"
-        _download(fs, array_key, local / (name[: -len(".sha256")] + ".npy"))
+        stem = name[: -len(".sha256")]
+        _download(fs, digest_key[: -len(".sha256")] + ".npy", local / f"{stem}.npy")
+        cost = store.read(fs, digest_key[: -len(".sha256")] + COST_SUFFIX)  # absent for entries made before it
+        if cost is not None:
+            atomic_write_bytes(local / f"{stem}{COST_SUFFIX}", cost)
         atomic_write_bytes(local / name, digest)  # last: the array beside it is complete
 
 
@@ -199,10 +203,14 @@ def push_changed(store: Store, out: Path, before: dict[Path, bytes]) -> None:
 
 
 def _push_features(store: Store, digest: Path) -> None:
+    from dcbench.methods.features import COST_SUFFIX
+
     fs, key = store.cache_fs, f"{store.cache_root}/features/{digest.stem}"
     if store.read(fs, f"{key}.sha256") == digest.read_bytes():
         return
     if fs.exists(f"{key}.sha256"):
         fs.rm_file(f"{key}.sha256")
     store.put(fs, digest.with_suffix(".npy"), f"{key}.npy")
+    if digest.with_suffix(COST_SUFFIX).is_file():
+        store.put(fs, digest.with_suffix(COST_SUFFIX), f"{key}{COST_SUFFIX}")
     store.put(fs, digest, f"{key}.sha256")  # last: an array without its digest is incomplete
