@@ -181,6 +181,10 @@ def test_leaderboard_command_writes_and_checks(results, tmp_path, capsys):
         "README.md" in names and "shapes__yolov3-tiny__quick.md" in names and "shapes__yolov3-tiny__quick.png" in names
     )
     assert (out / "shapes__yolov3-tiny__quick.png").read_bytes()[:4] == b"\x89PNG"
+    # the index says how far each table has got: 3 seeds x (random, dcod, its ablation at 1 %, random at 2 %, full)
+    index = (out / "README.md").read_text()
+    assert "from `../results`; 15 cells, 3 rows at 1 %, 2 %, seeds 0 1 2" in index
+    assert "from `../results`; 1 cell, 1 row at 1 %, seed 0" in index  # random evaluated with faster-rcnn
     assert main(["leaderboard", str(results), "--out", str(out), "--check"]) == 0
     fake_result(results, "uniform", 0.01, 0, 3.0)  # a new result makes the checked-in tables stale
     capsys.readouterr()

@@ -49,6 +49,16 @@ class Table:
         spelled = f" ({self.protocol_text})" if self.protocol_text and self.protocol_text != self.protocol else ""
         return f"{self.dataset} · evaluated with {self.eval_detector} · protocol {self.protocol}{spelled}"
 
+    @property
+    def coverage(self) -> str:
+        """What the table holds so far, for the index: a table being filled in a sitting at a time says so."""
+        s = self.summary
+        ratios = sorted(s.loc[~s["full"] & s["ratio"].notna(), "ratio"].unique())
+        rows = s.loc[~s["full"], "label"].nunique()
+        at = f" at {', '.join(_pct(r) for r in ratios)}" if ratios else ""
+        seeds = _seed_list(s)
+        return f"{_count(self.n_cells, 'cell')}, {_count(rows, 'row')}{at}, seed{'s' * (' ' in seeds)} {seeds}"
+
 
 def _mean_std(values: pd.Series) -> tuple[float | None, float | None]:
     vals = [float(v) for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
@@ -181,6 +191,10 @@ def _fmt(mean: float | None, std: float | None, n: int) -> str:
     if _missing(mean):
         return "–"
     return f"{mean:.2f}" if n < 2 else f"{mean:.2f} ± {std:.2f}"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _seed_list(s: pd.DataFrame) -> str:
