@@ -15,6 +15,7 @@ def plot_ratio_sweep(table: Table, path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.transforms import ScaledTranslation
 
     s = table.summary[table.summary["ratio"].notna()]  # a set with no ratio has no place on the ratio axis
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.4), constrained_layout=True)
@@ -23,12 +24,27 @@ def plot_ratio_sweep(table: Table, path: Path) -> None:
     styles = {label: {"color": f"C{i % 10}", "marker": "osD^vP"[i // 10 % 6]} for i, label in enumerate(labels)}
     ratios = sorted(s.loc[~s["full"], "ratio"].unique())
     for ax, metric in zip(axes, ("mAP", "AP50")):
-        for label in styles:
+        for i, label in enumerate(styles):
             rows = s[(s["label"] == label) & s[f"{metric}_mean"].notna()].sort_values("ratio")
             if rows.empty:
                 continue
             x = rows["ratio"] * 100
             mean, half = rows[f"{metric}_mean"].astype(float), _mean_half_width(rows, metric)
+            if len(rows) == 1:  # one ratio (an ablation row, a table's first slice): a band there has no width
+                dodge = ScaledTranslation((i - (len(styles) - 1) / 2) * 5 / 72, 0, fig.dpi_scale_trans)
+                ax.errorbar(
+                    x,
+                    mean,
+                    yerr=half,
+                    linestyle="none",
+                    capsize=3,
+                    label=label,
+                    transform=ax.transData + dodge,
+                    **styles[label],
+                )
+                top, bottom = float(mean.iloc[0]) + half[0], float(mean.iloc[0]) - half[0]
+                ax.update_datalim([(float(x.iloc[0]), top), (float(x.iloc[0]), bottom)])  # a shifted bar sets none
+                continue
             ax.plot(x, mean, label=label, **styles[label])
             ax.fill_between(x, mean - half, mean + half, color=styles[label]["color"], alpha=0.15, linewidth=0)
         for _, row in s[s["full"]].iterrows():
