@@ -38,6 +38,28 @@ def test_estimate_by_hand(tmp_path):
     assert "no measured cost for ultralytics:yolo-nobody.yaml" in text
 
 
+def test_a_teacher_the_cache_holds_is_not_counted(tmp_path, monkeypatch):
+    # an ablation spec shares its teachers with the main spec; none of its own cells has used them yet
+    from dcbench.cache import cache_dir
+    from dcbench.data.spec import load_dataset, resolve_train_test
+    from dcbench.harness.cell import make_detector
+    from dcbench.harness.teacher import teacher_key
+
+    monkeypatch.setenv("DCBENCH_CACHE", str(tmp_path / "cache"))
+    smoke = get_protocol("smoke")
+    split = resolve_train_test(load_dataset(DATA), None)
+    fingerprints = {(DATA, None): (split.train.fingerprint(), split.test.fingerprint())}
+    cells = _cells(smoke)[1:]  # random and dcod; dcod needs the seed-0 teacher
+    pending = {c.cell_name(): "pending" for c in cells}
+    sizes = {DATA: len(split.train)}
+    assert estimate(cells, pending, sizes, tmp_path, fingerprints).teacher_s > 0
+    root = cache_dir("teachers") / teacher_key(split.train, make_detector("yolov3-tiny").name, smoke, 0)
+    root.mkdir(parents=True)
+    (root / "teacher.json").write_text("{}")  # what fetch_teacher writes last
+    assert estimate(cells, pending, sizes, tmp_path, fingerprints).teacher_s == 0
+    assert estimate(cells, pending, sizes, tmp_path).teacher_s > 0  # without fingerprints it cannot tell
+
+
 def test_seconds_per_step_learned_from_finished_results(tmp_path):
     cell = tmp_path / "c"
     cell.mkdir()

@@ -150,7 +150,8 @@ def _run(todo: list, out: Path | str, executor: str, device: str | None, options
 def _estimate(matrix_spec, cells, states, out: Path):
     from dcbench.harness.estimate import estimate
 
-    return estimate(cells, states, matrix_spec.train_sizes, out)  # sizes taken when the spec was checked
+    # sizes and fingerprints taken when the spec was checked
+    return estimate(cells, states, matrix_spec.train_sizes, out, matrix_spec.fingerprints)
 
 
 def register(app: typer.Typer) -> None:

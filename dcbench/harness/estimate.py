@@ -90,9 +90,30 @@ def _teacher_key(c) -> tuple:
     return c.dataset, make_detector(c.evaluation_detector if c.student_is_teacher() else c.detector).name, c.seed
 
 
-def estimate(cells: list, states: dict[str, str], sizes: dict[str, int], out: Path) -> Estimate:
-    """``cells`` with their ``states`` (by cell name); ``sizes``: train-split size per dataset spec. A teacher that
-    a finished cell used is taken as cached."""
+def _cached_teachers(cells: list, sizes: dict[str, int], fingerprints: dict) -> set[tuple]:
+    """The teachers of ``cells`` that this machine's cache already holds (a spec that shares its teachers with
+    another one, such as an ablation, trains none of them)."""
+    from dcbench.harness.teacher import teacher_in_cache, teacher_key_for
+
+    found = set()
+    for c in cells:
+        fingerprint = fingerprints.get((c.dataset, c.test_dataset), (None,))[0]
+        if fingerprint is None or not (c.student_is_teacher() or c.uses_teacher()):
+            continue
+        key = _teacher_key(c)
+        if key not in found and teacher_in_cache(
+            teacher_key_for(fingerprint, sizes[c.dataset], key[1], c.protocol, c.seed)
+        ):
+            found.add(key)
+    return found
+
+
+def estimate(
+    cells: list, states: dict[str, str], sizes: dict[str, int], out: Path, fingerprints: dict | None = None
+) -> Estimate:
+    """``cells`` with their ``states`` (by cell name); ``sizes``: train-split size per dataset spec;
+    ``fingerprints``: (train, test) fingerprints per (dataset, test dataset). A teacher is taken as cached when a
+    finished cell used it or this machine's teacher cache holds it."""
     from dcbench.harness.cell import make_detector, make_method
     from dcbench.methods.base import budget_for
 
@@ -100,6 +121,7 @@ def estimate(cells: list, states: dict[str, str], sizes: dict[str, int], out: Pa
     est = Estimate()
     done = [c for c in cells if states[c.cell_name()] == "done"]
     teachers = {_teacher_key(c) for c in done if c.student_is_teacher() or c.uses_teacher()}
+    teachers |= _cached_teachers(cells, sizes, fingerprints or {})
     # a condensed set is made once and shared (both label modes of a row train on one set): counted once
     made = {c.condense_name() for c in done if not c.student_is_teacher()}
     for c in cells:

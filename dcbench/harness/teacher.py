@@ -45,9 +45,19 @@ NOT_TEACHER_FIELDS = (
 
 
 def teacher_key(train: DetectionDataset, detector_name: str, protocol: TrainProtocol, seed: int) -> str:
+    return teacher_key_for(train.fingerprint(), len(train), detector_name, protocol, seed)
+
+
+def teacher_key_for(fingerprint: str, n_train: int, detector_name: str, protocol: TrainProtocol, seed: int) -> str:
+    """:func:`teacher_key` from a train set's fingerprint and size, for a caller that holds only those."""
     values = {k: v for k, v in asdict(protocol).items() if k not in NOT_TEACHER_FIELDS}
-    values["full_set_epochs"] = protocol.epochs_for(len(train))
-    return stable_hash({"data": train.fingerprint(), "detector": detector_name, "protocol": values, "seed": seed}, 16)
+    values["full_set_epochs"] = protocol.epochs_for(n_train)
+    return stable_hash({"data": fingerprint, "detector": detector_name, "protocol": values, "seed": seed}, 16)
+
+
+def teacher_in_cache(key: str) -> bool:
+    """Whether this machine's cache holds teacher ``key`` complete (its record written last); not verified."""
+    return (cache_dir("teachers") / key / "teacher.json").is_file()
 
 
 def fetch_teacher(
