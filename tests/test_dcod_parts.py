@@ -191,3 +191,23 @@ def test_config_defaults_are_the_papers_and_options_are_checked():
     with pytest.raises(ConfigError, match="unknown dcod option"):
         DCODConfig.from_options(fdb=False)
     assert DCODConfig.from_options(fbd="false", snapshots="0,10").fbd is False
+
+
+def test_ipe_coverage_counts_objects_shown_without_a_box_by_hand():
+    import importlib.util
+    from pathlib import Path
+
+    from dcbench.methods.dcod.forge import Source
+    from dcbench.methods.dcod.ipe import View
+
+    path = Path(__file__).parents[1] / "benchmarks" / "ipe_coverage.py"
+    spec = importlib.util.spec_from_file_location("ipe_coverage", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    # a 50 px window of a 100 px source: one box wholly inside, one with a quarter of it showing (10 x 20 of 40 x 20)
+    boxes = torch.tensor([[10.0, 10, 30, 30], [40, 10, 80, 30]])
+    source = Source(torch.zeros(3, 100, 100), boxes, torch.tensor([0, 1]))
+    views = {(0, 1): View((0, 0, 50, 50), (0, 0, 50, 50))}
+    shown, kept, bare, area, bare_area = bench.stage_counts([source], views, 1, 0.5)
+    assert (shown, kept, bare, area, bare_area) == (2, 1, 1, 400 + 200, 200)
+    assert bench.stage_counts([source], views, 1, 0.25)[2] == 0  # a quarter shows: labelled at min_visible 0.25
