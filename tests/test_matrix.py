@@ -337,9 +337,10 @@ def test_results_made_with_other_protocol_values_or_method_defaults_are_stale(tm
         )
     )
     assert cell_state(tmp_path, random_cell) == "done"
-    # DCOD before version 2 (squared R_bn by default, unpaired starts): stale even where every option matches
+    # DCOD before version 3 (squared R_bn by default and unpaired starts before 2; half a cut box needed to show
+    # before 3): stale even where every option matches
     unversioned = {k: v for k, v in now["method"].items() if k != "version"}
-    assert now["method"]["version"] == 2 and state_with(now["protocol"], unversioned) == "stale"
+    assert now["method"]["version"] == 3 and state_with(now["protocol"], unversioned) == "stale"
     old_default = {k: v for k, v in unversioned.items() if k not in ("first_bn_coef", "ipe_fit")}
     assert state_with(now["protocol"], {**old_default, "bn_reduction": "sum"}) == "stale"
 

@@ -36,7 +36,7 @@ class OD3Config:
     max_crop: float = 0.25  # crop side cap as a fraction of the canvas side: 144 x 121 on 484 x 578 is ~1/4
     scale: float = 1.0  # crop rescale before the cap
     # -- dcbench: a box a later paste covers is kept while this fraction of it still shows ---------------------
-    min_visible: float = 0.5  # the value DCOD's ipe_min_visible uses for boxes its crop windows cut
+    min_visible: float = 0.5  # a box later pastes cover is kept while this share of it shows (dcbench's choice)
     # -- screening (spec) --------------------------------------------------------------------------------------
     screen: bool = True  # the published method screens (--apply-screen-iter)
     screen_iou: float = 0.25  # a pasted box survives when a prediction overlaps it at IoU > this
