@@ -126,6 +126,34 @@ def test_a_row_run_on_fewer_seeds_than_the_table_names_them(results):
     assert "mean ± sample std over seeds 0, 1, 2 (a row run on fewer names its seeds)" in md
 
 
+def test_a_row_made_by_an_older_version_of_its_method_is_marked_stale(tmp_path):
+    import json as _json
+
+    from dcbench.harness.cell import make_method
+
+    root = tmp_path / "results"
+    now = _json.loads(_json.dumps(make_method("dcod", {}).describe(), default=str))
+    older = {**now, "ipe_min_visible": 0.5, "version": now["version"] - 1}
+    for seed in range(3):
+        fake_result(root, "random", 0.01, seed, 1.0)
+        fake_result(root, "dcod", 0.01, seed, 2.0)
+        fake_result(root, "dcod", 0.01, seed, 3.0, variant={"iterations": 3})
+        fake_result(root, "nosuchmethod", 0.01, seed, 4.0)  # not installed here: nothing to compare with
+    for f in root.rglob("result.json"):
+        r = _json.loads(f.read_text())
+        method, variant = r["config"]["method"], r["method"]["variant"]
+        if method == "dcod":
+            r["method"]["options"] = {**(older if not variant else now), **variant}
+        elif method == "nosuchmethod":
+            r["method"]["options"] = {"version": 1}
+        f.write_text(_json.dumps(r))
+    table = summarise(load_results(root))[0]
+    assert set(table.summary["label"]) == {"random", "dcod [stale]", "dcod (iterations=3)", "nosuchmethod"}
+    md = to_markdown(table)
+    assert "| dcod [stale] | 2.00 ± 0.00 |" in md and "+1.00 [" in md  # still compared with Random, seed by seed
+    assert "settings have changed since (dcod: ipe_min_visible, version)" in md
+
+
 def test_csv_has_one_row_per_method_and_ratio(results):
     csv = to_csv(summarise(load_results(results))[1]).splitlines()
     assert csv[0].startswith("dataset,eval_detector,protocol,label,method,variant,condensed_with,full,ratio,budget")

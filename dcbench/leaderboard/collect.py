@@ -58,6 +58,38 @@ def row_label(
     return label
 
 
+STALE_SUFFIX = " [stale]"
+
+
+def method_drift(record: Mapping, memo: dict) -> list[str]:
+    """The method settings a result was made with that the installed method no longer runs with (a default or
+    its behaviour changed since: its record ``version``): such a result is not the method as it is now, and
+    ``dcbench matrix`` reruns it. Empty when current, when the result records no method settings, or when the
+    method is not installed here to ask. ``memo`` keeps each (method, options) pair's current settings."""
+    from dcbench.harness.staleness import settings_drift
+
+    cfg, recorded = record["config"], (record.get("method") or {}).get("options")
+    if not recorded:
+        return []
+    key = (cfg["method"], json.dumps(cfg.get("method_options") or {}, sort_keys=True, default=str))
+    if key not in memo:
+        memo[key] = _current_method_settings(cfg["method"], cfg.get("method_options") or {})
+    if memo[key] is None:
+        return []
+    return [d.split(".", 1)[1] for d in settings_drift({"method": recorded}, {"method": memo[key]})]
+
+
+def _current_method_settings(name: str, options: dict) -> dict | None:
+    from dcbench.errors import DcbenchError
+    from dcbench.harness.cell import make_method
+
+    try:
+        describe = getattr(make_method(name, options), "describe", None)
+    except DcbenchError:  # a plugin not installed here, or options it no longer takes
+        return None
+    return json.loads(json.dumps(describe() if describe else {}, default=str))
+
+
 def protocol_text(protocol: dict) -> str:
     """``quick`` or, for a protocol with overrides, ``quick with min_iterations=1500``: what the id's digest hides."""
     overrides = protocol.get("overrides") or {}
@@ -111,7 +143,8 @@ def load_results(root: str | Path) -> pd.DataFrame:
     root = Path(root)
     if not root.is_dir():
         raise DatasetError(root, "results folder not found")
-    rows = []
+    rows: list[dict] = []
+    current: dict[tuple[str, str], dict | None] = {}  # each (method, options)'s settings now: method_drift's memo
     for f in sorted(root.rglob(RESULT_FILE)):
         r = read_result_record(f)
         try:
@@ -123,6 +156,7 @@ def load_results(root: str | Path) -> pd.DataFrame:
             full = r["condensed"].get("manifest", {}).get("kind") == FULL_KIND
             variant = r["method"].get("variant", {})
             labels = label_setting(r)
+            drift = method_drift(r, current)
             rows.append(
                 {
                     "dataset": (cfg.get("dataset_id") or cfg["dataset"] or NO_TRAIN_SET)
@@ -131,8 +165,12 @@ def load_results(root: str | Path) -> pd.DataFrame:
                     "protocol": cfg["protocol"]["protocol_id"],
                     "protocol_text": protocol_text(cfg["protocol"]),
                     # a result may name its own row (dcbench eval's "external:<set>"); else it follows from the method
-                    "label": r["method"].get("label")
-                    or row_label(cfg["method"], variant, condensed_with, eval_detector, full, labels),
+                    "label": (
+                        r["method"].get("label")
+                        or row_label(cfg["method"], variant, condensed_with, eval_detector, full, labels)
+                    )
+                    + (STALE_SUFFIX if drift else ""),
+                    "stale": ", ".join(drift),
                     # which Random row a row is compared with: the one trained on labels of the same kind
                     "labels": setting_text(*labels),
                     "method": cfg["method"],

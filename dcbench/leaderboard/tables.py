@@ -37,6 +37,7 @@ class Table:
     n_cells: int = 0
     fixed_sets: tuple[str, ...] = ()  # labels of rows that are one set whatever the seed (dcbench eval's)
     relabelled: tuple[str, ...] = ()  # labels of rows whose students trained on other than the stored boxes
+    stale: tuple[tuple[str, str], ...] = ()  # (method, its settings that changed since) where rows are stale
 
     @property
     def slug(self) -> str:
@@ -148,6 +149,7 @@ def summarise(frame: pd.DataFrame) -> list[Table]:
                 n_cells=len(group),
                 fixed_sets=tuple(sorted(set(group.loc[group["fixed_set"], "label"]))) if "fixed_set" in group else (),
                 relabelled=tuple(sorted(lb for lb, mode in setting.items() if mode != STORED)),
+                stale=_stale_rows(group),
             )
         )
     return tables
@@ -181,6 +183,16 @@ def _comparisons(
         pair = r["label"] not in fixed
         out.append(compare(per_seed(r["label"], r["ratio"]), per_seed(ref, r["ratio"]), pair=pair))
     return out
+
+
+def _stale_rows(group: pd.DataFrame) -> tuple[tuple[str, str], ...]:
+    if "stale" not in group:
+        return ()
+    stale = group[group["stale"].fillna("") != ""]
+    changed = {
+        m: sorted({k for keys in cells for k in keys.split(", ")}) for m, cells in stale.groupby("method")["stale"]
+    }
+    return tuple((method, ", ".join(keys)) for method, keys in sorted(changed.items()))
 
 
 def _missing(v) -> bool:
@@ -252,6 +264,13 @@ def to_markdown(table: Table) -> str:
         lines += [_FIXED_SETS_NOTE, ""]
     if table.relabelled:  # only in tables that have such rows: the others stay as they were
         lines += [_RELABELLED_NOTE, ""]
+    if table.stale:
+        changed = "; ".join(f"{method}: {keys}" for method, keys in table.stale)
+        lines += [
+            f"Rows marked [stale] were made by an older version of their method, whose settings have changed since "
+            f"({changed}): they are not the method as it runs now. `dcbench matrix` on their spec reruns them.",
+            "",
+        ]
     resolution = _resolution(s, ratios)
     if resolution:
         lines += [resolution, ""]
