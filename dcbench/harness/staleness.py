@@ -18,11 +18,39 @@ def current_settings(config: CellConfig, method=None) -> dict:
     method = method if method is not None else make_method(config.method, config.method_options)
     from dcbench.protocols import METHOD_FIELDS
 
-    describe = getattr(method, "describe", None)
-    options = {k: v for k, v in (describe() if describe else {}).items() if k not in config._bookkeeping()}
     read = set(getattr(method, "protocol_fields", ()))
     protocol = {k: v for k, v in config.protocol.as_dict().items() if k not in METHOD_FIELDS or k in read}
-    return json.loads(json.dumps({"protocol": protocol, "method": options}, default=str))
+    return {"protocol": json.loads(json.dumps(protocol, default=str)), "method": method_settings(method)}
+
+
+def method_settings(method) -> dict:
+    """A method's full config (defaults included) as JSON values, less its bookkeeping options (they change how
+    it reports, not what it produces)."""
+    describe = getattr(method, "describe", None)
+    skip = set(getattr(method, "bookkeeping_options", ()))
+    return json.loads(
+        json.dumps({k: v for k, v in (describe() if describe else {}).items() if k not in skip}, default=str)
+    )
+
+
+def method_drift(record: ResultRecord, memo: dict) -> list[str]:
+    """The method settings a finished result was made with that the installed method no longer runs with (a
+    default or its behaviour changed since: its ``version``), for a reader of results alone (the leaderboard).
+    Empty when current, when the result records no method settings, or when the method is not installed here.
+    ``memo`` keeps each (method, options) pair's settings now."""
+    cfg, recorded = record["config"], (record.get("method") or {}).get("options")
+    if not recorded:
+        return []
+    options = cfg.get("method_options") or {}
+    key = (cfg["method"], json.dumps(options, sort_keys=True, default=str))
+    if key not in memo:
+        try:
+            memo[key] = method_settings(make_method(cfg["method"], options))
+        except DcbenchError:  # a plugin not installed here, or options it no longer takes
+            memo[key] = None
+    if memo[key] is None:
+        return []
+    return [d.split(".", 1)[1] for d in settings_drift({"method": recorded}, {"method": memo[key]})]
 
 
 def settings_drift(recorded: dict, now: dict) -> list[str]:

@@ -15,6 +15,7 @@ from dcbench.errors import DatasetError
 from dcbench.evaluation.coco_eval import METRICS
 from dcbench.harness.cell import FULL_KIND
 from dcbench.harness.labels import STORED, row_suffix, setting_text
+from dcbench.harness.staleness import method_drift
 
 REFERENCE_METHOD = "random"  # the paper's deltas are against Random
 NO_TRAIN_SET = "no train set"  # the dataset of a set scored by ``dcbench eval`` without --train (no ratio either)
@@ -58,36 +59,7 @@ def row_label(
     return label
 
 
-STALE_SUFFIX = " [stale]"
-
-
-def method_drift(record: Mapping, memo: dict) -> list[str]:
-    """The method settings a result was made with that the installed method no longer runs with (a default or
-    its behaviour changed since: its record ``version``): such a result is not the method as it is now, and
-    ``dcbench matrix`` reruns it. Empty when current, when the result records no method settings, or when the
-    method is not installed here to ask. ``memo`` keeps each (method, options) pair's current settings."""
-    from dcbench.harness.staleness import settings_drift
-
-    cfg, recorded = record["config"], (record.get("method") or {}).get("options")
-    if not recorded:
-        return []
-    key = (cfg["method"], json.dumps(cfg.get("method_options") or {}, sort_keys=True, default=str))
-    if key not in memo:
-        memo[key] = _current_method_settings(cfg["method"], cfg.get("method_options") or {})
-    if memo[key] is None:
-        return []
-    return [d.split(".", 1)[1] for d in settings_drift({"method": recorded}, {"method": memo[key]})]
-
-
-def _current_method_settings(name: str, options: dict) -> dict | None:
-    from dcbench.errors import DcbenchError
-    from dcbench.harness.cell import make_method
-
-    try:
-        describe = getattr(make_method(name, options), "describe", None)
-    except DcbenchError:  # a plugin not installed here, or options it no longer takes
-        return None
-    return json.loads(json.dumps(describe() if describe else {}, default=str))
+STALE_SUFFIX = " [stale]"  # a row made by an older version of its method (staleness.method_drift)
 
 
 def protocol_text(protocol: dict) -> str:
@@ -144,7 +116,7 @@ def load_results(root: str | Path) -> pd.DataFrame:
     if not root.is_dir():
         raise DatasetError(root, "results folder not found")
     rows: list[dict] = []
-    current: dict[tuple[str, str], dict | None] = {}  # each (method, options)'s settings now: method_drift's memo
+    current: dict[tuple[str, str], dict | None] = {}  # method_drift's memo: each (method, options)'s settings now
     for f in sorted(root.rglob(RESULT_FILE)):
         r = read_result_record(f)
         try:

@@ -151,9 +151,9 @@ def _pull_features(store: Store) -> None:
         name = digest_key.rsplit("/", 1)[-1]
         if digest is None or ((local / name).is_file() and (local / name).read_bytes() == digest):
             continue
-        stem = name[: -len(".sha256")]
-        _download(fs, digest_key[: -len(".sha256")] + ".npy", local / f"{stem}.npy")
-        cost = store.read(fs, digest_key[: -len(".sha256")] + COST_SUFFIX)  # absent for entries made before it
+        stem, remote = name[: -len(".sha256")], digest_key[: -len(".sha256")]
+        _download(fs, f"{remote}.npy", local / f"{stem}.npy")
+        cost = store.read(fs, remote + COST_SUFFIX)  # absent for entries made before it
         if cost is not None:
             atomic_write_bytes(local / f"{stem}{COST_SUFFIX}", cost)
         atomic_write_bytes(local / name, digest)  # last: the array beside it is complete
