@@ -152,6 +152,21 @@ def test_a_row_made_by_an_older_version_of_its_method_is_marked_stale(tmp_path):
     md = to_markdown(table)
     assert "| dcod [stale] | 2.00 ± 0.00 |" in md and "+1.00 [" in md  # still compared with Random, seed by seed
     assert "settings have changed since (dcod: ipe_min_visible, version)" in md
+    # the table's resolution is read from the rows that are the methods as they run now
+    assert "(median of 2 rows not stale; narrowest dcod (iterations=3), ±0.00;" in md
+
+
+def test_the_plot_draws_no_interval_under_three_seeds_and_stale_rows_hollow():
+    import pandas as pd
+
+    from dcbench.leaderboard.plot import mean_half_width, row_styles
+
+    rows = pd.DataFrame({"n_seeds": [1, 2, 3], "mAP_std": [None, 4.0, 1.0]})
+    # the tables show no interval under 3 seeds; t(0.975, 2) = 4.303 -> 4.303 * 1 / sqrt(3) = 2.48
+    assert [round(h, 2) for h in mean_half_width(rows, "mAP")] == [0.0, 0.0, 2.48]
+    styles = row_styles(["random", "dcod [stale]"])
+    assert "markerfacecolor" not in styles["random"] and styles["dcod [stale]"]["markerfacecolor"] == "white"
+    assert styles["random"]["color"] != styles["dcod [stale]"]["color"]
 
 
 def test_csv_has_one_row_per_method_and_ratio(results):

@@ -7,7 +7,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from dcbench.leaderboard.collect import STALE_SUFFIX
+from dcbench.leaderboard.stats import MIN_PAIRS
 from dcbench.leaderboard.tables import Table
+
+COCO_RANGE = (0.0, 100.0)  # an interval of the mean can reach past what AP can be; the axes stop there
 
 
 def plot_ratio_sweep(table: Table, path: Path) -> None:
@@ -18,10 +22,8 @@ def plot_ratio_sweep(table: Table, path: Path) -> None:
     from matplotlib.transforms import ScaledTranslation
 
     s = table.summary[table.summary["ratio"].notna()]  # a set with no ratio has no place on the ratio axis
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.4), constrained_layout=True)
-    labels = dict.fromkeys(s.loc[~s["full"], "label"])
-    # ten colours, then the next marker: a table with the ablation rows has more rows than a palette has colours
-    styles = {label: {"color": f"C{i % 10}", "marker": "osD^vP"[i // 10 % 6]} for i, label in enumerate(labels)}
+    fig, axes = plt.subplots(1, 3, figsize=(17, 4.4), layout="constrained")
+    styles = row_styles(dict.fromkeys(s.loc[~s["full"], "label"]))
     ratios = sorted(s.loc[~s["full"], "ratio"].unique())
     for ax, metric in zip(axes, ("mAP", "AP50")):
         for i, label in enumerate(styles):
@@ -29,18 +31,17 @@ def plot_ratio_sweep(table: Table, path: Path) -> None:
             if rows.empty:
                 continue
             x = rows["ratio"] * 100
-            mean, half = rows[f"{metric}_mean"].astype(float), _mean_half_width(rows, metric)
+            mean, half = rows[f"{metric}_mean"].astype(float), mean_half_width(rows, metric)
             if len(rows) == 1:  # one ratio (an ablation row, a table's first slice): a band there has no width
                 dodge = ScaledTranslation((i - (len(styles) - 1) / 2) * 5 / 72, 0, fig.dpi_scale_trans)
                 ax.errorbar(
                     x,
                     mean,
                     yerr=half,
-                    linestyle="none",
                     capsize=3,
                     label=label,
                     transform=ax.transData + dodge,
-                    **styles[label],
+                    **{**styles[label], "linestyle": "none"},
                 )
                 top, bottom = float(mean.iloc[0]) + half[0], float(mean.iloc[0]) - half[0]
                 ax.update_datalim([(float(x.iloc[0]), top), (float(x.iloc[0]), bottom)])  # a shifted bar sets none
@@ -56,14 +57,18 @@ def plot_ratio_sweep(table: Table, path: Path) -> None:
                     linewidth=1,
                     label=f"full train set ({row['budget']} img)",
                 )
+        low, high = ax.get_ylim()
+        ax.set_ylim(max(low, COCO_RANGE[0] - 2), min(high, COCO_RANGE[1] + 2))
         ax.set_xticks([r * 100 for r in ratios], [f"{r * 100:g}" for r in ratios])
         ax.set_xlabel("ratio (% of the train set)")
         ax.set_ylabel(f"{metric} (COCO, 0-100)")
         ax.set_title(metric)
         ax.grid(alpha=0.3)
     _difference_panel(axes[2], s, styles)
-    if axes[0].get_legend_handles_labels()[0]:  # a table of sets with no ratio has nothing on the ratio axis
-        axes[0].legend(fontsize=8)
+    handles, names = axes[0].get_legend_handles_labels()
+    if handles:  # a table of sets with no ratio has nothing on the ratio axis
+        # beside the panels, not in one: with ten rows a legend inside covers the points it names
+        fig.legend(handles, names, loc="outside right upper", fontsize=8)
     fig.suptitle(table.title, fontsize=10)
     from dcbench.io import atomic_write
 
@@ -73,13 +78,27 @@ def plot_ratio_sweep(table: Table, path: Path) -> None:
         plt.close(fig)
 
 
-def _mean_half_width(rows, metric: str):
-    """Half-width of the 95 % t interval of each row's mean over its seeds (0 with one seed: no band)."""
+def row_styles(labels) -> dict[str, dict]:
+    """A colour and marker per row; a stale row (an older version of its method) drawn hollow and dashed, so it
+    is not read as the method as it runs now."""
+    styles = {}
+    for i, label in enumerate(labels):
+        # ten colours, then the next marker: a table with the ablation rows has more rows than a palette has colours
+        style = {"color": f"C{i % 10}", "marker": "osD^vP"[i // 10 % 6]}
+        if label.endswith(STALE_SUFFIX):
+            style.update(markerfacecolor="white", linestyle="--")
+        styles[label] = style
+    return styles
+
+
+def mean_half_width(rows, metric: str) -> list[float]:
+    """Half-width of the 95 % t interval of each row's mean over its seeds; none (0) under the tables' minimum of
+    seeds, as the tables show none: with 2 seeds the t factor (12.7) draws a bar across the whole axis."""
     from dcbench.leaderboard.stats import t_quantile
 
     n = rows["n_seeds"].astype(int)
     std = rows[f"{metric}_std"].astype(float).fillna(0.0)
-    return [0.0 if k < 2 else t_quantile(k - 1) * sd / k**0.5 for k, sd in zip(n, std)]
+    return [0.0 if k < MIN_PAIRS else t_quantile(k - 1) * sd / k**0.5 for k, sd in zip(n, std)]
 
 
 def _difference_panel(ax, s, styles: dict) -> None:
@@ -97,7 +116,7 @@ def _difference_panel(ax, s, styles: dict) -> None:
         mean = mine["vs_random_mean"].astype(float)
         low = (mean - mine["vs_random_low"].astype(float)).fillna(0)
         high = (mine["vs_random_high"].astype(float) - mean).fillna(0)
-        ax.errorbar(x, mean, yerr=[low, high], linestyle="none", capsize=3, label=label, **styles[label])
+        ax.errorbar(x, mean, yerr=[low, high], capsize=3, label=label, **{**styles[label], "linestyle": "none"})
     ax.axhline(0, color="black", linewidth=1)
     ax.set_xticks(range(len(ratios)), [f"{r * 100:g} %" for r in ratios])
     ax.set_xlabel("ratio (% of the train set)")

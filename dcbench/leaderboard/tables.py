@@ -17,7 +17,7 @@ import pandas as pd
 
 from dcbench.evaluation.coco_eval import METRICS
 from dcbench.harness.labels import STORED
-from dcbench.leaderboard.collect import REFERENCE_METHOD
+from dcbench.leaderboard.collect import REFERENCE_METHOD, STALE_SUFFIX
 from dcbench.leaderboard.stats import MIN_PAIRS, Comparison, compare, seeds_for
 
 KEY = ("dataset", "eval_detector", "protocol")
@@ -378,16 +378,19 @@ def _resolution(s: pd.DataFrame, ratios: list[float]) -> str:
     """The table's resolution: how wide the paired intervals are at the lowest ratio."""
     if not ratios or "vs_random_kind" not in s:
         return ""
-    lowest = s[(s["ratio"] == ratios[0]) & (s["vs_random_kind"] == "paired")]
+    # a stale row is no longer the method as it runs: its spread says nothing about the table as it now reads
+    current = ~s["label"].str.endswith(STALE_SUFFIX)
+    lowest = s[(s["ratio"] == ratios[0]) & (s["vs_random_kind"] == "paired") & current]
     if lowest.empty:
         return ""
     rows = lowest.sort_values("vs_random_half_width")
     median = rows.iloc[len(rows) // 2]
     half = float(median["vs_random_half_width"])
+    narrowest = f"{rows['label'].iloc[0]}, ±{float(rows['vs_random_half_width'].iloc[0]):.2f}"
     line = (
         f"Resolution at {_pct(ratios[0])}: the paired 95 % intervals' half-width is {half:.2f} mAP "
-        f"(median of {len(rows)} rows; largest {float(rows['vs_random_half_width'].iloc[-1]):.2f}): differences "
-        "smaller than that are ties."
+        f"(median of {len(rows)} rows{' not stale' if not current.all() else ''}; narrowest {narrowest}; "
+        f"largest {float(rows['vs_random_half_width'].iloc[-1]):.2f}): differences smaller than that are ties."
     )
     if half <= RESOLUTION_AIM:
         return line + f" That meets the reference tables' aim of ±{RESOLUTION_AIM:g}."
