@@ -19,51 +19,14 @@ def plot_ratio_sweep(table: Table, path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.transforms import ScaledTranslation
 
     s = table.summary[table.summary["ratio"].notna()]  # a set with no ratio has no place on the ratio axis
     fig, axes = plt.subplots(1, 3, figsize=(17, 4.4), layout="constrained")
     styles = row_styles(dict.fromkeys(s.loc[~s["full"], "label"]))
     ratios = sorted(s.loc[~s["full"], "ratio"].unique())
     for ax, metric in zip(axes, ("mAP", "AP50")):
-        for i, label in enumerate(styles):
-            rows = s[(s["label"] == label) & s[f"{metric}_mean"].notna()].sort_values("ratio")
-            if rows.empty:
-                continue
-            x = rows["ratio"] * 100
-            mean, half = rows[f"{metric}_mean"].astype(float), mean_half_width(rows, metric)
-            if len(rows) == 1:  # one ratio (an ablation row, a table's first slice): a band there has no width
-                dodge = ScaledTranslation((i - (len(styles) - 1) / 2) * 5 / 72, 0, fig.dpi_scale_trans)
-                ax.errorbar(
-                    x,
-                    mean,
-                    yerr=half,
-                    capsize=3,
-                    label=label,
-                    transform=ax.transData + dodge,
-                    **{**styles[label], "linestyle": "none"},
-                )
-                top, bottom = float(mean.iloc[0]) + half[0], float(mean.iloc[0]) - half[0]
-                ax.update_datalim([(float(x.iloc[0]), top), (float(x.iloc[0]), bottom)])  # a shifted bar sets none
-                continue
-            ax.plot(x, mean, label=label, **styles[label])
-            ax.fill_between(x, mean - half, mean + half, color=styles[label]["color"], alpha=0.15, linewidth=0)
-        for _, row in s[s["full"]].iterrows():
-            if row[f"{metric}_mean"] == row[f"{metric}_mean"]:  # not NaN (undefined)
-                ax.axhline(
-                    row[f"{metric}_mean"],
-                    color="black",
-                    linestyle="--",
-                    linewidth=1,
-                    label=f"full train set ({row['budget']} img)",
-                )
-        low, high = ax.get_ylim()
-        ax.set_ylim(max(low, COCO_RANGE[0] - 2), min(high, COCO_RANGE[1] + 2))
+        _metric_panel(ax, s, metric, styles)
         ax.set_xticks([r * 100 for r in ratios], [f"{r * 100:g}" for r in ratios])
-        ax.set_xlabel("ratio (% of the train set)")
-        ax.set_ylabel(f"{metric} (COCO, 0-100)")
-        ax.set_title(metric)
-        ax.grid(alpha=0.3)
     _difference_panel(axes[2], s, styles)
     handles, names = axes[0].get_legend_handles_labels()
     if handles:  # a table of sets with no ratio has nothing on the ratio axis
@@ -76,6 +39,44 @@ def plot_ratio_sweep(table: Table, path: Path) -> None:
         atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110, metadata={"Software": None}))
     finally:
         plt.close(fig)
+
+
+def _metric_panel(ax, s, metric: str, styles: dict) -> None:
+    """One metric against the ratio: a line and interval band per row, the full train set as a dashed line."""
+    from matplotlib.transforms import ScaledTranslation
+
+    for i, label in enumerate(styles):
+        rows = s[(s["label"] == label) & s[f"{metric}_mean"].notna()].sort_values("ratio")
+        if rows.empty:
+            continue
+        x = rows["ratio"] * 100
+        mean, half = rows[f"{metric}_mean"].astype(float), mean_half_width(rows, metric)
+        if len(rows) == 1:  # one ratio (an ablation row, a table's first slice): a band there has no width
+            dodge = ScaledTranslation((i - (len(styles) - 1) / 2) * 5 / 72, 0, ax.figure.dpi_scale_trans)
+            ax.errorbar(
+                x,
+                mean,
+                yerr=half,
+                capsize=3,
+                label=label,
+                transform=ax.transData + dodge,
+                **{**styles[label], "linestyle": "none"},
+            )
+            top, bottom = float(mean.iloc[0]) + half[0], float(mean.iloc[0]) - half[0]
+            ax.update_datalim([(float(x.iloc[0]), top), (float(x.iloc[0]), bottom)])  # a shifted bar sets none
+            continue
+        ax.plot(x, mean, label=label, **styles[label])
+        ax.fill_between(x, mean - half, mean + half, color=styles[label]["color"], alpha=0.15, linewidth=0)
+    for _, row in s[s["full"]].iterrows():
+        if row[f"{metric}_mean"] == row[f"{metric}_mean"]:  # not NaN (undefined)
+            label = f"full train set ({row['budget']} img)"
+            ax.axhline(row[f"{metric}_mean"], color="black", linestyle="--", linewidth=1, label=label)
+    low, high = ax.get_ylim()
+    ax.set_ylim(max(low, COCO_RANGE[0] - 2), min(high, COCO_RANGE[1] + 2))
+    ax.set_xlabel("ratio (% of the train set)")
+    ax.set_ylabel(f"{metric} (COCO, 0-100)")
+    ax.set_title(metric)
+    ax.grid(alpha=0.3)
 
 
 def row_styles(labels) -> dict[str, dict]:
