@@ -117,6 +117,28 @@ def test_markdown_is_shaped_like_the_paper(results):
     assert "– | –" in md and "nan" not in md  # dcod was not run at 2 %, and APl is undefined
 
 
+def test_the_table_says_at_a_glance_who_leads_and_who_beats_random(results, tmp_path):
+    md = to_markdown(summarise(load_results(results))[1])
+    assert (
+        "- At 1 % (10 img): the highest mean mAP is dcod's, 4.00 (+2.00 on Random, [-0.48, +4.48]: not significant); "
+        "significantly above Random: none; significantly below: none; tied with Random at this table's resolution: "
+        "dcod, dcod (fbd=false, ipe=false)." in md
+    )
+    assert "- At 2 % (20 img): the highest mean mAP is random's, 3.00; significantly above Random: none;" in md
+    root = tmp_path / "clear"
+    for seed, (r, noise) in enumerate([(1.0, 0.1), (2.0, -0.1), (3.0, 0.0)]):
+        fake_result(root, "random", 0.01, seed, r)
+        fake_result(root, "uniform", 0.01, seed, r + 1.0 + noise)  # +1 at every seed: a significant win
+        fake_result(root, "kcenter", 0.01, seed, r - 2.0 + noise)
+        if seed < 2:  # two seeds: no interval, so neither a win nor a tie
+            fake_result(root, "herding", 0.01, seed, r + 5.0)
+    md = to_markdown(summarise(load_results(root))[0])
+    assert (
+        "the highest mean mAP is herding's, 6.50, seeds 0 1 (+5.00 on Random, too few paired seeds for an interval); "
+        "significantly above Random: uniform; significantly below: kcenter." in md
+    )
+
+
 def test_a_row_run_on_fewer_seeds_than_the_table_names_them(results):
     fake_result(results, "herding", 0.01, 0, 1.5)
     fake_result(results, "herding", 0.01, 2, 3.5)

@@ -146,6 +146,8 @@ def test_result_pages_show_the_json_and_link_the_raw_file(built, results):
         assert 'href="result.json"' in page and "&quot;metrics&quot;: {" in page
     table_page = (site / "shapes__yolov3-tiny__quick.html").read_text()
     assert "<details" in table_page and "protocol: quick" in table_page and "&quot;ipe_fit&quot;" in table_page
+    # the table's answer in words, as the Markdown table gives it
+    assert '<ul class="glance"><li>At 1 % (' in table_page and "significantly above Random: " in table_page
 
 
 def test_label_mode_defaults_to_stored_and_reaches_the_rows(built):

@@ -32,6 +32,7 @@ from dcbench.leaderboard import collect
 from dcbench.leaderboard.collect import load_results
 from dcbench.leaderboard.html_table import RowLinks, table_html
 from dcbench.leaderboard.tables import Table, summarise, to_csv
+from dcbench.leaderboard.verdict import GLANCE_HEADING, glance
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +141,14 @@ HOW_TO_READ = (
 )
 
 
+def _glance_html(table: Table) -> str:
+    verdicts = glance(table.summary)
+    if not verdicts:
+        return ""
+    items = "".join(f"<li>{escape(v)}</li>" for v in verdicts)
+    return f'\n<p>{escape(GLANCE_HEADING)}</p>\n<ul class="glance">{items}</ul>'
+
+
 def table_page(table: Table, frame: pd.DataFrame, cells: Mapping[str, CellFile], *, plot: bool) -> str:
     protocols = _protocols(table, frame, cells)
     spelled = table.protocol_text or table.protocol
@@ -158,6 +167,7 @@ def table_page(table: Table, frame: pd.DataFrame, cells: Mapping[str, CellFile],
         + "".join(f"<pre>{_pretty(p)}</pre>" for p in protocols)
         + "</details>\n"
         + table_html(table, row_links(table, frame, cells))
+        + _glance_html(table)
         + f'\n<p class="note">{escape(HOW_TO_READ)}</p>\n{figure}'
     )
     return _page(table.title, body, 0)

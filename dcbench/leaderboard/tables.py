@@ -19,6 +19,7 @@ from dcbench.evaluation.coco_eval import METRICS
 from dcbench.harness.labels import STORED
 from dcbench.leaderboard.collect import REFERENCE_METHOD, STALE_SUFFIX
 from dcbench.leaderboard.stats import MIN_PAIRS, Comparison, compare, seeds_for
+from dcbench.leaderboard.verdict import GLANCE_HEADING, glance
 
 KEY = ("dataset", "eval_detector", "protocol")
 # mAP: the paired half-width at the lowest ratio that the reference tables aim at (issue #15), so that a method a
@@ -233,6 +234,9 @@ def to_markdown(table: Table) -> str:
     lines = [f"## {table.title}"]
     if ratios or not ratioless.any():  # a table of sets scored with no ratio at all has no ratio columns to show
         lines += ["", *_ratio_table(s[~ratioless], ratios)]
+        verdicts = glance(s[~ratioless])
+        if verdicts:
+            lines += ["", GLANCE_HEADING, "", *(f"- {v}" for v in verdicts)]
     full = s[s["full"]]
     if len(full):
         lines += [

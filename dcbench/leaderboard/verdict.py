@@ -1,0 +1,54 @@
+"""A table's answer in words, a line per ratio: which row leads, who beats or loses to Random with significance,
+and that the rest are ties. A reader of a ten-row table with intervals should not have to work that out, nor be
+tempted to call the highest mean a win when its interval holds zero."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from dcbench.leaderboard.collect import STALE_SUFFIX
+
+GLANCE_HEADING = "At a glance (rows not stale; significant means at 5 %, as the ▲ / ▼ markers):"
+
+
+def glance(s: pd.DataFrame) -> list[str]:
+    """A sentence per ratio of a table's summary, over the rows that are the methods as they run now (stale rows
+    are left out)."""
+    seed_list = " ".join(str(x) for x in sorted({int(x) for v in s["seeds"] for x in str(v).split()}))
+    out = []
+    for ratio in sorted(s.loc[~s["full"] & s["ratio"].notna(), "ratio"].unique()):
+        current = ~s["label"].str.endswith(STALE_SUFFIX)
+        rows = s[(s["ratio"] == ratio) & ~s["full"] & s["mAP_mean"].notna() & current]
+        if len(rows):
+            out.append(f"At {ratio * 100:g} % ({int(rows['budget'].iloc[0])} img): {_verdict(rows, seed_list)}")
+    return out
+
+
+def _verdict(rows: pd.DataFrame, seed_list: str) -> str:
+    lead = rows.loc[rows["mAP_mean"].astype(float).idxmax()]
+    fewer = "" if lead["seeds"] == seed_list else f", seeds {lead['seeds']}"
+    text = f"the highest mean mAP is {lead['label']}'s, {float(lead['mAP_mean']):.2f}{fewer}"
+    if _has(lead, "vs_random_mean") and lead.get("vs_random_kind") in ("paired", "unpaired"):
+        low, high = float(lead["vs_random_low"]), float(lead["vs_random_high"])
+        marker = lead.get("vs_random_marker") or ""
+        shown = {"▲": "significantly above", "▼": "significantly below"}.get(marker, "not significant")
+        text += f" ({float(lead['vs_random_mean']):+.2f} on Random, [{low:+.2f}, {high:+.2f}]: {shown})"
+    elif _has(lead, "vs_random_mean"):
+        text += f" ({float(lead['vs_random_mean']):+.2f} on Random, too few paired seeds for an interval)"
+    markers = rows["vs_random_marker"].fillna("") if "vs_random_marker" in rows else pd.Series("", index=rows.index)
+    above, below = rows.loc[markers == "▲", "label"], rows.loc[markers == "▼", "label"]
+    text += f"; significantly above Random: {_names(above)}; significantly below: {_names(below)}"
+    compared = rows["vs_random_kind"].isin(["paired", "unpaired"]) if "vs_random_kind" in rows else rows["full"]
+    ties = rows.loc[compared & (markers == ""), "label"]
+    if len(ties):
+        text += f"; tied with Random at this table's resolution: {_names(ties)}"
+    return text + "."
+
+
+def _names(labels: pd.Series) -> str:
+    return ", ".join(labels) if len(labels) else "none"
+
+
+def _has(row: pd.Series, column: str) -> bool:
+    value = row.get(column)
+    return value is not None and value == value  # not NaN
