@@ -496,3 +496,15 @@ def test_a_ratio_slice_runs_only_its_cells_and_the_slices_add_up_to_the_matrix(t
     assert main(["matrix", str(spec), "--out", str(out), "--dry-run"]) == 0
     printed = capsys.readouterr().out
     assert "(6 done, 4 pending)" in printed
+
+
+def test_a_seed_slice_takes_the_spec_s_cells_of_that_seed(tmp_path, capsys):
+    spec = write_spec(tmp_path, SMOKE_SPEC.replace("seeds = [0]", "seeds = [0, 1, 2]"))
+    out = tmp_path / "out"
+    assert main(["matrix", str(spec), "--out", str(out), "--seed", "2", "--dry-run"]) == 0
+    assert "smoke: 10 cells" in capsys.readouterr().out  # the 30 cells' seed-2 third, the full rows included
+    assert main(["matrix", str(spec), "--out", str(out), "--seed", "1", "--ratio", "0.2", "--dry-run"]) == 0
+    assert "smoke: 4 cells" in capsys.readouterr().out
+    assert main(["matrix", str(spec), "--out", str(out), "--seed", "3", "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert str(spec) in err and "no cells at seed 3 (the spec's seeds: 0, 1, 2)" in err

@@ -37,6 +37,12 @@ def matrix(
         help="Only the cells at this ratio (repeatable; 1 is the full-data row): a long spec run a slice at a time, "
         "the lowest ratio first. The cells are the spec's own, so the slices add up to the whole matrix.",
     ),
+    seed: list[int] | None = typer.Option(
+        None,
+        "--seed",
+        help="Only the cells of this seed (repeatable; with --ratio, both): a seed at a time across every row, so a "
+        "run cut short leaves rows with the same seeds, each one paired.",
+    ),
 ) -> None:
     """Run every cell of SPEC that has no result yet (failed cells are retried). Exit status 1 when a cell failed."""
     from dcbench.harness.matrix import cell_state, load_spec
@@ -57,7 +63,7 @@ def matrix(
     else:
         results = Path(out or Path("runs") / matrix_spec.name).expanduser().resolve()
         target = results = results if dry_run else writable_dir(results, what="results folder")
-    cells = _slice(matrix_spec.cells(), ratio, spec)
+    cells = _slice(_slice(matrix_spec.cells(), "ratio", ratio, spec), "seed", seed, spec)
     states = {c.cell_name(): cell_state(results, c, matrix_spec.fingerprints) for c in cells}
     counts = Counter(states.values())
     summary = ", ".join(f"{counts[s]} {s}" for s in ("done", "stale", "failed", "pending") if counts[s])
@@ -74,18 +80,18 @@ def matrix(
         _run(todo, target, executor, device, options)
 
 
-def _slice(cells: list, ratios: list[float] | None, spec: Path) -> list:
-    """The cells at ``ratios`` (all of them when none are given); a ratio the spec does not have is an error, not an
-    empty run."""
-    if not ratios:
+def _slice(cells: list, field: str, wanted: list | None, spec: Path) -> list:
+    """The cells whose ``field`` (ratio or seed) is one of ``wanted`` (all of them when none are given); a value the
+    spec does not have is an error, not an empty run."""
+    if not wanted:
         return cells
-    have = sorted({c.ratio for c in cells})
-    for r in ratios:
-        if not any(math.isclose(r, h) for h in have):
+    have = sorted({getattr(c, field) for c in cells})
+    for w in wanted:
+        if not any(math.isclose(w, h) for h in have):
             raise ConfigError(
-                f"{spec}: no cells at ratio {r:g} (the spec's ratios: {', '.join(f'{h:g}' for h in have)})"
+                f"{spec}: no cells at {field} {w:g} (the spec's {field}s: {', '.join(f'{h:g}' for h in have)})"
             )
-    return [c for c in cells if any(math.isclose(c.ratio, r) for r in ratios)]
+    return [c for c in cells if any(math.isclose(getattr(c, field), w) for w in wanted)]
 
 
 def _show_plan(
