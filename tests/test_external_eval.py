@@ -148,3 +148,24 @@ def test_eval_needs_a_test_set_and_a_set(tmp_path, capsys):
         assert len(err) == 1 and expected in err[0], err
     assert not out.exists()
     assert json.loads((tmp_path / "set" / "manifest.json").read_text())["method"] == "random"
+
+
+def test_eval_takes_the_protocol_overrides_a_cell_had_and_lands_in_its_table(tmp_path):
+    """A reference spec overrides its preset (``[protocol_overrides]``); ``eval`` with the same flags scores a set
+    under that very rule and protocol id, so the set joins the spec's table instead of a table of its own."""
+    runs = tmp_path / "runs"
+    overrides = ("--nominal-batch", "4", "--min-iterations", "3")
+    assert main(smoke_run(runs, detector=DETECTOR, extra=overrides)) == 0
+    cell_dir = next(p for p in runs.iterdir() if (p / "result.json").is_file())
+    cell = read_result_record(cell_dir / "result.json")
+    set_dir = next((runs / "condensed").iterdir())
+    assert main(_eval(set_dir, runs, "--train", TINY_SHAPES, *overrides)) == 0
+    ext_dir, ext = _external_result(runs, set_dir.name)
+    assert cell["config"]["protocol"]["overrides"] == {"nominal_batch": 4, "min_iterations": 3}
+    assert ext["config"]["protocol"] == cell["config"]["protocol"]
+    assert _same_weights(cell_dir / "student" / "detector.pt", ext_dir / "student" / "detector.pt")
+    from dcbench.leaderboard.collect import load_results
+    from dcbench.leaderboard.tables import summarise
+
+    (table,) = summarise(load_results(runs))
+    assert set(table.summary["label"]) == {"random", f"external:{set_dir.name}"}

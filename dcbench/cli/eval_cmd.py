@@ -11,6 +11,15 @@ import typer
 from rich.table import Table
 
 from dcbench.cli import console
+from dcbench.cli.protocol_flags import (
+    BATCH,
+    EPOCHS,
+    IMGSZ,
+    MIN_ITERATIONS,
+    NOMINAL_BATCH,
+    STUDENT_REPEATS,
+    protocol_with,
+)
 
 
 def _metrics_table(result: Mapping[str, Any]) -> Table:
@@ -42,9 +51,12 @@ def eval_set(
     seed: int = typer.Option(0, "--seed", "-s", help="Seed of the student's training."),
     out: Path = typer.Option(Path("runs"), "--out", "-o", help="Folder for the result."),
     device: str | None = typer.Option(None, "--device", help="cpu, cuda or cuda:N (default: GPU when present)."),
-    student_repeats: int | None = typer.Option(
-        None, "--student-repeats", help="Students trained on the set (their metrics averaged)."
-    ),
+    imgsz: int | None = IMGSZ,
+    epochs: int | None = EPOCHS,
+    batch: int | None = BATCH,
+    min_iterations: int | None = MIN_ITERATIONS,
+    student_repeats: int | None = STUDENT_REPEATS,
+    nominal_batch: int | None = NOMINAL_BATCH,
     force: bool = typer.Option(False, "--force", help="Redo the evaluation even if its result exists."),
 ) -> None:
     """Train a fresh detector on SET and score it on the test set with the harness's student path and evaluator.
@@ -56,10 +68,18 @@ def eval_set(
     from dcbench.harness.external import EvalConfig, prepare_external, run_external
     from dcbench.io import usable_dir, writable_dir
     from dcbench.progress import Reporter
-    from dcbench.protocols import get_protocol
 
     out = usable_dir(out)
-    proto = get_protocol(protocol).with_overrides(student_repeats=student_repeats)
+    # the overrides a spec's [protocol_overrides] names: the set is scored under the rule its table's cells had
+    proto = protocol_with(
+        protocol,
+        imgsz=imgsz,
+        epochs=epochs,
+        batch=batch,
+        min_iterations=min_iterations,
+        student_repeats=student_repeats,
+        nominal_batch=nominal_batch,
+    )
     config = EvalConfig(set_spec, detector, proto, seed, train=train, test=test)
     inputs = prepare_external(config)  # every bad argument fails here, before anything is written
     cell_dir = out / inputs.cell_name()

@@ -11,6 +11,15 @@ import typer
 from rich.table import Table
 
 from dcbench.cli import console
+from dcbench.cli.protocol_flags import (
+    BATCH,
+    EPOCHS,
+    IMGSZ,
+    MIN_ITERATIONS,
+    NOMINAL_BATCH,
+    STUDENT_REPEATS,
+    protocol_with,
+)
 from dcbench.errors import ConfigError
 
 
@@ -130,18 +139,12 @@ def run(
     seed: int = typer.Option(0, "--seed", "-s", help="Seed for selection, synthesis and training."),
     out: Path = typer.Option(Path("runs"), "--out", "-o", help="Folder for the cell's results."),
     device: str | None = typer.Option(None, "--device", help="cpu, cuda or cuda:N (default: GPU when present)."),
-    imgsz: int | None = typer.Option(None, "--imgsz", help="Override the protocol's image size."),
-    epochs: int | None = typer.Option(None, "--epochs", help="Override the protocol's epochs."),
-    batch: int | None = typer.Option(None, "--batch", help="Override the protocol's batch size."),
-    min_iterations: int | None = typer.Option(
-        None, "--min-iterations", help="Override the protocol's floor of optimiser steps per training."
-    ),
-    student_repeats: int | None = typer.Option(
-        None, "--student-repeats", help="Students trained per condensed set (their metrics averaged)."
-    ),
-    nominal_batch: int | None = typer.Option(
-        None, "--nominal-batch", help="Override the images per optimiser update (Ultralytics accumulates up to it)."
-    ),
+    imgsz: int | None = IMGSZ,
+    epochs: int | None = EPOCHS,
+    batch: int | None = BATCH,
+    min_iterations: int | None = MIN_ITERATIONS,
+    student_repeats: int | None = STUDENT_REPEATS,
+    nominal_batch: int | None = NOMINAL_BATCH,
     option: list[str] = typer.Option([], "--option", "-O", help="Method option KEY=VALUE (repeatable)."),
     teacher: Path | None = typer.Option(None, "--teacher", help="Use this teacher checkpoint instead of training one."),
     labels: str = typer.Option(
@@ -165,12 +168,12 @@ def run(
     from dcbench.io import usable_dir, writable_dir
     from dcbench.methods.base import budget_for
     from dcbench.progress import Reporter
-    from dcbench.protocols import get_protocol
 
     out = usable_dir(out)
     if not 0 < ratio <= 1:  # before the dataset is named: naming the built-in one generates it
         budget_for(ratio, 1)  # raises the standard message
-    proto = get_protocol(protocol).with_overrides(
+    proto = protocol_with(
+        protocol,
         imgsz=imgsz,
         epochs=epochs,
         batch=batch,
