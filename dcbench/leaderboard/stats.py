@@ -66,11 +66,13 @@ def seeds_for(half_width: float, n: int, target: float, *, most: int = 1000) -> 
     ``most`` seeds would not do; a planning figure, as the spread is itself estimated from n seeds."""
     if n < 2 or half_width <= 0:
         return None
-    sd = half_width * math.sqrt(n) / t_quantile(n - 1)
-    for m in range(2, most + 1):
-        if t_quantile(m - 1) * sd / math.sqrt(m) <= target:
-            return m
-    return None
+    return seeds_for_spread(half_width * math.sqrt(n) / t_quantile(n - 1), target, most=most)
+
+
+def seeds_for_spread(sd: float, target: float, *, most: int = 1000) -> int | None:
+    """Paired seeds whose 95 % t interval of the mean difference is at most ``target`` (half-width), for
+    differences of standard deviation ``sd``; None when even ``most`` would not do."""
+    return next((m for m in range(2, most + 1) if t_quantile(m - 1) * sd / math.sqrt(m) <= target), None)
 
 
 def sign_flip_p(diffs: list[float]) -> float:

@@ -1,0 +1,101 @@
+"""Where a row's seed-to-seed spread comes from: the set a seed draws, or the student a seed trains. The answer
+decides how a table's interval is narrowed: more seeds shrink both parts, more students per set (the protocol's
+``student_repeats``) only the student's.
+
+    python benchmarks/seed_variance.py --results leaderboards/results/shapes-reference --method random \
+        --ratio 0.01 --set-seeds 0 1 --student-seeds 0 1 2
+
+A reference cell's condensed set (seed s) is scored again by ``dcbench eval``'s path with other student seeds,
+under the cell's own protocol (its overrides included); the cell itself is the student of seed s, as eval at seed
+s reproduces a cell exactly. Each score is a result.json under ``--out``, so a killed run resumes. Printed: every
+score; the students' pooled std within a set; the row's std over all its reference seeds; the set's part,
+sqrt(total^2 - student^2); and, for 1, 2 and 4 students per set, the seeds a paired interval of +-1.5 mAP against
+a row of the same spread would take, and what that costs in student trainings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+from pathlib import Path
+
+AIM = 1.5  # mAP: the reference tables' aim (dcbench.leaderboard.tables.RESOLUTION_AIM)
+
+
+def _cells(results: Path, method: str, ratio: float) -> dict[int, tuple[Path, dict]]:
+    """The reference cells of ``method`` at ``ratio`` with no variant and stored labels, by seed."""
+    found = {}
+    for f in sorted(results.glob("*/result.json")):
+        r = json.loads(f.read_text())
+        c = r.get("config", {})
+        if r.get("status", "ok") != "ok" or c.get("method") != method or not math.isclose(c.get("ratio") or 0, ratio):
+            continue
+        if r["method"].get("variant") or c.get("labels", "stored") != "stored":
+            continue
+        found[int(c["seed"])] = (f.parent, r)
+    return found
+
+
+def _student_score(cell_dir: Path, cell: dict, seed: int, out: Path) -> float:
+    """mAP of a student of ``seed`` trained on the cell's condensed set, under the cell's protocol."""
+    if seed == cell["config"]["seed"]:
+        return float(cell["metrics"]["mAP"])
+    from dcbench.device import resolve_device
+    from dcbench.harness.external import EvalConfig, prepare_external, run_external
+    from dcbench.protocols import get_protocol
+
+    c = cell["config"]
+    protocol = get_protocol(c["protocol"]["name"]).with_overrides(**(c["protocol"].get("overrides") or {}))
+    set_dir = (cell_dir / cell["condensed"]["path"]).resolve()
+    inputs = prepare_external(EvalConfig(str(set_dir), c["detector"], protocol, seed, train=c["dataset"]))
+    done = out / inputs.cell_name() / "result.json"
+    if done.is_file():
+        return float(json.loads(done.read_text())["metrics"]["mAP"])
+    return float(run_external(inputs, out, device=resolve_device("cpu"))["metrics"]["mAP"])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--results", type=Path, default=Path("leaderboards/results/shapes-reference"))
+    ap.add_argument("--method", default="random")
+    ap.add_argument("--ratio", type=float, default=0.01)
+    ap.add_argument("--set-seeds", type=int, nargs="+", default=[0, 1])
+    ap.add_argument("--student-seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--out", type=Path, default=Path("benchmarks/results/seed-variance"))
+    args = ap.parse_args()
+
+    cells = _cells(args.results, args.method, args.ratio)
+    missing = [s for s in args.set_seeds if s not in cells]
+    if missing:
+        raise SystemExit(f"{args.results}: no {args.method} cell at ratio {args.ratio:g} for seeds {missing}")
+    within = {}
+    for s in args.set_seeds:
+        cell_dir, cell = cells[s]
+        within[s] = [_student_score(cell_dir, cell, k, args.out) for k in args.student_seeds]
+        print(f"set of seed {s}: students {args.student_seeds} -> " + ", ".join(f"{m:.2f}" for m in within[s]))
+    _report(within, [float(r["metrics"]["mAP"]) for _, r in cells.values()], args)
+
+
+def _report(within: dict[int, list[float]], totals: list[float], args) -> None:
+    from dcbench.leaderboard.stats import seeds_for_spread
+
+    dof = sum(len(v) - 1 for v in within.values())
+    student = math.sqrt(sum((len(v) - 1) * statistics.variance(v) for v in within.values()) / dof)
+    total = statistics.stdev(totals)
+    selection = math.sqrt(max(0.0, total**2 - student**2))
+    print(f"\n{args.method} at {args.ratio * 100:g} %:")
+    print(f"  student std (pooled within {len(within)} sets, {dof} df): {student:.2f} mAP")
+    print(f"  total std over its {len(totals)} reference seeds:          {total:.2f} mAP")
+    print(f"  the set's part, sqrt(total^2 - student^2):          {selection:.2f} mAP")
+    print(f"\n  against a row of the same spread, for a paired interval of +-{AIM:g} mAP (rows uncorrelated):")
+    print(f"  {'students/set':>12s} {'row std':>8s} {'seeds':>6s} {'trainings':>10s}")
+    for k in (1, 2, 4):
+        sd = math.sqrt(selection**2 + student**2 / k)
+        n = seeds_for_spread(sd * math.sqrt(2), AIM)  # the difference of two uncorrelated rows
+        print(f"  {k:12d} {sd:8.2f} {n or '>1000':>6} {(n or 0) * k or '-':>10}")
+
+
+if __name__ == "__main__":
+    main()
