@@ -78,3 +78,11 @@ def test_seeds_for_a_target_resolution_holds_the_spread_and_grows_n():
     assert t_quantile(m - 1) * 2.0 / m**0.5 <= 1.5 < t_quantile(m - 2) * 2.0 / (m - 1) ** 0.5
     assert seeds_for(hw5, 5, hw5) == 5  # already there
     assert seeds_for(1e6, 5, 0.01) is None  # beyond any run
+
+
+def test_seeds_for_a_spread_is_what_seeds_for_an_interval_recovers():
+    from dcbench.leaderboard.stats import seeds_for, seeds_for_spread, t_quantile
+
+    assert seeds_for_spread(2.0, 1.5) == seeds_for(t_quantile(4) * 2.0 / 5**0.5, 5, 1.5)
+    assert seeds_for_spread(4.0 * 2**0.5, 1.5) > 30  # two uncorrelated rows of std 4: the shapes 1 % case
+    assert seeds_for_spread(50.0, 1.5, most=100) is None
