@@ -179,12 +179,13 @@ def test_a_bad_run_flag_is_one_line_and_leaves_no_cell_folder(argv, message, tmp
     assert not out.exists() or not any(out.iterdir())
 
 
-def test_show_on_the_folder_above_a_condensed_set_points_one_level_down(tmp_path, capsys):
+def test_show_on_a_folder_that_holds_no_condensed_set_says_so(tmp_path, capsys):
     set_dir = tmp_path / "condensed" / "shapes__random__r0.1__s0"
     (set_dir / "condensed").mkdir(parents=True)
-    (set_dir / "condensed" / "manifest.json").write_text("{}")
     assert main(["show", str(set_dir), "--out", str(tmp_path / "g.png")]) == 2
-    assert f"the condensed set is one level down: {set_dir / 'condensed'}" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert str(set_dir) in err and "not a dcbench condensed set (no manifest.json in it or in condensed/)" in err
+    assert not (tmp_path / "g.png").exists()
 
 
 def test_run_says_where_the_condensed_set_is_what_the_scale_is_and_counts_epochs(tmp_path, capsys):

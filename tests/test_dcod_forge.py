@@ -163,6 +163,9 @@ def test_dcod_end_to_end_and_plain_inversion(tmp_path):
     from PIL import Image
 
     assert Image.open(tmp_path / "grid.png").size[0] > 0
+    # the cell's folder of the set (condensed/ with condense.json beside it) draws the same sheet
+    assert main(["show", str(condensed.parent), "--out", str(tmp_path / "outer.png")]) == 0
+    assert (tmp_path / "outer.png").read_bytes() == (tmp_path / "grid.png").read_bytes()
 
 
 def test_unknown_method_flag_is_a_clear_error(tmp_path, capsys):

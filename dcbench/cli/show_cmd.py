@@ -49,17 +49,20 @@ def contact_sheet(dataset, *, columns: int = 8, tile: int = 192, limit: int = 64
 
 
 def show(
-    condensed: Path = typer.Argument(..., help="A condensed set folder (with manifest.json)."),
+    condensed: Path = typer.Argument(
+        ..., help="A condensed set folder (with manifest.json), or a cell's OUT/condensed/<name>/ that holds it."
+    ),
     out: Path = typer.Option(Path("grid.png"), "--out", "-o", help="PNG file to write."),
     columns: int = typer.Option(8, "--columns", help="Images per row."),
     tile: int = typer.Option(192, "--tile", help="Tile size in pixels."),
     limit: int = typer.Option(64, "--limit", help="At most this many images."),
 ) -> None:
     """Draw a contact sheet of a condensed set with its boxes and class names."""
+    from dcbench.artifacts.locate import require_condensed_dir
     from dcbench.io import atomic_write_bytes
     from dcbench.methods.condensed import load_condensed
 
-    cs = load_condensed(condensed)
+    cs = load_condensed(require_condensed_dir(condensed))  # either folder, as eval and export take
     sheet = contact_sheet(cs.dataset, columns=columns, tile=tile, limit=limit)
     import io
 
