@@ -10,7 +10,8 @@ under the cell's own protocol (its overrides included); the cell itself is the s
 s reproduces a cell exactly. Each score is a result.json under ``--out``, so a killed run resumes. Printed: every
 score; the students' pooled std within a set; the row's std over all its reference seeds; the set's part,
 sqrt(total^2 - student^2); and, for 1, 2 and 4 students per set, the seeds a paired interval of +-1.5 mAP against
-a row of the same spread would take, and what that costs in student trainings.
+a row of the same spread would take, and what that costs in student trainings: for rows whose sets are their
+own, and for rows that share the set's part (DCOD starts from Random's images at the same seed).
 """
 
 from __future__ import annotations
@@ -86,15 +87,26 @@ def _report(within: dict[int, list[float]], totals: list[float], args) -> None:
     total = statistics.stdev(totals)
     selection = math.sqrt(max(0.0, total**2 - student**2))
     print(f"\n{args.method} at {args.ratio * 100:g} %:")
-    print(f"  student std (pooled within {len(within)} sets, {dof} df): {student:.2f} mAP")
-    print(f"  total std over its {len(totals)} reference seeds:          {total:.2f} mAP")
-    print(f"  the set's part, sqrt(total^2 - student^2):          {selection:.2f} mAP")
-    print(f"\n  against a row of the same spread, for a paired interval of +-{AIM:g} mAP (rows uncorrelated):")
-    print(f"  {'students/set':>12s} {'row std':>8s} {'seeds':>6s} {'trainings':>10s}")
+    for name, value in (
+        (f"student std (pooled within {len(within)} sets, {dof} df)", student),
+        (f"total std over its {len(totals)} reference seeds", total),
+        ("the set's part, sqrt(total^2 - student^2)", selection),
+    ):
+        print(f"  {name + ':':52s} {value:5.2f} mAP")
+    print(f"\n  seeds for a paired interval of +-{AIM:g} mAP against a row of the same spread, and the student")
+    print("  trainings that takes, by students per set: rows with sets of their own (uncorrelated), and rows")
+    print("  that share the set's part (DCOD forging from Random's images at the same seed: only students differ)")
+    print(
+        f"  {'students/set':>12s} {'row std':>8s} {'seeds':>6s} {'trainings':>10s} {'shared: seeds':>14s} {'trainings':>10s}"
+    )
     for k in (1, 2, 4):
         sd = math.sqrt(selection**2 + student**2 / k)
         n = seeds_for_spread(sd * math.sqrt(2), AIM)  # the difference of two uncorrelated rows
-        print(f"  {k:12d} {sd:8.2f} {n or '>1000':>6} {(n or 0) * k or '-':>10}")
+        shared = seeds_for_spread(student * math.sqrt(2 / k), AIM)
+        print(
+            f"  {k:12d} {sd:8.2f} {n or '>1000':>6} {(n or 0) * k or '-':>10} {shared or '>1000':>14} "
+            f"{(shared or 0) * k or '-':>10}"
+        )
 
 
 if __name__ == "__main__":

@@ -86,3 +86,27 @@ def test_seeds_for_a_spread_is_what_seeds_for_an_interval_recovers():
     assert seeds_for_spread(2.0, 1.5) == seeds_for(t_quantile(4) * 2.0 / 5**0.5, 5, 1.5)
     assert seeds_for_spread(4.0 * 2**0.5, 1.5) > 30  # two uncorrelated rows of std 4: the shapes 1 % case
     assert seeds_for_spread(50.0, 1.5, most=100) is None
+
+
+def test_seed_variance_splits_a_rows_spread_into_the_sets_and_the_students(capsys):
+    """benchmarks/seed_variance.py's arithmetic, on the shapes reference's Random at 1 % (seed 0's set trained
+    with student seeds 0, 1, 2; the five reference seeds)."""
+    import importlib.util
+    import types
+    from pathlib import Path
+
+    path = Path(__file__).parents[1] / "benchmarks" / "seed_variance.py"
+    spec = importlib.util.spec_from_file_location("seed_variance", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module._report(
+        {0: [75.70, 73.58, 70.31]},
+        [75.70, 72.09, 66.10, 69.20, 69.79],
+        types.SimpleNamespace(method="random", ratio=0.01),
+    )
+    out = capsys.readouterr().out
+    assert "student std (pooled within 1 sets, 2 df):" in out and " 2.72 mAP" in out
+    assert " 3.57 mAP" in out and " 2.32 mAP" in out  # sqrt(3.57^2 - 2.72^2)
+    rows = [line.split() for line in out.splitlines() if line.strip()[:1].isdigit()]
+    assert [r[0] for r in rows] == ["1", "2", "4"]
+    assert int(rows[2][4]) < int(rows[0][4])  # with a shared set part, more students per set need fewer seeds
