@@ -62,6 +62,12 @@ def row_label(
 STALE_SUFFIX = " [stale]"  # a row made by an older version of its method (staleness.method_drift)
 
 
+def is_stale(label: str) -> bool:
+    """Whether a row's label marks it stale: not the method as it runs now (tables, verdicts and plots set such
+    rows apart)."""
+    return label.endswith(STALE_SUFFIX)
+
+
 def protocol_text(protocol: dict) -> str:
     """``quick`` or, for a protocol with overrides, ``quick with min_iterations=1500``: what the id's digest hides."""
     overrides = protocol.get("overrides") or {}

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dcbench.leaderboard.collect import STALE_SUFFIX
+from dcbench.leaderboard.collect import is_stale
 from dcbench.leaderboard.stats import MIN_PAIRS
 from dcbench.leaderboard.tables import Table
 
@@ -86,7 +86,7 @@ def row_styles(labels) -> dict[str, dict]:
     for i, label in enumerate(labels):
         # ten colours, then the next marker: a table with the ablation rows has more rows than a palette has colours
         style = {"color": f"C{i % 10}", "marker": "osD^vP"[i // 10 % 6]}
-        if label.endswith(STALE_SUFFIX):
+        if is_stale(label):
             style.update(markerfacecolor="white", linestyle="--")
         styles[label] = style
     return styles

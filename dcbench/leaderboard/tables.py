@@ -17,7 +17,7 @@ import pandas as pd
 
 from dcbench.evaluation.coco_eval import METRICS
 from dcbench.harness.labels import STORED
-from dcbench.leaderboard.collect import REFERENCE_METHOD, STALE_SUFFIX
+from dcbench.leaderboard.collect import REFERENCE_METHOD, is_stale
 from dcbench.leaderboard.stats import MIN_PAIRS, Comparison, compare, seeds_for
 from dcbench.leaderboard.verdict import GLANCE_HEADING, glance
 
@@ -383,7 +383,7 @@ def _resolution(s: pd.DataFrame, ratios: list[float]) -> str:
     if not ratios or "vs_random_kind" not in s:
         return ""
     # a stale row is no longer the method as it runs: its spread says nothing about the table as it now reads
-    current = ~s["label"].str.endswith(STALE_SUFFIX)
+    current = ~s["label"].map(is_stale)
     lowest = s[(s["ratio"] == ratios[0]) & (s["vs_random_kind"] == "paired") & current]
     if lowest.empty:
         return ""

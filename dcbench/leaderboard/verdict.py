@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from dcbench.leaderboard.collect import STALE_SUFFIX
+from dcbench.leaderboard.collect import is_stale
 
 GLANCE_HEADING = "At a glance (rows not stale; significant means at 5 %, as the ▲ / ▼ markers):"
 
@@ -15,10 +15,10 @@ def glance(s: pd.DataFrame) -> list[str]:
     """A sentence per ratio of a table's summary, over the rows that are the methods as they run now (stale rows
     are left out)."""
     seed_list = " ".join(str(x) for x in sorted({int(x) for v in s["seeds"] for x in str(v).split()}))
+    current = s[~s["full"] & s["mAP_mean"].notna() & ~s["label"].map(is_stale)]
     out = []
-    for ratio in sorted(s.loc[~s["full"] & s["ratio"].notna(), "ratio"].unique()):
-        current = ~s["label"].str.endswith(STALE_SUFFIX)
-        rows = s[(s["ratio"] == ratio) & ~s["full"] & s["mAP_mean"].notna() & current]
+    for ratio in sorted(current["ratio"].dropna().unique()):
+        rows = current[current["ratio"] == ratio]
         if len(rows):
             out.append(f"At {ratio * 100:g} % ({int(rows['budget'].iloc[0])} img): {_verdict(rows, seed_list)}")
     return out
@@ -35,11 +35,10 @@ def _verdict(rows: pd.DataFrame, seed_list: str) -> str:
         text += f" ({float(lead['vs_random_mean']):+.2f} on Random, [{low:+.2f}, {high:+.2f}]: {shown})"
     elif _has(lead, "vs_random_mean"):
         text += f" ({float(lead['vs_random_mean']):+.2f} on Random, too few paired seeds for an interval)"
-    markers = rows["vs_random_marker"].fillna("") if "vs_random_marker" in rows else pd.Series("", index=rows.index)
+    markers = rows["vs_random_marker"].fillna("")  # summarise gives every row the comparison's columns
     above, below = rows.loc[markers == "▲", "label"], rows.loc[markers == "▼", "label"]
     text += f"; significantly above Random: {_names(above)}; significantly below: {_names(below)}"
-    compared = rows["vs_random_kind"].isin(["paired", "unpaired"]) if "vs_random_kind" in rows else rows["full"]
-    ties = rows.loc[compared & (markers == ""), "label"]
+    ties = rows.loc[rows["vs_random_kind"].isin(["paired", "unpaired"]) & (markers == ""), "label"]
     if len(ties):
         text += f"; tied with Random at this table's resolution: {_names(ties)}"
     return text + "."
