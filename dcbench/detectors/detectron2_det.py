@@ -24,6 +24,7 @@ from dcbench.detectors.rcnn_common import (
     frozen,
     loss_mode,
     pooled_coarsest_level,
+    predict_in_chunks,
     save_weights,
     scaled_anchor_sizes,
     train_from_scratch,
@@ -210,23 +211,13 @@ class Detectron2Detector:
         device: str,
         reporter: Reporter | None = None,
     ) -> list[Detections]:
-        import torch
-
         model, state = self._load(checkpoint, device)
-        out: list[Detections] = []
-        with (
-            torch.no_grad(),
-            (reporter or SILENT).stage(f"predict {len(dataset)} images", total=len(dataset), unit="image") as step,
-        ):
-            for start in range(0, len(dataset), 8):
-                chunk = dataset.images[start : start + 8]
-                for r in model(self._inputs(chunk, state["imgsz"], device)):
-                    inst = r["instances"].to("cpu")
-                    out.append(
-                        Detections(inst.pred_boxes.tensor.numpy(), inst.scores.numpy(), inst.pred_classes.numpy())
-                    )
-                step(len(out))
-        return out
+
+        def detect(records):
+            found = [r["instances"].to("cpu") for r in model(self._inputs(records, state["imgsz"], device))]
+            return [Detections(i.pred_boxes.tensor.numpy(), i.scores.numpy(), i.pred_classes.numpy()) for i in found]
+
+        return predict_in_chunks(dataset, detect, reporter=reporter or SILENT)
 
     def features(
         self,

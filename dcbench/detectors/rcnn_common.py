@@ -125,6 +125,7 @@ def _describe(workers: int | None) -> str:
 
 
 FEATURE_BATCH = 8
+PREDICT_BATCH = 8
 
 
 def pooled_coarsest_level(dataset, coarsest_level: Callable, *, reporter) -> np.ndarray:
@@ -142,6 +143,22 @@ def pooled_coarsest_level(dataset, coarsest_level: Callable, *, reporter) -> np.
             feats.append(torch.nn.functional.adaptive_avg_pool2d(coarsest, 1).flatten(1).cpu().numpy())
             step(min(start + FEATURE_BATCH, len(dataset)))
     return np.concatenate(feats).astype(np.float32)
+
+
+def predict_in_chunks(dataset, detect: Callable, *, reporter) -> list:
+    """Detections for every image of ``dataset``, 8 at a time. ``detect(records)`` runs the model on a batch of
+    ImageRecords and returns one Detections per record, in original-image pixels."""
+    import torch
+
+    out: list = []
+    with (
+        torch.no_grad(),
+        reporter.stage(f"predict {len(dataset)} images", total=len(dataset), unit="image") as step,
+    ):
+        for start in range(0, len(dataset), PREDICT_BATCH):
+            out.extend(detect(dataset.images[start : start + PREDICT_BATCH]))
+            step(len(out))
+    return out
 
 
 def frozen(model):

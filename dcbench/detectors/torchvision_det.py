@@ -22,6 +22,7 @@ from dcbench.detectors.rcnn_common import (
     frozen,
     loss_mode,
     pooled_coarsest_level,
+    predict_in_chunks,
     save_weights,
     scaled_anchor_sizes,
     train_from_scratch,
@@ -178,22 +179,17 @@ class TorchvisionDetector:
         device: str,
         reporter: Reporter | None = None,
     ) -> list[Detections]:
-        import torch
-
         model, _ = self._load(checkpoint, device)
-        out: list[Detections] = []
-        with (
-            torch.no_grad(),
-            (reporter or SILENT).stage(f"predict {len(dataset)} images", total=len(dataset), unit="image") as step,
-        ):
-            for start in range(0, len(dataset), 8):
-                xs = [_image_tensor(im.file).to(device) for im in dataset.images[start : start + 8]]
-                for r in model(xs):
-                    out.append(
-                        Detections(r["boxes"].cpu().numpy(), r["scores"].cpu().numpy(), (r["labels"] - 1).cpu().numpy())
-                    )
-                step(len(out))
-        return out
+
+        def detect(records):
+            found = model([_image_tensor(im.file).to(device) for im in records])
+            # torchvision reserves label 0 for the background
+            return [
+                Detections(r["boxes"].cpu().numpy(), r["scores"].cpu().numpy(), (r["labels"] - 1).cpu().numpy())
+                for r in found
+            ]
+
+        return predict_in_chunks(dataset, detect, reporter=reporter or SILENT)
 
     def features(
         self,
