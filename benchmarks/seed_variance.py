@@ -11,7 +11,9 @@ s reproduces a cell exactly. Each score is a result.json under ``--out``, so a k
 score; the students' pooled std within a set; the row's std over all its reference seeds; the set's part,
 sqrt(total^2 - student^2); and, for 1, 2 and 4 students per set, the seeds a paired interval of +-1.5 mAP against
 a row of the same spread would take, and what that costs in student trainings: for rows whose sets are their
-own, and for rows that share the set's part (DCOD starts from Random's images at the same seed).
+own, and for rows that would share the set's part (fully correlated sets: only students differ). Last, every
+current row of the table at that ratio, measured: its correlation with this row over their common seeds, the std
+of the paired differences, and the seeds that spread takes for +-1.5.
 """
 
 from __future__ import annotations
@@ -77,6 +79,7 @@ def main() -> None:
         within[s] = [_student_score(cell_dir, cell, k, args.out) for k in args.student_seeds]
         print(f"set of seed {s}: students {args.student_seeds} -> " + ", ".join(f"{m:.2f}" for m in within[s]))
     _report(within, [float(r["metrics"]["mAP"]) for _, r in cells.values()], args)
+    _measured_rows(args)
 
 
 def _report(within: dict[int, list[float]], totals: list[float], args) -> None:
@@ -95,7 +98,7 @@ def _report(within: dict[int, list[float]], totals: list[float], args) -> None:
         print(f"  {name + ':':52s} {value:5.2f} mAP")
     print(f"\n  seeds for a paired interval of +-{AIM:g} mAP against a row of the same spread, and the student")
     print("  trainings that takes, by students per set: rows with sets of their own (uncorrelated), and rows")
-    print("  that share the set's part (DCOD forging from Random's images at the same seed: only students differ)")
+    print("  that would share the set's part (fully correlated: only students differ)")
     print(
         f"  {'students/set':>12s} {'row std':>8s} {'seeds':>6s} {'trainings':>10s} {'shared: seeds':>14s} {'trainings':>10s}"
     )
@@ -107,6 +110,32 @@ def _report(within: dict[int, list[float]], totals: list[float], args) -> None:
             f"  {k:12d} {sd:8.2f} {n or '>1000':>6} {(n or 0) * k or '-':>10} {shared or '>1000':>14} "
             f"{(shared or 0) * k or '-':>10}"
         )
+
+
+def _measured_rows(args) -> None:
+    """Each current row against this one at the same seeds: how far their sets' draws go together, measured."""
+    import numpy as np
+
+    from dcbench.leaderboard.collect import is_stale, load_results
+    from dcbench.leaderboard.stats import seeds_for_spread
+
+    frame = load_results(args.results)
+    frame = frame[np.isclose(frame["ratio"], args.ratio) & ~frame["full"] & (frame["labels"] == "stored")]
+    by_row = {label: dict(zip(g["seed"], g["mAP"])) for label, g in frame.groupby("label") if not is_stale(label)}
+    reference = by_row.pop(args.method, {})
+    seeds = max((len(set(v) & set(reference)) for v in by_row.values()), default=0)
+    rough = f"; at {seeds} seeds a zero correlation's 95 % interval is +-{math.tanh(1.96 / math.sqrt(seeds - 3)):.2f}"
+    print(f"\n  every current row against {args.method} at its common seeds, measured (corr > 0: the draws go")
+    print("  together" + (rough if seeds > 3 else "") + ")")
+    print(f"  {'row':32s} {'seeds':>5s} {'corr':>6s} {'diff std':>9s} {'seeds for +-' + format(AIM, 'g'):>15s}")
+    for label, scores in sorted(by_row.items()):
+        common = sorted(set(scores) & set(reference))
+        if len(common) < 3:
+            continue
+        a, b = [scores[s] for s in common], [reference[s] for s in common]
+        diff_sd = statistics.stdev(x - y for x, y in zip(a, b))
+        n = seeds_for_spread(diff_sd, AIM)
+        print(f"  {label:32s} {len(common):5d} {np.corrcoef(a, b)[0, 1]:6.2f} {diff_sd:9.2f} {n or '>1000':>15}")
 
 
 if __name__ == "__main__":

@@ -91,15 +91,9 @@ def test_seeds_for_a_spread_is_what_seeds_for_an_interval_recovers():
 def test_seed_variance_splits_a_rows_spread_into_the_sets_and_the_students(capsys):
     """benchmarks/seed_variance.py's arithmetic, on the shapes reference's Random at 1 % (seed 0's set trained
     with student seeds 0, 1, 2; the five reference seeds)."""
-    import importlib.util
     import types
-    from pathlib import Path
 
-    path = Path(__file__).parents[1] / "benchmarks" / "seed_variance.py"
-    spec = importlib.util.spec_from_file_location("seed_variance", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    module._report(
+    _seed_variance()._report(
         {0: [75.70, 73.58, 70.31]},
         [75.70, 72.09, 66.10, 69.20, 69.79],
         types.SimpleNamespace(method="random", ratio=0.01),
@@ -110,3 +104,36 @@ def test_seed_variance_splits_a_rows_spread_into_the_sets_and_the_students(capsy
     rows = [line.split() for line in out.splitlines() if line.strip()[:1].isdigit()]
     assert [r[0] for r in rows] == ["1", "2", "4"]
     assert int(rows[2][4]) < int(rows[0][4])  # with a shared set part, more students per set need fewer seeds
+
+
+def _seed_variance():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parents[1] / "benchmarks" / "seed_variance.py"
+    spec = importlib.util.spec_from_file_location("seed_variance", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_seed_variance_measures_each_rows_correlation_with_random(tmp_path, capsys):
+    """The rows' own paired spread, not an assumed one: a row that moves with Random's seeds needs few seeds, a
+    row that moves against them many; a row with under 3 common seeds is left out."""
+    import types
+
+    from tests.test_leaderboard import fake_result
+
+    root = tmp_path / "results"
+    for seed, (r, up, down) in enumerate([(1.0, 2.0, 1.5), (2.0, 4.0, 1.0), (3.0, 6.0, 0.5), (4.0, 8.0, 0.0)]):
+        fake_result(root, "random", 0.01, seed, r)
+        fake_result(root, "dcod", 0.01, seed, up)
+        fake_result(root, "herding", 0.01, seed, down)
+    fake_result(root, "kcenter", 0.01, 0, 1.0)
+    fake_result(root, "kcenter", 0.01, 1, 1.0)
+    _seed_variance()._measured_rows(types.SimpleNamespace(results=root, method="random", ratio=0.01))
+    rows = {line.split()[0]: line.split()[1:] for line in capsys.readouterr().out.splitlines()[4:] if line.strip()}
+    assert set(rows) == {"dcod", "herding"}
+    assert rows["dcod"][:3] == ["4", "1.00", "1.29"]  # differences 1, 2, 3, 4
+    assert rows["herding"][:3] == ["4", "-1.00", "1.94"]  # 0.5, -1, -2.5, -4
+    assert int(rows["herding"][3]) > int(rows["dcod"][3])
