@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -95,6 +96,29 @@ def test_shapes_is_deterministic_and_split(tmp_path, monkeypatch):
     assert all(im.n_boxes >= 1 for im in a.images)
     c = shapes_dataset(ShapesConfig(n_train=12, n_test=4, size=64, max_extent=30, seed=1))
     assert c.fingerprint() != a.fingerprint()
+
+
+def test_a_larger_shapes_test_split_starts_with_the_smaller_one():
+    """Each shapes image is drawn from its own (seed, split, index) stream, whatever the split sizes:
+    benchmarks/test_set_size.py scores students on a larger test split whose first images are the reference's."""
+    import importlib.util
+
+    from dcbench.data.spec import resolve_train_test
+
+    small = resolve_train_test(load_dataset("shapes:?n_train=6&n_test=3&size=64&max_extent=24")).test
+    path = Path(__file__).parents[1] / "benchmarks" / "test_set_size.py"
+    spec = importlib.util.spec_from_file_location("test_set_size", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    larger = module._larger("shapes:?n_train=6&n_test=3&size=64&max_extent=24", 5)
+    assert larger == "shapes:?size=64&max_extent=24&n_train=1&n_test=5"
+    large = resolve_train_test(load_dataset(larger)).test
+    assert len(large) == 5
+    for a, b in zip(small.images, large.images):
+        assert a.file.read_bytes() == b.file.read_bytes() and (a.boxes == b.boxes).all()
+    assert large.images[3].file.read_bytes() != small.images[0].file.read_bytes()
+    with pytest.raises(SystemExit, match="only the built-in shapes dataset"):
+        module._larger("voc:somewhere", 5)
 
 
 def test_shapes_spec_options_are_validated():
