@@ -124,9 +124,13 @@ def _measured_rows(args) -> None:
     by_row = {label: dict(zip(g["seed"], g["mAP"])) for label, g in frame.groupby("label") if not is_stale(label)}
     reference = by_row.pop(args.method, {})
     seeds = max((len(set(v) & set(reference)) for v in by_row.values()), default=0)
-    rough = f"; at {seeds} seeds a zero correlation's 95 % interval is +-{math.tanh(1.96 / math.sqrt(seeds - 3)):.2f}"
+    rough = ""
+    if seeds > 3:  # Fisher's z: a correlation of n points has a standard error of 1 / sqrt(n - 3) in z
+        rough = (
+            f"; at {seeds} seeds a zero correlation's 95 % interval is +-{math.tanh(1.96 / math.sqrt(seeds - 3)):.2f}"
+        )
     print(f"\n  every current row against {args.method} at its common seeds, measured (corr > 0: the draws go")
-    print("  together" + (rough if seeds > 3 else "") + ")")
+    print(f"  together{rough})")
     print(f"  {'row':32s} {'seeds':>5s} {'corr':>6s} {'diff std':>9s} {'seeds for +-' + format(AIM, 'g'):>15s}")
     for label, scores in sorted(by_row.items()):
         common = sorted(set(scores) & set(reference))

@@ -137,3 +137,10 @@ def test_seed_variance_measures_each_rows_correlation_with_random(tmp_path, caps
     assert rows["dcod"][:3] == ["4", "1.00", "1.29"]  # differences 1, 2, 3, 4
     assert rows["herding"][:3] == ["4", "-1.00", "1.94"]  # 0.5, -1, -2.5, -4
     assert int(rows["herding"][3]) > int(rows["dcod"][3])
+
+    three = tmp_path / "three"  # 3 seeds: an interval, but too few points for Fisher's z
+    for seed in range(3):
+        fake_result(three, "random", 0.01, seed, 1.0 + seed)
+        fake_result(three, "dcod", 0.01, seed, 2.0 + seed * seed)
+    _seed_variance()._measured_rows(types.SimpleNamespace(results=three, method="random", ratio=0.01))
+    assert "  together)" in capsys.readouterr().out
