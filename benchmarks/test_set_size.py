@@ -63,10 +63,12 @@ def _score(cell_dir: Path, result: dict, tests: dict, out: Path) -> dict:
 
 
 def _cells(folder: Path, ratio: float):
-    """(cell folder, result) of every finished, current cell at ``ratio`` with a student on disk, and its row."""
+    """(cell folder, result, row) of every current cell at ``ratio`` on stored labels with a student on disk
+    (rows on teacher labels have a Random of their own, which this leaves out)."""
     from dcbench.leaderboard.collect import is_stale, load_results
 
     frame = load_results(folder)
+    frame = frame[frame["labels"] == "stored"]
     rows = dict(zip(frame["cell"], frame["label"]))
     for f in sorted(folder.glob("*/result.json")):
         r = json.loads(f.read_text())
