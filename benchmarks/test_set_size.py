@@ -130,7 +130,8 @@ def _report(by_row: dict[str, dict[int, dict]], students: dict[int, dict[int, di
     random = by_row.get("random", {})
     n_ref = next(iter(random.values()))["n_reference"] if random else 0
     print(
-        f"{'row':28s} {'seeds':>5s}   mAP, 200 test images   mAP, {n_test} test images   vs random: diff std (half-width)"
+        f"{'row':28s} {'seeds':>5s}   mAP, {n_ref} test images   mAP, {n_test} test images"
+        "   vs random: diff std (half-width), on each"
     )
     for label, seeds in sorted(by_row.items()):
         line = f"{label:28s} {len(seeds):5d}"
