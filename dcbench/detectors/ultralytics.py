@@ -105,6 +105,21 @@ def _check_images_kept(trainer, dataset: DetectionDataset) -> None:
         )
 
 
+def _keep_weights_and_log(run_dir: Path, workdir: Path) -> Path:
+    """Moves what a finished Ultralytics run is kept for out of its run folder (then removed): the final weights,
+    as ``workdir/detector.pt``, and the training log."""
+    last = run_dir / "weights" / "last.pt"
+    if not last.is_file():
+        raise RuntimeError(f"Ultralytics finished without writing {last}")
+    target = workdir / "detector.pt"
+    shutil.copyfile(last, target)
+    for name in ("results.csv", "args.yaml"):  # the training log is kept; best.pt/last.pt would be copies
+        if (run_dir / name).is_file():
+            shutil.copyfile(run_dir / name, workdir / f"ultralytics-{name}")
+    shutil.rmtree(run_dir, ignore_errors=True)
+    return target
+
+
 class UltralyticsDetector:
     """Any Ultralytics detection model config. ``ultralytics:yolov8n.yaml`` selects the config by name."""
 
@@ -176,15 +191,7 @@ class UltralyticsDetector:
                 # (300 one-batch epochs). The cost: a NaN loss now fails the run instead of reloading last.pt.
                 save=False,
             )
-        last = run_dir / "weights" / "last.pt"
-        if not last.is_file():
-            raise RuntimeError(f"Ultralytics finished without writing {last}")
-        target = workdir / "detector.pt"
-        shutil.copyfile(last, target)
-        for name in ("results.csv", "args.yaml"):  # the training log is kept; best.pt/last.pt would be copies
-            if (run_dir / name).is_file():
-                shutil.copyfile(run_dir / name, workdir / f"ultralytics-{name}")
-        shutil.rmtree(run_dir, ignore_errors=True)
+        target = _keep_weights_and_log(run_dir, workdir)
         shutil.rmtree(data_dir, ignore_errors=True)  # a copy (or links) of the training images; not needed now
         meta = {"config": self.config, "epochs": epochs, "images": len(dataset)}
         if protocol.nominal_batch != LATER_FIELDS["nominal_batch"]:  # at the default, older checkpoints' meta as it was
