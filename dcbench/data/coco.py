@@ -49,9 +49,8 @@ def _load_json(path: Path) -> dict:
     return data
 
 
-def read_coco(json_path: str | Path, *, images: str | Path | None = None, name: str | None = None) -> DetectionDataset:
-    json_path = Path(json_path)
-    data = _load_json(json_path)
+def _categories(data: dict, json_path: Path) -> tuple[dict[int, int], list[str]]:
+    """COCO category id -> dcbench class index (in id order), and the class names."""
     try:
         cats = sorted(data["categories"], key=lambda c: int(c["id"]))
         cat_index = {int(c["id"]): k for k, c in enumerate(cats)}
@@ -60,18 +59,25 @@ def read_coco(json_path: str | Path, *, images: str | Path | None = None, name: 
         raise DatasetError(json_path, f"invalid category entry: {exc}") from None
     if len(set(categories)) != len(categories):
         raise DatasetError(json_path, "duplicate category names")
+    return cat_index, categories
+
+
+def _image_dir(data: dict, json_path: Path, images: str | Path | None) -> Path:
+    """``images`` when given, else the first folder beside the JSON that holds its first image."""
     if images is not None:
         image_dir = Path(images)
         if not image_dir.is_dir():
             raise DatasetError(image_dir, "image folder not found")
-    else:
-        first = data["images"][0].get("file_name", "") if data["images"] else ""
-        found = [d for d in _image_dir_candidates(json_path) if first and (d / first).is_file()]
-        if data["images"] and not found:
-            tried = ", ".join(str(d) for d in _image_dir_candidates(json_path))
-            raise DatasetError(json_path, f"cannot find the images (looked for {first!r} in {tried}); give images=DIR")
-        image_dir = found[0] if found else json_path.parent
+        return image_dir
+    first = data["images"][0].get("file_name", "") if data["images"] else ""
+    found = [d for d in _image_dir_candidates(json_path) if first and (d / first).is_file()]
+    if data["images"] and not found:
+        tried = ", ".join(str(d) for d in _image_dir_candidates(json_path))
+        raise DatasetError(json_path, f"cannot find the images (looked for {first!r} in {tried}); give images=DIR")
+    return found[0] if found else json_path.parent
 
+
+def _annotations_by_image(data: dict, json_path: Path) -> dict[int, list[dict]]:
     anns_by_image: dict[int, list[dict]] = defaultdict(list)
     image_ids = set()
     for im in data["images"]:
@@ -86,6 +92,15 @@ def read_coco(json_path: str | Path, *, images: str | Path | None = None, name: 
         if image_id not in image_ids:
             raise DatasetError(json_path, f"annotation {ann.get('id')} refers to unknown image_id {image_id}")
         anns_by_image[image_id].append(ann)
+    return anns_by_image
+
+
+def read_coco(json_path: str | Path, *, images: str | Path | None = None, name: str | None = None) -> DetectionDataset:
+    json_path = Path(json_path)
+    data = _load_json(json_path)
+    cat_index, categories = _categories(data, json_path)
+    image_dir = _image_dir(data, json_path, images)
+    anns_by_image = _annotations_by_image(data, json_path)
 
     report = LoadReport()
     records = []
