@@ -120,6 +120,21 @@ def exclusive(lock_file: str | Path, *, waiting: str, note=None) -> Iterator[Non
         lock.release()
 
 
+def held_elsewhere(lock_file: str | Path) -> bool:
+    """Whether another process holds ``lock_file`` now (a glance: it may be taken or let go the next moment)."""
+    from filelock import FileLock, Timeout
+
+    if not Path(lock_file).exists():
+        return False
+    lock = FileLock(str(lock_file))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        return True
+    lock.release()
+    return False
+
+
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:

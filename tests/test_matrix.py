@@ -508,3 +508,40 @@ def test_a_seed_slice_takes_the_spec_s_cells_of_that_seed(tmp_path, capsys):
     assert main(["matrix", str(spec), "--out", str(out), "--seed", "3", "--dry-run"]) == 2
     err = capsys.readouterr().err
     assert str(spec) in err and "no cells at seed 3 (the spec's seeds: 0, 1, 2)" in err
+
+
+def test_two_matrices_on_one_folder_share_the_cells_instead_of_queueing(tmp_path, caplog):
+    """A cell another process holds is passed over and come back to after the rest; a cell another process
+    finished meanwhile is not run again (its result is newer than this run)."""
+    import logging
+
+    from filelock import FileLock
+
+    from dcbench.harness.cell import CellConfig
+    from dcbench.harness.executors.local import run_local
+    from dcbench.progress import Reporter
+    from dcbench.protocols import get_protocol
+
+    out = tmp_path / "out"
+    held, free, done_elsewhere = (
+        CellConfig("random", "yolov3-tiny", 0.1, seed, get_protocol("smoke"), dataset=TINY) for seed in (0, 1, 2)
+    )
+    lock = FileLock(str(out / ".locks" / f"cell-{held.cell_name()}.lock"))
+    (out / ".locks").mkdir(parents=True)
+    lock.acquire()  # "another process" is running the first cell
+
+    def other_process(outcome) -> None:
+        if outcome.cell == free.cell_name():  # while this one ran the second, the other finished both of its own
+            (out / done_elsewhere.cell_name()).mkdir()
+            (out / done_elsewhere.cell_name() / "result.json").write_text("{}")
+            lock.release()
+
+    with caplog.at_level(logging.INFO, logger="dcbench"):
+        outcomes = run_local(
+            [held, free, done_elsewhere], out, device="cpu", reporter=Reporter(), on_done=other_process
+        )
+    assert [o.cell for o in outcomes] == [free.cell_name(), held.cell_name()]
+    assert all(o.status == "ok" for o in outcomes)
+    assert f"{held.cell_name()}: another process is running it" in caplog.text
+    assert f"{done_elsewhere.cell_name()}: finished by another process meanwhile" in caplog.text
+    assert (out / done_elsewhere.cell_name() / "result.json").read_text() == "{}"  # not run again

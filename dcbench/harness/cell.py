@@ -26,7 +26,7 @@ from dcbench.harness.identity import FULL_KIND, CellConfig, make_detector, make_
 from dcbench.harness.labels import TEACHER
 from dcbench.harness.provenance import run_provenance
 from dcbench.harness.staleness import current_settings, read_result, settings_drift
-from dcbench.io import atomic_write_text, exclusive
+from dcbench.io import atomic_write_text, exclusive, held_elsewhere
 from dcbench.methods.base import CondenseContext, budget_for, needs_teacher
 from dcbench.progress import Reporter
 
@@ -202,11 +202,20 @@ def run_cell(config: CellConfig, out_root: Path, *, device: str, reporter: Repor
         return _run_cell_locked(config, inputs, cell_dir, out_root, device=device, reporter=reporter, timings=timings)
 
 
+def running_elsewhere(config: CellConfig, out_root: Path) -> bool:
+    """Whether another process is running this cell in ``out_root`` now (it holds the cell's lock)."""
+    return held_elsewhere(_lock_path(out_root, f"cell-{config.cell_name()}"))
+
+
 def _lock(out_root: Path, name: str) -> Path:
     """A lock file for shared work in a results folder, kept out of the way in ``OUT/.locks/``."""
-    folder = Path(out_root) / ".locks"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder / f"{name}.lock"
+    path = _lock_path(out_root, name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _lock_path(out_root: Path, name: str) -> Path:
+    return Path(out_root) / ".locks" / f"{name}.lock"
 
 
 @contextmanager

@@ -1,12 +1,19 @@
 """The default executor: cells one after another in this process (teachers and features cached on disk). With a
-store URL as ``out``, each cell runs in a local workspace synchronised with the store (``executors.stored``)."""
+store URL as ``out``, each cell runs in a local workspace synchronised with the store (``executors.stored``).
+
+Several processes may run the same spec into one results folder (two lanes on a CPU's cores, a GPU each, machines
+on a shared disk): a cell another process is running is passed over and come back to after the rest, so the
+processes share the spec's cells instead of queueing behind one another on the same one."""
 
 from __future__ import annotations
 
+import time
+from collections import deque
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dcbench.harness.cell import CellConfig
+from dcbench.api import RESULT_FILE
+from dcbench.harness.cell import CellConfig, running_elsewhere
 from dcbench.harness.executors.outcome import Outcome, execute_cell
 
 if TYPE_CHECKING:
@@ -21,10 +28,23 @@ def run_local(
     from dcbench.store import is_url
 
     device = resolve_device(device)  # None: this machine's GPU when it has one
-    outcomes = []
-    for i, cell in enumerate(cells, 1):
-        if reporter is not None:
-            reporter.note(f"[{i}/{len(cells)}] {cell.cell_name()}")
+    started = time.time()
+    outcomes: list[Outcome] = []
+    queue, passed_over = deque(cells), set()
+    while queue:
+        cell = queue.popleft()
+        name = cell.cell_name()
+        if not is_url(out):
+            if _finished_since(Path(out) / name, started):
+                _note(reporter, f"{name}: finished by another process meanwhile")
+                continue
+            # once only: a cell still held when its turn comes again is waited for (run_cell's lock), then read
+            if queue and name not in passed_over and running_elsewhere(cell, Path(out)):
+                passed_over.add(name)
+                queue.append(cell)
+                _note(reporter, f"{name}: another process is running it; coming back to it after the others")
+                continue
+        _note(reporter, f"[{len(outcomes) + 1}/{len(cells)}] {name}")
         if is_url(out):
             outcome = execute_stored(cell, out, device=device, reporter=reporter)
         else:
@@ -33,3 +53,15 @@ def run_local(
         if on_done is not None:
             on_done(outcome)
     return outcomes
+
+
+def _finished_since(cell_dir: Path, started: float) -> bool:
+    """A result written since this run began is another process's (this one writes a cell's only once); an older
+    one is what the matrix chose to redo (stale, or made with other settings)."""
+    done = cell_dir / RESULT_FILE
+    return done.is_file() and done.stat().st_mtime >= started
+
+
+def _note(reporter: Reporter | None, text: str) -> None:
+    if reporter is not None:
+        reporter.note(text)
