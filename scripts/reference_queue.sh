@@ -1,15 +1,22 @@
 #!/usr/bin/env bash
 # The reference runs, in the order that answers the most first; every matrix resumes where it stopped.
-#   bash scripts/reference_queue.sh shapes & bash scripts/reference_queue.sh bccd &   (from the repository root)
+#   bash scripts/reference_queue.sh reference & bash scripts/reference_queue.sh reference &   (a lane per core)
 # Each lane runs its cells one at a time on one thread. Measured on the 2-core reference machine: two one-thread
 # students side by side each take as long as one two-thread student alone (200 steps: 37.3 s and 37.4 s against
-# 37.5 s), so two lanes finish the queue in half the time. Commit leaderboards/results as cells finish.
+# 37.5 s), so two lanes finish the queue in half the time. Lanes on the same queue share its cells (a cell one
+# lane runs, the other passes over), so every slice finishes in half the time too. Commit leaderboards/results as
+# cells finish.
 set -u
+SELF="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
 cd "$(dirname "$0")/.."
 DCBENCH=${DCBENCH:-.venv/bin/dcbench}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
-lane=${1:?usage: reference_queue.sh shapes|bccd|shapes-reference|bccd-reference}
+lane=${1:?usage: reference_queue.sh reference|shapes-reference|bccd-reference|shapes|bccd}
 case $lane in
+  # the final reference tables (issue #15), every slice in order; run it once per core
+  reference)
+    bash "$SELF" shapes-reference
+    bash "$SELF" bccd-reference ;;
   shapes)
     $DCBENCH matrix leaderboards/specs/shapes-dcod-vs-random.toml --out leaderboards/results/shapes-quick
     $DCBENCH matrix leaderboards/specs/shapes-dcod-ablation.toml --out leaderboards/results/shapes-quick
@@ -33,5 +40,5 @@ case $lane in
     for r in 0.05 0.1; do
       $DCBENCH matrix leaderboards/specs/bccd-reference.toml --out leaderboards/results/bccd-reference --ratio 1 --ratio $r
     done ;;
-  *) echo "reference_queue.sh: unknown lane '$lane' (shapes, bccd, shapes-reference or bccd-reference)" >&2; exit 2 ;;
+  *) echo "reference_queue.sh: unknown lane '$lane' (reference, shapes-reference, bccd-reference, shapes or bccd)" >&2; exit 2 ;;
 esac
