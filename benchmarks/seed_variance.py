@@ -83,10 +83,9 @@ def main() -> None:
 
 
 def _report(within: dict[int, list[float]], totals: list[float], args) -> None:
-    from dcbench.leaderboard.stats import seeds_for_spread
+    from dcbench.leaderboard.stats import pooled_std, seeds_for_spread
 
-    dof = sum(len(v) - 1 for v in within.values())
-    student = math.sqrt(sum((len(v) - 1) * statistics.variance(v) for v in within.values()) / dof)
+    student, dof = pooled_std(list(within.values()))
     total = statistics.stdev(totals)
     selection = math.sqrt(max(0.0, total**2 - student**2))
     print(f"\n{args.method} at {args.ratio * 100:g} %:")

@@ -125,7 +125,7 @@ def _check(scores: dict) -> dict:
 
 
 def _report(by_row: dict[str, dict[int, dict]], students: dict[int, dict[int, dict]], n_test: int) -> None:
-    from dcbench.leaderboard.stats import paired
+    from dcbench.leaderboard.stats import paired, pooled_std
 
     random = by_row.get("random", {})
     n_ref = next(iter(random.values()))["n_reference"] if random else 0
@@ -152,9 +152,8 @@ def _report(by_row: dict[str, dict[int, dict]], students: dict[int, dict[int, di
             for key in within:
                 within[key].append([s[key] for s in scores.values()])
     for key, sets in within.items():
-        dof = sum(len(v) - 1 for v in sets)
+        pooled, dof = pooled_std(sets)
         if dof:
-            pooled = math.sqrt(sum((len(v) - 1) * statistics.variance(v) for v in sets) / dof)
             size = n_ref if key == "reference_mAP" else n_test
             print(f"students of one set, pooled std on {size} test images ({len(sets)} sets, {dof} df): {pooled:.2f}")
 

@@ -144,3 +144,10 @@ def test_seed_variance_measures_each_rows_correlation_with_random(tmp_path, caps
         fake_result(three, "dcod", 0.01, seed, 2.0 + seed * seed)
     _seed_variance()._measured_rows(types.SimpleNamespace(results=three, method="random", ratio=0.01))
     assert "  together)" in capsys.readouterr().out
+
+
+def test_pooled_std_removes_each_groups_own_mean():
+    from dcbench.leaderboard.stats import pooled_std
+
+    assert pooled_std([[1.0, 3.0], [10.0, 12.0]]) == (pytest.approx(2**0.5), 2)  # each group: variance 2
+    assert pooled_std([[5.0], []])[1] == 0

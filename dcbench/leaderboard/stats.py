@@ -18,6 +18,7 @@ Two figures per row:
 from __future__ import annotations
 
 import math
+import statistics
 from dataclasses import asdict, dataclass
 
 MIN_PAIRS = 3
@@ -73,6 +74,15 @@ def seeds_for_spread(sd: float, target: float, *, most: int = 1000) -> int | Non
     """Paired seeds whose 95 % t interval of the mean difference is at most ``target`` (half-width), for
     differences of standard deviation ``sd``; None when even ``most`` would not do."""
     return next((m for m in range(2, most + 1) if t_quantile(m - 1) * sd / math.sqrt(m) <= target), None)
+
+
+def pooled_std(groups: list[list[float]]) -> tuple[float, int]:
+    """The standard deviation within groups (each group's own mean removed), pooled, and its degrees of freedom:
+    how much repeats of one thing (students of one set) spread. (nan, 0) when no group has two values."""
+    dof = sum(len(g) - 1 for g in groups if g)
+    if not dof:
+        return math.nan, 0
+    return math.sqrt(sum((len(g) - 1) * statistics.variance(g) for g in groups if len(g) > 1) / dof), dof
 
 
 def sign_flip_p(diffs: list[float]) -> float:

@@ -28,27 +28,28 @@ def run_local(
     from dcbench.store import is_url
 
     device = resolve_device(device)  # None: this machine's GPU when it has one
+    folder = None if is_url(out) else Path(out)  # a store URL has no local locks or results to look at
     started = time.time()
     outcomes: list[Outcome] = []
     queue, passed_over = deque(cells), set()
     while queue:
         cell = queue.popleft()
         name = cell.cell_name()
-        if not is_url(out):
-            if _finished_since(Path(out) / name, started):
+        if folder is not None:
+            if _finished_since(folder / name, started):
                 _note(reporter, f"{name}: finished by another process meanwhile")
                 continue
             # once only: a cell still held when its turn comes again is waited for (run_cell's lock), then read
-            if queue and name not in passed_over and running_elsewhere(cell, Path(out)):
+            if queue and name not in passed_over and running_elsewhere(cell, folder):
                 passed_over.add(name)
                 queue.append(cell)
                 _note(reporter, f"{name}: another process is running it; coming back to it after the others")
                 continue
         _note(reporter, f"[{len(outcomes) + 1}/{len(cells)}] {name}")
-        if is_url(out):
+        if folder is None:
             outcome = execute_stored(cell, out, device=device, reporter=reporter)
         else:
-            outcome = execute_cell(cell, Path(out), device=device, reporter=reporter)
+            outcome = execute_cell(cell, folder, device=device, reporter=reporter)
         outcomes.append(outcome)
         if on_done is not None:
             on_done(outcome)
