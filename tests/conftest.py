@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -9,8 +10,10 @@ import pytest
 
 # Generated datasets and caches go to a per-session folder, never to the user's cache, even when DCBENCH_CACHE is
 # set (a user's cache once collected 12 dataset variants and 3 teachers from a test run). DCBENCH_TEST_CACHE
-# names a folder to reuse between test runs instead.
-os.environ["DCBENCH_CACHE"] = os.environ.get("DCBENCH_TEST_CACHE") or tempfile.mkdtemp(prefix="dcbench-test-cache-")
+# names a folder to reuse between test runs instead. The per-session folder is removed when the session ends: it
+# holds a quarter of a gigabyte of teachers, and a CI machine that kept one per run once ran out of disk.
+_SESSION_CACHE = None if os.environ.get("DCBENCH_TEST_CACHE") else tempfile.mkdtemp(prefix="dcbench-test-cache-")
+os.environ["DCBENCH_CACHE"] = os.environ.get("DCBENCH_TEST_CACHE") or _SESSION_CACHE
 os.environ.setdefault("DCBENCH_DISABLE_PLUGIN_AUTOLOAD", "0")
 # Test modules import ultralytics at collection (importorskip), before dcbench can prepare it: make it offline and
 # keep its settings out of the home folder from the start, as dcbench.detectors.ultralytics does for real runs.
@@ -18,6 +21,12 @@ os.environ.setdefault("YOLO_CONFIG_DIR", os.path.join(os.environ["DCBENCH_CACHE"
 os.environ["YOLO_OFFLINE"] = "1"
 os.environ["YOLO_AUTOINSTALL"] = "0"
 os.environ.setdefault("YOLO_VERBOSE", "False")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _SESSION_CACHE is not None:
+        shutil.rmtree(_SESSION_CACHE, ignore_errors=True)
+
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 TINY_SHAPES = "shapes:?n_train=20&n_test=4&size=64&max_extent=28"

@@ -1,4 +1,4 @@
-"""The test suite never writes into the user's dcbench cache."""
+"""The test suite never writes into the user's dcbench cache, and leaves no cache of its own behind."""
 
 import os
 import subprocess
@@ -9,6 +9,8 @@ from pathlib import Path
 
 def test_the_suite_does_not_use_the_users_cache(tmp_path):
     user_cache = tmp_path / "user-cache"
+    scratch = tmp_path / "scratch"  # the session's TMPDIR: what the run leaves there is what it leaks
+    scratch.mkdir()
     probe = Path(__file__).parent / "_probe_cache_test.py"
     probe.write_text(
         textwrap.dedent("""
@@ -22,8 +24,9 @@ def test_the_suite_does_not_use_the_users_cache(tmp_path):
     """)
     )
     try:
-        env = {**os.environ, "DCBENCH_CACHE": str(user_cache)}
-        env.pop("DCBENCH_TEST_CACHE", None)
+        env = {**os.environ, "DCBENCH_CACHE": str(user_cache), "TMPDIR": str(scratch)}
+        for set_by_this_session in ("DCBENCH_TEST_CACHE", "YOLO_CONFIG_DIR"):
+            env.pop(set_by_this_session, None)
         run = subprocess.run(
             [sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", str(probe)],
             capture_output=True,
@@ -37,3 +40,6 @@ def test_the_suite_does_not_use_the_users_cache(tmp_path):
     assert run.returncode == 0, run.stdout + run.stderr
     assert "CACHE=" in run.stdout and f"CACHE={user_cache}" not in run.stdout
     assert not user_cache.exists() or not any(user_cache.rglob("*"))
+    session_cache = Path(run.stdout.split("CACHE=")[1].split()[0])
+    assert session_cache.parent == scratch and not session_cache.exists()
+    assert not [p.name for p in scratch.iterdir() if p.name.startswith("dcbench")]
