@@ -118,7 +118,7 @@ def condense_cell(
     inputs = inputs or prepare(config)
     workdir = Path(out_root) / CONDENSED_ROOT / config.condense_name()
     with exclusive(
-        _lock(out_root, f"condensed-{workdir.name}"),
+        results_lock(out_root, f"condensed-{workdir.name}"),
         note=reporter.note if reporter is not None else None,
         waiting=f"another process is making condensed set {workdir.name}: waiting",
     ):
@@ -191,7 +191,7 @@ def run_cell(config: CellConfig, out_root: Path, *, device: str, reporter: Repor
     with timed(timings, "load_s"):
         inputs = prepare(config)  # an unknown method, detector, option or dataset fails here, before any file exists
     with exclusive(
-        _lock(out_root, f"cell-{cell_dir.name}"),
+        results_lock(out_root, f"cell-{cell_dir.name}"),
         note=reporter.note,
         waiting=f"another process is running cell {cell_dir.name}: waiting",
     ):
@@ -207,7 +207,7 @@ def running_elsewhere(config: CellConfig, out_root: Path) -> bool:
     return held_elsewhere(_lock_path(out_root, f"cell-{config.cell_name()}"))
 
 
-def _lock(out_root: Path, name: str) -> Path:
+def results_lock(out_root: Path, name: str) -> Path:
     """A lock file for shared work in a results folder, kept out of the way in ``OUT/.locks/``."""
     path = _lock_path(out_root, name)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -355,7 +355,7 @@ def teacher_labelled(
     name = labels.relabelled_name(config.condense_name(), config.label_score, teacher_id)
     workdir = Path(out_root) / CONDENSED_ROOT / name
     with exclusive(
-        _lock(out_root, f"condensed-{workdir.name}"),
+        results_lock(out_root, f"condensed-{workdir.name}"),
         note=reporter.note if reporter is not None else None,
         waiting=f"another process is relabelling {workdir.name}: waiting",
     ):

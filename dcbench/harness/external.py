@@ -28,7 +28,7 @@ from dcbench.artifacts.locate import condensed_dir, require_condensed_dir, set_n
 from dcbench.data.model import DetectionDataset
 from dcbench.data.spec import TrainTest, dataset_identity, load_dataset, parse_spec, resolve_train_test, split_options
 from dcbench.errors import ConfigError
-from dcbench.harness.cell import mean_metrics, score_students, timed, train_students
+from dcbench.harness.cell import mean_metrics, results_lock, score_students, timed, train_students
 from dcbench.harness.identity import make_detector
 from dcbench.harness.provenance import run_provenance
 from dcbench.io import atomic_write_text, exclusive
@@ -206,8 +206,7 @@ def run_external(inputs: EvalInputs, out_root: Path, *, device: str, reporter=No
     config = inputs.config
     timings: dict[str, float] = {"load_s": inputs.load_s}
     cell_dir = Path(out_root) / inputs.cell_name()
-    lock = Path(out_root) / ".locks" / f"cell-{cell_dir.name}.lock"
-    lock.parent.mkdir(parents=True, exist_ok=True)
+    lock = results_lock(out_root, f"cell-{cell_dir.name}")  # the lock run_cell takes: one writer per cell folder
     with exclusive(lock, note=reporter.note, waiting=f"another process is evaluating {cell_dir.name}: waiting"):
         with timed(timings, "total_s"):
             cell_dir.mkdir(parents=True, exist_ok=True)

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dcbench.harness.cell import CONDENSED_ROOT, CellConfig, _lock
+from dcbench.harness.cell import CONDENSED_ROOT, CellConfig, results_lock
 from dcbench.harness.executors.outcome import Outcome, execute_cell
 from dcbench.io import atomic_write, atomic_write_bytes
 from dcbench.store import (
@@ -133,7 +133,7 @@ def _pull_teacher(store: Store, key: str | None) -> None:
 
 
 def _pull_condensed(store: Store, out: Path, name: str) -> bool:
-    with local_exclusive(_lock(out, f"condensed-{name}")):  # the lock condense_cell takes for this set
+    with local_exclusive(results_lock(out, f"condensed-{name}")):  # the lock condense_cell takes for this set
         return store.pull_tree(
             store.fs, f"{store.root}/{CONDENSED_ROOT}/{name}", out / CONDENSED_ROOT / name, CONDENSED_MARKER
         )
