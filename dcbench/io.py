@@ -100,17 +100,24 @@ def writable_dir(path: str | Path, *, what: str = "output folder") -> Path:
     return path
 
 
+class LockHeld(Exception):
+    """``exclusive(..., wait=False)``: another process holds the lock, and the caller chose not to wait for it."""
+
+
 @contextmanager
-def exclusive(lock_file: str | Path, *, waiting: str, note=None) -> Iterator[None]:
+def exclusive(lock_file: str | Path, *, waiting: str, note=None, wait: bool = True) -> Iterator[None]:
     """A file lock (``filelock``) held for a piece of work another process may be doing at the same moment (the same
     teacher, the same condensed set): the second process waits for the first and says so once, then finds the
-    work done instead of doing it twice."""
+    work done instead of doing it twice. ``wait=False``: raise :class:`LockHeld` instead of waiting, so the caller
+    can do other work first (taking the lock is the only race-free test of whether another process has it)."""
     from filelock import FileLock, Timeout
 
     lock = FileLock(str(lock_file))
     try:
         lock.acquire(timeout=0)
     except Timeout:
+        if not wait:
+            raise LockHeld(str(lock_file)) from None
         if note is not None:
             note(f"{waiting} (lock {lock_file})")
         lock.acquire()
@@ -118,21 +125,6 @@ def exclusive(lock_file: str | Path, *, waiting: str, note=None) -> Iterator[Non
         yield
     finally:
         lock.release()
-
-
-def held_elsewhere(lock_file: str | Path) -> bool:
-    """Whether another process holds ``lock_file`` now (a glance: it may be taken or let go the next moment)."""
-    from filelock import FileLock, Timeout
-
-    if not Path(lock_file).exists():
-        return False
-    lock = FileLock(str(lock_file))
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        return True
-    lock.release()
-    return False
 
 
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:

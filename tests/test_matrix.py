@@ -545,3 +545,43 @@ def test_two_matrices_on_one_folder_share_the_cells_instead_of_queueing(tmp_path
     assert f"{held.cell_name()}: another process is running it" in caplog.text
     assert f"{done_elsewhere.cell_name()}: finished by another process meanwhile" in caplog.text
     assert (out / done_elsewhere.cell_name() / "result.json").read_text() == "{}"  # not run again
+
+
+def test_a_cell_taken_while_this_process_prepares_it_is_passed_over_not_waited_for(tmp_path, monkeypatch):
+    """Two lanes started together both find the first cell free; the one that loses its lock by a moment goes on to
+    the next cell instead of waiting for the whole of the first (the lock is tried, not glanced at)."""
+    import threading
+
+    from filelock import FileLock
+
+    import dcbench.harness.cell as cell_module
+    from dcbench.harness.cell import CellConfig
+    from dcbench.harness.executors.local import run_local
+    from dcbench.protocols import get_protocol
+
+    out = tmp_path / "out"
+    first, second = (CellConfig("random", "yolov3-tiny", 0.1, s, get_protocol("smoke"), dataset=TINY) for s in (0, 1))
+    (out / ".locks").mkdir(parents=True)
+    other_lane = FileLock(str(out / ".locks" / f"cell-{first.cell_name()}.lock"), thread_local=False)
+    # without passing over, this process would wait for the other lane: let it go in the end, so that such a
+    # regression fails on the order below instead of hanging the suite
+    give_up = threading.Timer(60, other_lane.release)
+    prepare, taken = cell_module.prepare, []
+
+    def prepare_while_the_other_lane_takes_the_cell(config):
+        if config == first and not taken:
+            taken.append(threading.Thread(target=other_lane.acquire))  # another thread: filelock sees no deadlock
+            taken[0].start()
+            taken[0].join()
+            give_up.start()
+        return prepare(config)
+
+    def other_lane_finishes(outcome) -> None:
+        if outcome.cell == second.cell_name():
+            give_up.cancel()
+            other_lane.release()
+
+    monkeypatch.setattr(cell_module, "prepare", prepare_while_the_other_lane_takes_the_cell)
+    outcomes = run_local([first, second], out, device="cpu", on_done=other_lane_finishes)
+    assert [o.cell for o in outcomes] == [second.cell_name(), first.cell_name()]
+    assert all(o.status == "ok" for o in outcomes)

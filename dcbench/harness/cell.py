@@ -26,7 +26,7 @@ from dcbench.harness.identity import FULL_KIND, CellConfig, make_detector, make_
 from dcbench.harness.labels import TEACHER
 from dcbench.harness.provenance import run_provenance
 from dcbench.harness.staleness import current_settings, read_result, settings_drift
-from dcbench.io import atomic_write_text, exclusive, held_elsewhere
+from dcbench.io import atomic_write_text, exclusive
 from dcbench.methods.base import CondenseContext, budget_for, needs_teacher
 from dcbench.progress import Reporter
 
@@ -177,12 +177,15 @@ def _condense_locked(config: CellConfig, workdir: Path, *, device: str, inputs: 
     return condensed, teacher_record, timings, {"reused": False, "made_by": config.condense_name(), "timings": timings}
 
 
-def run_cell(config: CellConfig, out_root: Path, *, device: str, reporter: Reporter | None = None) -> ResultRecord:
+def run_cell(
+    config: CellConfig, out_root: Path, *, device: str, reporter: Reporter | None = None, wait: bool = True
+) -> ResultRecord:
     """Condense (or reuse the condensed set), train the evaluation detector on it, score it, write result.json.
 
     A method with ``student_is_teacher`` (the full-data reference row) trains on the whole train split, which is
     exactly the Fetch teacher of the evaluation detector: the cached teacher is used and nothing is trained twice.
-    Two processes running the same cell at once: the second waits for the first and returns its result.
+    Two processes running the same cell at once: the second waits for the first and returns its result, or with
+    ``wait=False`` raises :class:`dcbench.io.LockHeld` at once, to come back to the cell later.
     """
     reporter = reporter or Reporter()
     cell_dir = Path(out_root) / config.cell_name()
@@ -194,6 +197,7 @@ def run_cell(config: CellConfig, out_root: Path, *, device: str, reporter: Repor
         results_lock(out_root, f"cell-{cell_dir.name}"),
         note=reporter.note,
         waiting=f"another process is running cell {cell_dir.name}: waiting",
+        wait=wait,
     ):
         done = cell_dir / RESULT_FILE
         if done.is_file() and done.stat().st_mtime >= asked:
@@ -202,20 +206,11 @@ def run_cell(config: CellConfig, out_root: Path, *, device: str, reporter: Repor
         return _run_cell_locked(config, inputs, cell_dir, out_root, device=device, reporter=reporter, timings=timings)
 
 
-def running_elsewhere(config: CellConfig, out_root: Path) -> bool:
-    """Whether another process is running this cell in ``out_root`` now (it holds the cell's lock)."""
-    return held_elsewhere(_lock_path(out_root, f"cell-{config.cell_name()}"))
-
-
 def results_lock(out_root: Path, name: str) -> Path:
     """A lock file for shared work in a results folder, kept out of the way in ``OUT/.locks/``."""
-    path = _lock_path(out_root, name)
+    path = Path(out_root) / ".locks" / f"{name}.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
     return path
-
-
-def _lock_path(out_root: Path, name: str) -> Path:
-    return Path(out_root) / ".locks" / f"{name}.lock"
 
 
 @contextmanager

@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dcbench.api import RESULT_FILE
-from dcbench.harness.cell import CellConfig, running_elsewhere
+from dcbench.harness.cell import CellConfig
 from dcbench.harness.executors.outcome import Outcome, execute_cell
+from dcbench.io import LockHeld
 
 if TYPE_CHECKING:
     from dcbench.progress import Reporter
@@ -35,21 +36,22 @@ def run_local(
     while queue:
         cell = queue.popleft()
         name = cell.cell_name()
-        if folder is not None:
-            if _finished_since(folder / name, started):
-                _note(reporter, f"{name}: finished by another process meanwhile")
-                continue
-            # once only: a cell still held when its turn comes again is waited for (run_cell's lock), then read
-            if queue and name not in passed_over and running_elsewhere(cell, folder):
-                passed_over.add(name)
-                queue.append(cell)
-                _note(reporter, f"{name}: another process is running it; coming back to it after the others")
-                continue
+        if folder is not None and _finished_since(folder / name, started):
+            _note(reporter, f"{name}: finished by another process meanwhile")
+            continue
         _note(reporter, f"[{len(outcomes) + 1}/{len(cells)}] {name}")
         if folder is None:
             outcome = execute_stored(cell, out, device=device, reporter=reporter)
         else:
-            outcome = execute_cell(cell, folder, device=device, reporter=reporter)
+            # passed over once only: a cell still held when its turn comes again is waited for, then read
+            may_pass_over = bool(queue) and name not in passed_over
+            try:
+                outcome = execute_cell(cell, folder, device=device, reporter=reporter, wait=not may_pass_over)
+            except LockHeld:
+                passed_over.add(name)
+                queue.append(cell)
+                _note(reporter, f"{name}: another process is running it; coming back to it after the others")
+                continue
         outcomes.append(outcome)
         if on_done is not None:
             on_done(outcome)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from dcbench.harness.cell import CellConfig, run_cell
 from dcbench.harness.matrix import FAILED_FILE
-from dcbench.io import atomic_write_text
+from dcbench.io import LockHeld, atomic_write_text
 
 if TYPE_CHECKING:
     from dcbench.progress import Reporter
@@ -37,15 +37,19 @@ def execute_cell(
     device: str,
     reporter: Reporter | None = None,
     upstream_errors: list[str] | None = None,
+    wait: bool = True,
 ) -> Outcome:
     """Run one cell. An exception from any part (a plugin, a corrupt input, a training crash) is written to the
     cell's ``failed.json`` and returned, so the matrix goes on; ``result.json`` is never written for it. A later
     success removes the failure record. ``upstream_errors``: what earlier stages of a distributed run reported
-    (Ray's teacher and condense tasks), kept in ``failed.json`` beside the cell's own error."""
+    (Ray's teacher and condense tasks), kept in ``failed.json`` beside the cell's own error. ``wait=False``: a cell
+    another process is running raises :class:`dcbench.io.LockHeld` (not a failure: nothing was run)."""
     cell_dir = Path(out) / config.cell_name()
     started = time.perf_counter()
     try:
-        result = run_cell(config, out, device=device, reporter=reporter)
+        result = run_cell(config, out, device=device, reporter=reporter, wait=wait)
+    except LockHeld:
+        raise
     except Exception as exc:  # noqa: BLE001 - a failing cell must not stop the matrix
         message = f"{type(exc).__name__}: {exc}".splitlines()[0]
         cell_dir.mkdir(parents=True, exist_ok=True)
