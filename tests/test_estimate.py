@@ -60,6 +60,20 @@ def test_a_teacher_the_cache_holds_is_not_counted(tmp_path, monkeypatch):
     assert estimate(cells, pending, sizes, tmp_path).teacher_s > 0  # without fingerprints it cannot tell
 
 
+def test_a_finished_cells_teacher_missing_from_this_machines_cache_is_counted(tmp_path, monkeypatch):
+    # a fresh machine continuing a spec: the full cell is done, but its teacher was cached elsewhere
+    from dcbench.data.spec import load_dataset, resolve_train_test
+
+    monkeypatch.setenv("DCBENCH_CACHE", str(tmp_path / "cache"))
+    split = resolve_train_test(load_dataset(DATA), None)
+    fingerprints = {(DATA, None): (split.train.fingerprint(), split.test.fingerprint())}
+    cells = _cells(get_protocol("smoke"))
+    done = {c.cell_name(): "done" if c.method == "full" else "pending" for c in cells}
+    est = estimate(cells, done, {DATA: len(split.train)}, tmp_path, fingerprints)
+    assert est.teacher_s > 0 and est.teachers == 1
+    assert "for 1," in est.text()
+
+
 def test_seconds_per_step_learned_from_finished_results(tmp_path):
     cell = tmp_path / "c"
     cell.mkdir()

@@ -37,6 +37,7 @@ class Estimate:
     teacher_s: float = 0.0
     condense_s: float = 0.0
     student_s: float = 0.0
+    teachers: int = 0  # teachers to train
     unknown: set = field(default_factory=set)  # detectors without a measured cost
 
     @property
@@ -45,7 +46,7 @@ class Estimate:
 
     def text(self) -> str:
         line = (
-            f"estimated {self.total_s / 3600:.1f} h (teachers {self.teacher_s / 3600:.1f} h, condensing "
+            f"estimated {self.total_s / 3600:.1f} h (teachers {self.teacher_s / 3600:.1f} h for {self.teachers}, condensing "
             f"{self.condense_s / 3600:.1f} h, students {self.student_s / 3600:.1f} h)"
         )
         if self.unknown:
@@ -112,16 +113,19 @@ def estimate(
     cells: list, states: dict[str, str], sizes: dict[str, int], out: Path, fingerprints: dict | None = None
 ) -> Estimate:
     """``cells`` with their ``states`` (by cell name); ``sizes``: train-split size per dataset spec;
-    ``fingerprints``: (train, test) fingerprints per (dataset, test dataset). A teacher is taken as cached when a
-    finished cell used it or this machine's teacher cache holds it."""
+    ``fingerprints``: (train, test) fingerprints per (dataset, test dataset). With them, a teacher is taken as
+    cached when this machine's teacher cache holds it (on a fresh machine, the teachers of finished cells train
+    again); without them, when a finished cell used it."""
     from dcbench.harness.cell import make_detector, make_method
     from dcbench.methods.base import budget_for
 
     known = {**MEASURED, **measured_in(out)}
     est = Estimate()
     done = [c for c in cells if states[c.cell_name()] == "done"]
-    teachers = {_teacher_key(c) for c in done if c.student_is_teacher() or c.uses_teacher()}
-    teachers |= _cached_teachers(cells, sizes, fingerprints or {})
+    if fingerprints:
+        teachers = _cached_teachers(cells, sizes, fingerprints)
+    else:
+        teachers = {_teacher_key(c) for c in done if c.student_is_teacher() or c.uses_teacher()}
     # a condensed set is made once and shared (both label modes of a row train on one set): counted once
     made = {c.condense_name() for c in done if not c.student_is_teacher()}
     for c in cells:
@@ -140,6 +144,7 @@ def estimate(
             teacher_step = step_seconds(key[1], p.imgsz, p.batch, known)
             if key not in teachers and teacher_step is not None:
                 teachers.add(key)
+                est.teachers += 1
                 est.teacher_s += _steps(n, p) * teacher_step
         if c.student_is_teacher():
             continue
