@@ -10,6 +10,7 @@ condensed set's record): after a crash they are either complete or absent.
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import json
 import os
@@ -104,19 +105,37 @@ class LockHeld(Exception):
     """``exclusive(..., wait=False)``: another process holds the lock, and the caller chose not to wait for it."""
 
 
+# what exclusive() does when another process holds its lock, unless told otherwise: set for a whole piece of work by
+# waiting_for_locks(), so that the locks taken deep inside it (a teacher, a shared condensed set) follow its caller
+_WAIT = contextvars.ContextVar("dcbench_io_wait_for_locks", default=True)
+
+
 @contextmanager
-def exclusive(lock_file: str | Path, *, waiting: str, note=None, wait: bool = True) -> Iterator[None]:
+def waiting_for_locks(wait: bool) -> Iterator[None]:
+    """Within the block, every :func:`exclusive` not given ``wait`` waits for a held lock (``True``) or raises
+    :class:`LockHeld` at once (``False``): a lane that may come back to a cell later gives it up at the first lock
+    another process holds, whichever layer takes it, instead of idling through another lane's teacher."""
+    token = _WAIT.set(wait)
+    try:
+        yield
+    finally:
+        _WAIT.reset(token)
+
+
+@contextmanager
+def exclusive(lock_file: str | Path, *, waiting: str, note=None, wait: bool | None = None) -> Iterator[None]:
     """A file lock (``filelock``) held for a piece of work another process may be doing at the same moment (the same
     teacher, the same condensed set): the second process waits for the first and says so once, then finds the
     work done instead of doing it twice. ``wait=False``: raise :class:`LockHeld` instead of waiting, so the caller
-    can do other work first (taking the lock is the only race-free test of whether another process has it)."""
+    can do other work first (taking the lock is the only race-free test of whether another process has it);
+    ``None``: as the enclosing :func:`waiting_for_locks` says, waiting outside one."""
     from filelock import FileLock, Timeout
 
     lock = FileLock(str(lock_file))
     try:
         lock.acquire(timeout=0)
     except Timeout:
-        if not wait:
+        if not (_WAIT.get() if wait is None else wait):
             raise LockHeld(str(lock_file)) from None
         if note is not None:
             note(f"{waiting} (lock {lock_file})")

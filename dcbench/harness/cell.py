@@ -26,7 +26,7 @@ from dcbench.harness.identity import FULL_KIND, CellConfig, make_detector, make_
 from dcbench.harness.labels import TEACHER
 from dcbench.harness.provenance import run_provenance
 from dcbench.harness.staleness import current_settings, read_result, settings_drift
-from dcbench.io import atomic_write_text, exclusive
+from dcbench.io import atomic_write_text, exclusive, waiting_for_locks
 from dcbench.methods.base import CondenseContext, budget_for, needs_teacher
 from dcbench.progress import Reporter
 
@@ -185,7 +185,9 @@ def run_cell(
     A method with ``student_is_teacher`` (the full-data reference row) trains on the whole train split, which is
     exactly the Fetch teacher of the evaluation detector: the cached teacher is used and nothing is trained twice.
     Two processes running the same cell at once: the second waits for the first and returns its result, or with
-    ``wait=False`` raises :class:`dcbench.io.LockHeld` at once, to come back to the cell later.
+    ``wait=False`` raises :class:`dcbench.io.LockHeld` at once, to come back to the cell later. ``wait=False``
+    also gives the cell up at any lock it needs that another process holds (its teacher being trained, its
+    condensed set being made for a cell that shares it): nothing of the cell is lost, what was made is reused.
     """
     reporter = reporter or Reporter()
     cell_dir = Path(out_root) / config.cell_name()
@@ -193,11 +195,13 @@ def run_cell(
     timings: dict[str, float] = {}
     with timed(timings, "load_s"):
         inputs = prepare(config)  # an unknown method, detector, option or dataset fails here, before any file exists
-    with exclusive(
-        results_lock(out_root, f"cell-{cell_dir.name}"),
-        note=reporter.note,
-        waiting=f"another process is running cell {cell_dir.name}: waiting",
-        wait=wait,
+    with (
+        waiting_for_locks(wait),
+        exclusive(
+            results_lock(out_root, f"cell-{cell_dir.name}"),
+            note=reporter.note,
+            waiting=f"another process is running cell {cell_dir.name}: waiting",
+        ),
     ):
         done = cell_dir / RESULT_FILE
         if done.is_file() and done.stat().st_mtime >= asked:

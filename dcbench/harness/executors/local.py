@@ -2,8 +2,9 @@
 store URL as ``out``, each cell runs in a local workspace synchronised with the store (``executors.stored``).
 
 Several processes may run the same spec into one results folder (two lanes on a CPU's cores, a GPU each, machines
-on a shared disk): a cell another process is running is passed over and come back to after the rest, so the
-processes share the spec's cells instead of queueing behind one another on the same one."""
+on a shared disk): a cell another process is running, or whose teacher or condensed set another process is making,
+is passed over and come back to after the rest, so the processes share the spec's cells (and train different
+seeds' teachers side by side) instead of queueing behind one another on the same one."""
 
 from __future__ import annotations
 
@@ -47,10 +48,10 @@ def run_local(
             may_pass_over = bool(queue) and name not in passed_over
             try:
                 outcome = execute_cell(cell, folder, device=device, reporter=reporter, wait=not may_pass_over)
-            except LockHeld:
+            except LockHeld as held:
                 passed_over.add(name)
                 queue.append(cell)
-                _note(reporter, f"{name}: another process is running it; coming back to it after the others")
+                _note(reporter, f"{name}: another process holds {Path(str(held)).name}; coming back to it later")
                 continue
         outcomes.append(outcome)
         if on_done is not None:
