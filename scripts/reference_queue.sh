@@ -11,12 +11,13 @@ SELF="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
 cd "$(dirname "$0")/.."
 DCBENCH=${DCBENCH:-.venv/bin/dcbench}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
-lane=${1:?usage: reference_queue.sh reference|shapes-reference|bccd-reference|shapes|bccd}
+lane=${1:?usage: reference_queue.sh reference|shapes-reference|bccd-reference|shapes-reference-extras|shapes|bccd}
 case $lane in
   # the final reference tables (issue #15), every slice in order; run it once per core
   reference)
     bash "$SELF" shapes-reference
-    bash "$SELF" bccd-reference ;;
+    bash "$SELF" bccd-reference
+    bash "$SELF" shapes-reference-extras ;;
   shapes)
     $DCBENCH matrix leaderboards/specs/shapes-dcod-vs-random.toml --out leaderboards/results/shapes-quick
     $DCBENCH matrix leaderboards/specs/shapes-dcod-ablation.toml --out leaderboards/results/shapes-quick
@@ -36,9 +37,12 @@ case $lane in
     $DCBENCH matrix $REF --ratio 0.02
     $DCBENCH matrix $REF --ratio 0.05
     $DCBENCH matrix leaderboards/specs/shapes-reference-ablation.toml --out leaderboards/results/shapes-reference ;;
+  # DCOD's label modes and former cut-box rule: beyond the paper's ablation, so after both main tables
+  shapes-reference-extras)
+    $DCBENCH matrix leaderboards/specs/shapes-reference-extras.toml --out leaderboards/results/shapes-reference ;;
   bccd-reference)
     for r in 0.05 0.1; do
       $DCBENCH matrix leaderboards/specs/bccd-reference.toml --out leaderboards/results/bccd-reference --ratio 1 --ratio $r
     done ;;
-  *) echo "reference_queue.sh: unknown lane '$lane' (reference, shapes-reference, bccd-reference, shapes or bccd)" >&2; exit 2 ;;
+  *) echo "reference_queue.sh: unknown lane '$lane' (reference, shapes-reference, bccd-reference, shapes-reference-extras, shapes or bccd)" >&2; exit 2 ;;
 esac
