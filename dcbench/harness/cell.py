@@ -185,9 +185,9 @@ def run_cell(
     A method with ``student_is_teacher`` (the full-data reference row) trains on the whole train split, which is
     exactly the Fetch teacher of the evaluation detector: the cached teacher is used and nothing is trained twice.
     Two processes running the same cell at once: the second waits for the first and returns its result, or with
-    ``wait=False`` raises :class:`dcbench.io.LockHeld` at once, to come back to the cell later. ``wait=False``
-    also gives the cell up at any lock it needs that another process holds (its teacher being trained, its
-    condensed set being made for a cell that shares it): nothing of the cell is lost, what was made is reused.
+    ``wait=False`` raises :class:`dcbench.io.LockHeld` at once, to come back to the cell later; so it does at any
+    other lock the cell needs that another process holds (its teacher, a condensed set it shares). Nothing made is
+    lost: a finished set is reused.
     """
     reporter = reporter or Reporter()
     cell_dir = Path(out_root) / config.cell_name()
