@@ -56,7 +56,8 @@ def test_a_teacher_the_cache_holds_is_not_counted(tmp_path, monkeypatch):
     root = cache_dir("teachers") / teacher_key(split.train, make_detector("yolov3-tiny").name, smoke, 0)
     root.mkdir(parents=True)
     (root / "teacher.json").write_text("{}")  # what fetch_teacher writes last
-    assert estimate(cells, pending, sizes, tmp_path, fingerprints).teacher_s == 0
+    cached = estimate(cells, pending, sizes, tmp_path, fingerprints)
+    assert cached.teacher_s == 0 and "(no teacher to train," in cached.text()
     assert estimate(cells, pending, sizes, tmp_path).teacher_s > 0  # without fingerprints it cannot tell
 
 

@@ -45,8 +45,11 @@ class Estimate:
         return self.teacher_s + self.condense_s + self.student_s
 
     def text(self) -> str:
+        teachers = (
+            f"teachers {self.teacher_s / 3600:.1f} h for {self.teachers}" if self.teachers else "no teacher to train"
+        )
         line = (
-            f"estimated {self.total_s / 3600:.1f} h (teachers {self.teacher_s / 3600:.1f} h for {self.teachers}, condensing "
+            f"estimated {self.total_s / 3600:.1f} h ({teachers}, condensing "
             f"{self.condense_s / 3600:.1f} h, students {self.student_s / 3600:.1f} h)"
         )
         if self.unknown:
