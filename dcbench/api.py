@@ -228,7 +228,7 @@ class ResultRecord(TypedDict, total=False):
     evaluator: dict[str, str | None]  # the COCO evaluator that scored it (name, version); absent in older results
     metrics_per_student: list[dict[str, float | None]]  # with protocol.student_repeats > 1: metrics is their mean
     timings: dict[str, float]  # seconds per stage
-    device: dict[str, str]
+    device: dict[str, Any]  # name, model; on a CPU also cores and torch threads (absent in older results)
     environment: dict[str, str | None]  # library versions (None: not installed), machine
     git: dict[str, object] | None  # revision and whether the tree was dirty; None outside a git checkout
     finished: str  # ISO time

@@ -73,7 +73,7 @@ class RunProvenance(TypedDict):
     """The part of a result record (``api.ResultRecord``) that :func:`run_provenance` fills."""
 
     evaluator: dict[str, str | None]
-    device: dict[str, str]
+    device: dict[str, object]
     environment: dict[str, str | None]
     git: dict[str, object] | None
     finished: str
@@ -84,11 +84,11 @@ def run_provenance(device: str) -> RunProvenance:
     versions and machine, the git revision, and when it finished."""
     from datetime import datetime, timezone
 
-    from dcbench.device import device_name
+    from dcbench.device import device_record
 
     return {
         "evaluator": evaluator_backend(),
-        "device": {"name": device, "model": device_name(device)},
+        "device": device_record(device),
         "environment": {**library_versions(), **machine()},
         "git": git_revision(),
         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
