@@ -510,6 +510,19 @@ def test_a_seed_slice_takes_the_spec_s_cells_of_that_seed(tmp_path, capsys):
     assert str(spec) in err and "no cells at seed 3 (the spec's seeds: 0, 1, 2)" in err
 
 
+def test_a_method_slice_takes_that_methods_cells(tmp_path, capsys):
+    spec = write_spec(tmp_path, SMOKE_SPEC)
+    out = tmp_path / "out"
+    assert main(["matrix", str(spec), "--out", str(out), "--method", "herding", "--dry-run"]) == 0
+    printed = capsys.readouterr().out
+    assert "smoke: 4 cells" in printed and "random" not in printed  # 2 detectors x 2 ratios, herding only
+    assert main(["matrix", str(spec), "--out", str(out), "--method", "full", "--method", "random", "--dry-run"]) == 0
+    assert "smoke: 6 cells" in capsys.readouterr().out
+    assert main(["matrix", str(spec), "--out", str(out), "--method", "dcod", "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert str(spec) in err and "no cells at method dcod (the spec's methods: full, herding, random)" in err
+
+
 def test_two_matrices_on_one_folder_share_the_cells_instead_of_queueing(tmp_path, caplog):
     """A cell another process holds is passed over and come back to after the rest; a cell another process
     finished meanwhile is not run again (its result is newer than this run)."""

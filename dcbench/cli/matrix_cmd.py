@@ -43,6 +43,12 @@ def matrix(
         help="Only the cells of this seed (repeatable; with --ratio, both): a seed at a time across every row, so a "
         "run cut short leaves rows with the same seeds, each one paired.",
     ),
+    method: list[str] | None = typer.Option(
+        None,
+        "--method",
+        help="Only the cells of this method (repeatable; with --ratio or --seed, all of them): one method's rows, "
+        "every variant, e.g. to rerun it after a change. Random's cells stay where they are, for pairing.",
+    ),
 ) -> None:
     """Run every cell of SPEC that has no result yet (failed cells are retried). Exit status 1 when a cell failed."""
     from dcbench.harness.matrix import cell_state, load_spec
@@ -63,7 +69,9 @@ def matrix(
     else:
         results = Path(out or Path("runs") / matrix_spec.name).expanduser().resolve()
         target = results = results if dry_run else writable_dir(results, what="results folder")
-    cells = _slice(_slice(matrix_spec.cells(), "ratio", ratio, spec), "seed", seed, spec)
+    cells = matrix_spec.cells()
+    for field, wanted in (("ratio", ratio), ("seed", seed), ("method", method)):
+        cells = _slice(cells, field, wanted, spec)
     states = {c.cell_name(): cell_state(results, c, matrix_spec.fingerprints) for c in cells}
     counts = Counter(states.values())
     summary = ", ".join(f"{counts[s]} {s}" for s in ("done", "stale", "failed", "pending") if counts[s])
@@ -81,17 +89,24 @@ def matrix(
 
 
 def _slice(cells: list, field: str, wanted: list | None, spec: Path) -> list:
-    """The cells whose ``field`` (ratio or seed) is one of ``wanted`` (all of them when none are given); a value the
-    spec does not have is an error, not an empty run."""
+    """The cells whose ``field`` (ratio, seed or method) is one of ``wanted`` (all of them when none are given); a
+    value the spec does not have is an error, not an empty run."""
     if not wanted:
         return cells
+
+    def same(a, b) -> bool:
+        return a == b if isinstance(a, str) else math.isclose(a, b)
+
+    def show(v) -> str:
+        return v if isinstance(v, str) else f"{v:g}"
+
     have = sorted({getattr(c, field) for c in cells})
     for w in wanted:
-        if not any(math.isclose(w, h) for h in have):
+        if not any(same(w, h) for h in have):
             raise ConfigError(
-                f"{spec}: no cells at {field} {w:g} (the spec's {field}s: {', '.join(f'{h:g}' for h in have)})"
+                f"{spec}: no cells at {field} {show(w)} (the spec's {field}s: {', '.join(map(show, have))})"
             )
-    return [c for c in cells if any(math.isclose(getattr(c, field), w) for w in wanted)]
+    return [c for c in cells if any(same(getattr(c, field), w) for w in wanted)]
 
 
 def _show_plan(
