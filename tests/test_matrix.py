@@ -629,3 +629,34 @@ def test_a_cell_whose_condensed_set_another_process_is_making_is_passed_over(tmp
     assert [o.cell for o in outcomes] == [second.cell_name(), first.cell_name()]
     assert all(o.status == "ok" for o in outcomes)
     assert not (out / first.cell_name() / "failed.json").exists()
+
+
+def test_a_cell_another_process_finishes_while_this_one_waits_is_not_counted_as_run_here(tmp_path):
+    """The last cell of a queue is waited for, not passed over; when the other process finishes it, the outcome
+    says so, and the matrix does not count it among the cells it finished."""
+    import threading
+
+    from filelock import FileLock
+
+    from dcbench.harness.cell import CellConfig, results_lock
+    from dcbench.harness.executors.local import run_local
+    from dcbench.protocols import get_protocol
+
+    out = tmp_path / "out"
+    cell = CellConfig("random", "yolov3-tiny", 0.1, 0, get_protocol("smoke"), dataset=TINY)
+    other = FileLock(str(results_lock(out, f"cell-{cell.cell_name()}")), thread_local=False)
+    taker = threading.Thread(target=other.acquire)  # another thread: filelock sees no deadlock
+    taker.start()
+    taker.join()
+    record = {"cell": cell.cell_name(), "config": {}, "metrics": {"mAP": 1.0}, "budget": 2, "condensed": {}}
+    record.update(method={"name": "random"}, timings={"total_s": 7.0})
+
+    def other_finishes() -> None:
+        (out / cell.cell_name()).mkdir(parents=True)
+        (out / cell.cell_name() / "result.json").write_text(json.dumps(record))
+        other.release()
+
+    threading.Timer(3, other_finishes).start()
+    [outcome] = run_local([cell], out, device="cpu")
+    assert outcome.status == "ok" and not outcome.here and outcome.cell_seconds == 7.0
+    assert json.loads((out / cell.cell_name() / "result.json").read_text()) == record  # read, not run again

@@ -151,15 +151,21 @@ def _run(todo: list, out: Path | str, executor: str, device: str | None, options
         raise ConfigError(f"--{unknown[0].replace('_', '-')} does not apply to the {executor} executor")
 
     def report(outcome) -> None:
-        mark = "ok" if outcome.status == "ok" else f"FAILED: {outcome.error}"
+        if outcome.status != "ok":
+            mark = f"FAILED: {outcome.error}"
+        else:
+            mark = "ok" if outcome.here else "finished by another process; waited"
         console.info(f"{outcome.cell}: {mark} ({outcome.seconds:.1f}s)")
 
     started = time.perf_counter()
     # each executor resolves the device where the work runs: here for local, on the cluster's resources for Ray
     outcomes = run(todo, out, device=device, reporter=Reporter(console=console.err), on_done=report, **options)
     failed = [o for o in outcomes if o.status != "ok"]
+    elsewhere = sum(1 for o in outcomes if o.status == "ok" and not o.here)
     console.info(
-        f"{len(outcomes) - len(failed)} cells finished, {len(failed)} failed, in {time.perf_counter() - started:.1f}s"
+        f"{len(outcomes) - len(failed) - elsewhere} cells finished, {len(failed)} failed"
+        + (f", {elsewhere} finished by another process" if elsewhere else "")
+        + f", in {time.perf_counter() - started:.1f}s"
     )
     for o in failed:
         console.info(f"  failed: {out}/{o.cell}/failed.json")

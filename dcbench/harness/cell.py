@@ -180,7 +180,16 @@ def _condense_locked(config: CellConfig, workdir: Path, *, device: str, inputs: 
 def run_cell(
     config: CellConfig, out_root: Path, *, device: str, reporter: Reporter | None = None, wait: bool = True
 ) -> ResultRecord:
-    """Condense (or reuse the condensed set), train the evaluation detector on it, score it, write result.json.
+    """Condense (or reuse the condensed set), train the evaluation detector on it, score it, write result.json;
+    see :func:`run_or_read_cell`."""
+    return run_or_read_cell(config, out_root, device=device, reporter=reporter, wait=wait)[0]
+
+
+def run_or_read_cell(
+    config: CellConfig, out_root: Path, *, device: str, reporter: Reporter | None = None, wait: bool = True
+) -> tuple[ResultRecord, bool]:
+    """Condense (or reuse the condensed set), train the evaluation detector on it, score it, write result.json;
+    the record, and whether this process made it (False: another process finished the cell while this one waited).
 
     A method with ``student_is_teacher`` (the full-data reference row) trains on the whole train split, which is
     exactly the Fetch teacher of the evaluation detector: the cached teacher is used and nothing is trained twice.
@@ -206,8 +215,9 @@ def run_cell(
         done = cell_dir / RESULT_FILE
         if done.is_file() and done.stat().st_mtime >= asked:
             reporter.note(f"{done}: finished by the other process meanwhile")
-            return read_result_record(done)
-        return _run_cell_locked(config, inputs, cell_dir, out_root, device=device, reporter=reporter, timings=timings)
+            return read_result_record(done), False
+        made = _run_cell_locked(config, inputs, cell_dir, out_root, device=device, reporter=reporter, timings=timings)
+        return made, True
 
 
 def results_lock(out_root: Path, name: str) -> Path:

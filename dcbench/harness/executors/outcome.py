@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dcbench.harness.cell import CellConfig, run_cell
+from dcbench.harness.cell import CellConfig, run_or_read_cell
 from dcbench.harness.matrix import FAILED_FILE
 from dcbench.io import LockHeld, atomic_write_text
 
@@ -25,6 +25,7 @@ class Outcome:
     seconds: float
     error: str | None = None
     cell_seconds: float | None = None  # the cell's own total_s (so executor overhead = seconds - cell_seconds)
+    here: bool = True  # False: another process finished the cell while this one waited for it
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -47,7 +48,7 @@ def execute_cell(
     cell_dir = Path(out) / config.cell_name()
     started = time.perf_counter()
     try:
-        result = run_cell(config, out, device=device, reporter=reporter, wait=wait)
+        result, here = run_or_read_cell(config, out, device=device, reporter=reporter, wait=wait)
     except LockHeld:
         raise
     except Exception as exc:  # noqa: BLE001 - a failing cell must not stop the matrix
@@ -65,6 +66,5 @@ def execute_cell(
         atomic_write_text(cell_dir / FAILED_FILE, json.dumps(record, indent=2, default=str) + "\n")
         return Outcome(config.cell_name(), "failed", round(time.perf_counter() - started, 3), message)
     (cell_dir / FAILED_FILE).unlink(missing_ok=True)
-    return Outcome(
-        config.cell_name(), "ok", round(time.perf_counter() - started, 3), cell_seconds=result["timings"]["total_s"]
-    )
+    seconds = round(time.perf_counter() - started, 3)
+    return Outcome(config.cell_name(), "ok", seconds, cell_seconds=result["timings"]["total_s"], here=here)
