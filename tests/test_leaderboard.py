@@ -236,6 +236,22 @@ def test_compute_columns_and_total_time(tmp_path):
         and "The 6 cells of this table took 6.00 h" in md
     )
     assert "+2.00 [+2.00, +2.00]▲ n=3" in md
+    assert "Timed on" not in md  # no result says which CPU: nothing to add to the device column
+
+
+def test_compute_says_which_machines_timed_the_cells(tmp_path):
+    root = tmp_path / "results"
+    for seed in range(3):
+        fake_result(root, "random", 0.01, seed, 1.0 + seed)
+    for f in root.rglob("result.json"):
+        r = json.loads(f.read_text())
+        r["timings"] = {"train_s": 100.0, "total_s": 60.0}
+        r["device"] = {"name": "cpu", "model": "x86_64"}  # as results before CPU model and threads were recorded
+        if r["config"]["seed"] > 0:
+            r["device"] = {"name": "cpu", "model": "AMD EPYC", "cores": 2, "threads": 1}
+        f.write_text(json.dumps(r))
+    md = to_markdown(summarise(load_results(root))[0])
+    assert "took 0.05 h of wall time in all. Timed on: AMD EPYC, 1 thread of 2 cores (2 cells); not recorded (1 cell)." in md
 
 
 def test_leaderboard_command_writes_and_checks(results, tmp_path, capsys):

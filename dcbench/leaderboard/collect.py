@@ -91,12 +91,27 @@ def _compute(r: Mapping[str, Any], full: bool) -> dict:
         "student_s": student_s,
         "total_s": timings.get("total_s"),
         "device": (r.get("device") or {}).get("name"),
+        "_timed_on": timed_on(r.get("device") or {}),
         "boxes_per_image": boxes / images if images and boxes is not None else None,
         "_features": features.get("cache_key"),
         "_features_cached": bool(features.get("cached")),
         "_feature_s": (condensed.get("manifest") or {}).get("feature_s"),
         "_extract_s": features.get("extract_s"),
     }
+
+
+def timed_on(device: Mapping[str, Any]) -> str | None:
+    """The machine a cell's timings come from, as far as its record says: a GPU's name, or a CPU's model with the
+    threads torch used; None where the record does not say (a CPU result from before dcbench recorded threads)."""
+    name, model = device.get("name"), device.get("model")
+    if not name:
+        return None
+    if name != "cpu":
+        return str(model or name)
+    if device.get("threads") is None:
+        return None
+    threads = int(device["threads"])
+    return f"{model}, {threads} thread{'s' * (threads != 1)} of {device.get('cores', '?')} cores"
 
 
 def _charge_shared_features(frame: pd.DataFrame) -> pd.DataFrame:

@@ -162,7 +162,7 @@ def table_page(table: Table, frame: pd.DataFrame, cells: Mapping[str, CellFile],
     body = (
         f'<nav><a href="index.html">all leaderboards</a> · <a href="{_href(table.slug)}.csv">CSV</a></nav>\n'
         f"<h1>{escape(table.title)}</h1>\n"
-        f"<p>{table.n_cells} cells, {table.total_s / 3600:.2f} h of wall time in all.</p>\n"
+        f"<p>{table.n_cells} cells, {table.total_s / 3600:.2f} h of wall time in all. {escape(table.timed_on_text)}</p>\n"
         f'<details class="protocol"><summary>protocol: {escape(spelled)}</summary>'
         + "".join(f"<pre>{_pretty(p)}</pre>" for p in protocols)
         + "</details>\n"

@@ -39,6 +39,16 @@ class Table:
     fixed_sets: tuple[str, ...] = ()  # labels of rows that are one set whatever the seed (dcbench eval's)
     relabelled: tuple[str, ...] = ()  # labels of rows whose students trained on other than the stored boxes
     stale: tuple[tuple[str, str], ...] = ()  # (method, its settings that changed since) where rows are stale
+    timed_on: tuple[tuple[str | None, int], ...] = ()  # (machine as collect.timed_on says it, cells), most first
+
+    @property
+    def timed_on_text(self) -> str:
+        """Which machines the compute figures come from, when any result says (times from different machines do
+        not compare: a CPU's speed varies several-fold between machines of the same model name)."""
+        if not any(machine for machine, _ in self.timed_on):
+            return ""
+        parts = [f"{machine or 'not recorded'} ({_count(n, 'cell')})" for machine, n in self.timed_on]
+        return f"Timed on: {'; '.join(parts)}."
 
     @property
     def slug(self) -> str:
@@ -151,9 +161,17 @@ def summarise(frame: pd.DataFrame) -> list[Table]:
                 fixed_sets=tuple(sorted(set(group.loc[group["fixed_set"], "label"]))) if "fixed_set" in group else (),
                 relabelled=tuple(sorted(lb for lb, mode in setting.items() if mode != STORED)),
                 stale=_stale_rows(group),
+                timed_on=_timed_on(group),
             )
         )
     return tables
+
+
+def _timed_on(group: pd.DataFrame) -> tuple[tuple[str | None, int], ...]:
+    if "_timed_on" not in group:
+        return ()
+    counts = group["_timed_on"].map(lambda m: m if isinstance(m, str) else None).value_counts(dropna=False)
+    return tuple(sorted(((m if isinstance(m, str) else None, int(n)) for m, n in counts.items()), key=lambda x: -x[1]))
 
 
 def _delta(row: dict, reference: dict | None) -> float | None:
@@ -356,7 +374,8 @@ def _compute_lines(table: Table) -> list[str]:
         boxes = "–" if _missing(row.get("boxes_per_image_mean")) else f"{row['boxes_per_image_mean']:.1f}"
         device = row["device"] or "–"
         lines.append(f"| {row['label']} | {_pct(row['ratio'])} | {cond} | {stud} | {boxes} | {device} |")
-    lines += ["", f"The {table.n_cells} cells of this table took {table.total_s / 3600:.2f} h of wall time in all.", ""]
+    total = f"The {table.n_cells} cells of this table took {table.total_s / 3600:.2f} h of wall time in all."
+    lines += ["", f"{total} {table.timed_on_text}".rstrip(), ""]
     return lines
 
 
