@@ -251,7 +251,10 @@ def test_compute_says_which_machines_timed_the_cells(tmp_path):
             r["device"] = {"name": "cpu", "model": "AMD EPYC", "cores": 2, "threads": 1}
         f.write_text(json.dumps(r))
     md = to_markdown(summarise(load_results(root))[0])
-    assert "took 0.05 h of wall time in all. Timed on: AMD EPYC, 1 thread of 2 cores (2 cells); not recorded (1 cell)." in md
+    assert (
+        "took 0.05 h of wall time in all. Timed on: AMD EPYC, 1 thread of 2 cores (2 cells); not recorded (1 cell)."
+        in md
+    )
 
 
 def test_leaderboard_command_writes_and_checks(results, tmp_path, capsys):

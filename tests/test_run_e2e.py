@@ -45,7 +45,9 @@ def test_random_smoke_on_shapes_and_resume(tmp_path, capsys, monkeypatch):
     assert result["environment"]["torch"] and result["environment"]["ultralytics"]
     assert result["evaluator"]["name"] == "faster-coco-eval" and result["evaluator"]["version"]
     # the compute columns compare machines only if the record says which CPU and how many threads timed it
-    assert result["device"]["name"] == "cpu" and isinstance(result["device"]["model"], str) and result["device"]["model"]
+    assert (
+        result["device"]["name"] == "cpu" and isinstance(result["device"]["model"], str) and result["device"]["model"]
+    )
     assert result["device"]["threads"] >= 1 and result["device"]["cores"] >= 1
     condensed = load_condensed(cell / result["condensed"]["path"])
     assert (

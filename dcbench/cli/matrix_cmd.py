@@ -47,7 +47,7 @@ def matrix(
         None,
         "--method",
         help="Only the cells of this method (repeatable; with --ratio or --seed, all of them): one method's rows, "
-        "every variant, e.g. to rerun it after a change. Random's cells stay where they are, for pairing.",
+        "every variant, e.g. to rerun it after a change (the leaderboard pairs it with the Random results already there).",
     ),
 ) -> None:
     """Run every cell of SPEC that has no result yet (failed cells are retried). Exit status 1 when a cell failed."""
