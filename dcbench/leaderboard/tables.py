@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from dataclasses import dataclass
 
 import pandas as pd
@@ -170,8 +171,7 @@ def summarise(frame: pd.DataFrame) -> list[Table]:
 def _timed_on(group: pd.DataFrame) -> tuple[tuple[str | None, int], ...]:
     if "_timed_on" not in group:
         return ()
-    counts = group["_timed_on"].map(lambda m: m if isinstance(m, str) else None).value_counts(dropna=False)
-    return tuple(sorted(((m if isinstance(m, str) else None, int(n)) for m, n in counts.items()), key=lambda x: -x[1]))
+    return tuple(Counter(m if isinstance(m, str) else None for m in group["_timed_on"]).most_common())
 
 
 def _delta(row: dict, reference: dict | None) -> float | None:
