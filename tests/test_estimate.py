@@ -1,11 +1,19 @@
 """The dry-run's time estimate: step counts from the protocol, seconds per step from measurements, by hand."""
 
 import json
+import math
 
 import pytest
 
 from dcbench.harness.cell import CellConfig
-from dcbench.harness.estimate import FORGE_FACTOR, MEASURED, estimate, measured_in, step_seconds
+from dcbench.harness.estimate import (
+    FORGE_FACTOR,
+    MEASURED,
+    estimate,
+    measured_in,
+    step_seconds,
+    teachers_measured_in,
+)
 from dcbench.protocols import get_protocol
 
 DATA = "shapes:?n_train=40&n_test=8&size=64&max_extent=28"
@@ -90,3 +98,34 @@ def test_seconds_per_step_learned_from_finished_results(tmp_path):
     )
     # 10 epochs x 3 steps = 30 steps of 8 images in 60 s: 2 s per step, 4 s per 16 images
     assert measured_in(tmp_path) == {("ultralytics:x.yaml", 96): pytest.approx(4.0)}
+
+
+def test_a_teachers_seconds_per_step_come_from_the_teachers_results_trained(tmp_path):
+    def result(name, teacher):
+        (tmp_path / name).mkdir()
+        record = {
+            "config": {"protocol": {"batch": 16, "imgsz": 160}},
+            "eval_detector": "ultralytics:x.yaml",
+            "student": {"epochs": 10, "images": 32},  # 20 steps in 10 s: 0.5 s per step
+            "timings": {"train_s": 10.0},
+            "teacher": teacher,
+        }
+        (tmp_path / name / "result.json").write_text(json.dumps(record))
+
+    trained = {
+        "source": "trained",
+        "detector": "ultralytics:x.yaml",
+        "protocol": {"batch": 16, "imgsz": 160},
+        "checkpoint_meta": {"epochs": 2, "images": 160},
+        "train_s": 40.0,  # 2 epochs x 10 steps in 40 s: 2 s per step
+    }
+    result("a", trained)
+    result("b", {**trained, "source": "cached", "train_s": 400.0})  # the same teacher, read back: not counted twice
+    assert teachers_measured_in(tmp_path) == {("ultralytics:x.yaml", 160): pytest.approx(2.0)}
+    # a pending cell whose seed's teacher is not trained yet: its steps at the teacher's 2 s, not the student's 0.5 s
+    data = "shapes:?n_train=160&n_test=8&size=160"
+    smoke = get_protocol("smoke").with_overrides(imgsz=160)
+    cell = CellConfig("dcod", "ultralytics:x.yaml", 0.1, 1, smoke, data)
+    est = estimate([cell], {cell.cell_name(): "pending"}, {data: 160}, tmp_path)
+    steps = smoke.epochs_for(160) * math.ceil(160 / smoke.batch)
+    assert est.teacher_s == pytest.approx(steps * 2.0 * smoke.batch / 16)
