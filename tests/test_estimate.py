@@ -129,3 +129,21 @@ def test_a_teachers_seconds_per_step_come_from_the_teachers_results_trained(tmp_
     est = estimate([cell], {cell.cell_name(): "pending"}, {data: 160}, tmp_path)
     steps = smoke.epochs_for(160) * math.ceil(160 / smoke.batch)
     assert est.teacher_s == pytest.approx(steps * 2.0 * smoke.batch / 16)
+
+
+def test_this_machines_own_measurements_are_preferred(tmp_path):
+    for name, model, train_s in [("a", "Slow CPU", 60.0), ("b", "Slow CPU", 80.0), ("c", "Fast GPU", 6.0)]:
+        (tmp_path / name).mkdir()
+        record = {
+            "config": {"protocol": {"batch": 8, "imgsz": 96}},
+            "eval_detector": "ultralytics:x.yaml",
+            "student": {"epochs": 10, "images": 20},  # 30 steps of 8 images
+            "timings": {"train_s": train_s},
+            "device": {"name": "cpu", "model": model},
+        }
+        (tmp_path / name / "result.json").write_text(json.dumps(record))
+    key = ("ultralytics:x.yaml", 96)
+    assert measured_in(tmp_path, "Slow CPU")[key] == pytest.approx(80.0 / 30 * 2)  # the median of its two
+    assert measured_in(tmp_path, "Fast GPU")[key] == pytest.approx(6.0 / 30 * 2)
+    # a machine none of them ran on, or none named: all three
+    assert measured_in(tmp_path, "Other")[key] == measured_in(tmp_path)[key] == pytest.approx(60.0 / 30 * 2)

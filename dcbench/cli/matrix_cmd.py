@@ -120,7 +120,7 @@ def _show_plan(
     for c in cells:
         table.add_row(c.cell_name(), states[c.cell_name()])
     console.out.print(table)
-    est = _estimate(matrix_spec, cells, states, results)
+    est = _estimate(matrix_spec, cells, states, results, device)
     console.out.print(f"{counts['pending'] + counts['stale'] + counts['failed']} cells to run: {est.text()}")
     side_by_side = _cpu_lanes(device)
     if side_by_side > 1 and est.total_s:
@@ -174,11 +174,13 @@ def _run(todo: list, out: Path | str, executor: str, device: str | None, options
         raise typer.Exit(1)
 
 
-def _estimate(matrix_spec, cells, states, out: Path):
+def _estimate(matrix_spec, cells, states, out: Path, device: str | None):
+    from dcbench.device import device_name, resolve_device
     from dcbench.harness.estimate import estimate
 
     # sizes and fingerprints taken when the spec was checked
-    return estimate(cells, states, matrix_spec.train_sizes, out, matrix_spec.fingerprints)
+    machine = device_name(resolve_device(device))
+    return estimate(cells, states, matrix_spec.train_sizes, out, matrix_spec.fingerprints, machine)
 
 
 def register(app: typer.Typer) -> None:

@@ -57,45 +57,62 @@ class Estimate:
         return line
 
 
-def measured_in(out: Path) -> dict[tuple[str, int], float]:
-    """Seconds per step at batch 16 from the students and teachers of finished results under ``out``."""
-    seen: dict[tuple[str, int], list[float]] = {}
-    for f in Path(out).glob("*/result.json"):
-        try:
-            r = json.loads(f.read_text())
-            proto = r["config"]["protocol"]
-            student = r.get("student") or {}
-            images = int(student["images"])
-            batch = min(proto["batch"], images)  # the backends never ask for a batch larger than the set
-            steps = int(student["epochs"]) * math.ceil(images / batch)
-            per16 = float(r["timings"]["train_s"]) / steps * 16 / batch
-            seen.setdefault((r["eval_detector"], int(proto["imgsz"])), []).append(per16)
-        except (KeyError, TypeError, ValueError, ZeroDivisionError, json.JSONDecodeError):
-            continue  # a full-data cell (no student of its own) or an older result: nothing to learn from
-    return {k: sorted(v)[len(v) // 2] for k, v in seen.items()}
+def measured_in(out: Path, machine: str | None = None) -> dict[tuple[str, int], float]:
+    """Seconds per step at batch 16 from the students of finished results under ``out``; ``machine``: see
+    ``_medians``."""
+
+    def student_step(r: dict) -> tuple[tuple[str, int], float]:
+        proto = r["config"]["protocol"]
+        student = r.get("student") or {}
+        images = int(student["images"])
+        batch = min(proto["batch"], images)  # the backends never ask for a batch larger than the set
+        steps = int(student["epochs"]) * math.ceil(images / batch)
+        return (r["eval_detector"], int(proto["imgsz"])), float(r["timings"]["train_s"]) / steps * 16 / batch
+
+    return _medians(out, student_step, machine)
 
 
-def teachers_measured_in(out: Path) -> dict[tuple[str, int], float]:
+def teachers_measured_in(out: Path, machine: str | None = None) -> dict[tuple[str, int], float]:
     """Seconds per teacher step at batch 16 from the teachers that finished results under ``out`` trained.
 
     Kept apart from the students' figure because a teacher's step costs more than a student's of the same batch:
     in the shapes reference runs (yolo11n, 160 px, batch 16), a median 0.32 s per step on the 5000-image set
     against 0.23 s for the 50 to 250-image students."""
-    seen: dict[tuple[str, int], list[float]] = {}
+
+    def teacher_step(r: dict) -> tuple[tuple[str, int], float] | None:
+        teacher = r.get("teacher") or {}
+        if teacher.get("source") != "trained":
+            return None  # none, or read from a cache: the cell that trained it carries its time (counted once)
+        proto, meta = teacher["protocol"], teacher["checkpoint_meta"]
+        images = int(meta["images"])
+        batch = min(int(proto["batch"]), images)
+        steps = int(meta["epochs"]) * math.ceil(images / batch)
+        return (teacher["detector"], int(proto["imgsz"])), float(teacher["train_s"]) / steps * 16 / batch
+
+    return _medians(out, teacher_step, machine)
+
+
+def _medians(out: Path, step, machine: str | None) -> dict[tuple[str, int], float]:
+    """The median of ``step(result)`` per (detector, image size) over the results under ``out``, taken over those
+    timed on ``machine`` (the device model a result records) where there are any: the reference machine ran 2 to
+    3 times slower in some sittings than in others, so another machine's figures say little about this one's."""
+    seen: dict[tuple[str, int], list[tuple[bool, float]]] = {}
     for f in Path(out).glob("*/result.json"):
         try:
-            teacher = json.loads(f.read_text()).get("teacher") or {}
-            if teacher.get("source") != "trained":
-                continue  # read from a cache: the cell that trained it carries its time (counted once)
-            proto, meta = teacher["protocol"], teacher["checkpoint_meta"]
-            images = int(meta["images"])
-            batch = min(int(proto["batch"]), images)
-            steps = int(meta["epochs"]) * math.ceil(images / batch)
-            per16 = float(teacher["train_s"]) / steps * 16 / batch
-            seen.setdefault((teacher["detector"], int(proto["imgsz"])), []).append(per16)
+            r = json.loads(f.read_text())
+            measured = step(r)
         except (KeyError, TypeError, ValueError, ZeroDivisionError, json.JSONDecodeError):
-            continue  # a cell without a teacher, or an older result
-    return {k: sorted(v)[len(v) // 2] for k, v in seen.items()}
+            continue  # a cell without that step (a full-data cell has no student), or an older result
+        if measured is None:
+            continue
+        key, per16 = measured
+        here = machine is not None and (r.get("device") or {}).get("model") == machine
+        seen.setdefault(key, []).append((here, per16))
+    medians = {}
+    for key, values in seen.items():
+        chosen = sorted(v for here, v in values if here) or sorted(v for _, v in values)
+        medians[key] = chosen[len(chosen) // 2]
+    return medians
 
 
 def step_seconds(detector: str, imgsz: int, batch: int, known: dict[tuple[str, int], float]) -> float | None:
@@ -136,17 +153,23 @@ def _cached_teachers(cells: list, sizes: dict[str, int], fingerprints: dict) -> 
 
 
 def estimate(
-    cells: list, states: dict[str, str], sizes: dict[str, int], out: Path, fingerprints: dict | None = None
+    cells: list,
+    states: dict[str, str],
+    sizes: dict[str, int],
+    out: Path,
+    fingerprints: dict | None = None,
+    machine: str | None = None,
 ) -> Estimate:
     """``cells`` with their ``states`` (by cell name); ``sizes``: train-split size per dataset spec;
     ``fingerprints``: (train, test) fingerprints per (dataset, test dataset). With them, a teacher is taken as
     cached when this machine's teacher cache holds it (on a fresh machine, the teachers of finished cells train
-    again); without them, when a finished cell used it."""
+    again); without them, when a finished cell used it. ``machine``: this machine's device model, whose own
+    measurements are preferred."""
     from dcbench.harness.cell import make_detector, make_method
     from dcbench.methods.base import budget_for
 
-    known = {**MEASURED, **measured_in(out)}
-    known_teachers = {**known, **teachers_measured_in(out)}
+    known = {**MEASURED, **measured_in(out, machine)}
+    known_teachers = {**known, **teachers_measured_in(out, machine)}
     est = Estimate()
     done = [c for c in cells if states[c.cell_name()] == "done"]
     if fingerprints:
