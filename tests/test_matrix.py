@@ -560,6 +560,43 @@ def test_two_matrices_on_one_folder_share_the_cells_instead_of_queueing(tmp_path
     assert (out / done_elsewhere.cell_name() / "result.json").read_text() == "{}"  # not run again
 
 
+def test_a_cell_passed_over_before_is_passed_over_again_after_this_process_finishes_one(tmp_path):
+    """Two lanes: this one passed over two cells whose locks the other held and ran a third. The other lane has
+    since finished one of the two and taken the first's place on the other: this lane runs the free one instead of
+    waiting behind the held one (seen in the reference runs: a lane sat 28 minutes behind a cell the other lane ran,
+    with a free cell after it)."""
+    import threading
+
+    from filelock import FileLock
+
+    from dcbench.harness.cell import CellConfig, results_lock
+    from dcbench.harness.executors.local import run_local
+    from dcbench.protocols import get_protocol
+
+    out = tmp_path / "out"
+    a, b, c = (CellConfig("random", "yolov3-tiny", 0.1, s, get_protocol("smoke"), dataset=TINY) for s in (0, 1, 2))
+    held = {
+        x.cell_name(): FileLock(str(results_lock(out, f"cell-{x.cell_name()}")), thread_local=False) for x in (a, b)
+    }
+    for lock in held.values():
+        taker = threading.Thread(target=lock.acquire)  # another thread: filelock sees no deadlock
+        taker.start()
+        taker.join()
+    give_up = threading.Timer(60, held[a.cell_name()].release)  # a regression fails on the order, not by hanging
+    give_up.start()
+
+    def other_lane(outcome) -> None:
+        if outcome.cell == c.cell_name():
+            held[b.cell_name()].release()  # b is free now; a is still the other lane's
+        if outcome.cell == b.cell_name():
+            give_up.cancel()
+            held[a.cell_name()].release()
+
+    outcomes = run_local([a, b, c], out, device="cpu", on_done=other_lane)
+    assert [o.cell for o in outcomes] == [c.cell_name(), b.cell_name(), a.cell_name()]
+    assert all(o.status == "ok" and o.here for o in outcomes)
+
+
 def test_a_cell_taken_while_this_process_prepares_it_is_passed_over_not_waited_for(tmp_path, monkeypatch):
     """Two lanes started together both find the first cell free; the one that loses its lock by a moment goes on to
     the next cell instead of waiting for the whole of the first (the lock is tried, not glanced at)."""

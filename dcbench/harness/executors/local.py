@@ -44,7 +44,8 @@ def run_local(
         if folder is None:
             outcome = execute_stored(cell, out, device=device, reporter=reporter)
         else:
-            # passed over once only: a cell still held when its turn comes again is waited for, then read
+            # passed over once between two cells this process finishes: a cell still held when its turn comes again
+            # with nothing finished meanwhile is waited for, then read (every cell left is held: no point spinning)
             may_pass_over = bool(queue) and name not in passed_over
             try:
                 outcome = execute_cell(cell, folder, device=device, reporter=reporter, wait=not may_pass_over)
@@ -54,6 +55,8 @@ def run_local(
                 _note(reporter, f"{name}: another process holds {Path(str(held)).name}; coming back to it later")
                 continue
         outcomes.append(outcome)
+        # time has passed: what was held may be free now, and a cell passed over before may be passed over again
+        passed_over.clear()
         if on_done is not None:
             on_done(outcome)
     return outcomes
