@@ -64,10 +64,8 @@ def measured_in(out: Path, machine: str | None = None) -> dict[tuple[str, int], 
     def student_step(r: dict) -> tuple[tuple[str, int], float]:
         proto = r["config"]["protocol"]
         student = r.get("student") or {}
-        images = int(student["images"])
-        batch = min(proto["batch"], images)  # the backends never ask for a batch larger than the set
-        steps = int(student["epochs"]) * math.ceil(images / batch)
-        return (r["eval_detector"], int(proto["imgsz"])), float(r["timings"]["train_s"]) / steps * 16 / batch
+        per16 = _per16(r["timings"]["train_s"], student["epochs"], student["images"], proto["batch"])
+        return (r["eval_detector"], int(proto["imgsz"])), per16
 
     return _medians(out, student_step, machine)
 
@@ -84,12 +82,17 @@ def teachers_measured_in(out: Path, machine: str | None = None) -> dict[tuple[st
         if teacher.get("source") != "trained":
             return None  # none, or read from a cache: the cell that trained it carries its time (counted once)
         proto, meta = teacher["protocol"], teacher["checkpoint_meta"]
-        images = int(meta["images"])
-        batch = min(int(proto["batch"]), images)
-        steps = int(meta["epochs"]) * math.ceil(images / batch)
-        return (teacher["detector"], int(proto["imgsz"])), float(teacher["train_s"]) / steps * 16 / batch
+        per16 = _per16(teacher["train_s"], meta["epochs"], meta["images"], proto["batch"])
+        return (teacher["detector"], int(proto["imgsz"])), per16
 
     return _medians(out, teacher_step, machine)
+
+
+def _per16(seconds, epochs, images, batch) -> float:
+    """Seconds per step of 16 images for a training of ``epochs`` over ``images`` at ``batch`` in ``seconds``."""
+    images = int(images)
+    batch = min(int(batch), images)  # the backends never ask for a batch larger than the set
+    return float(seconds) / (int(epochs) * math.ceil(images / batch)) * 16 / batch
 
 
 def _medians(out: Path, step, machine: str | None) -> dict[tuple[str, int], float]:
