@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypedDict, runtime_checkable
 
+from dcbench.data.images import open_rgb, oriented_size
 from dcbench.data.model import DetectionDataset, ImageRecord
 from dcbench.evaluation.detections import Detections
 from dcbench.methods.condensed import CondensedSet, load_condensed, write_condensed
@@ -55,6 +56,8 @@ __all__ = [
     "Teacher",
     "TrainProtocol",
     "load_condensed",
+    "open_rgb",
+    "oriented_size",
     "write_condensed",
 ]
 

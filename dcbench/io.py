@@ -199,19 +199,13 @@ def letterbox(path, size: int) -> tuple[np.ndarray, Letterbox]:
     """(size, size, 3) uint8 RGB canvas holding the image resized to fit, centred, and how it was placed."""
     from PIL import Image
 
-    from dcbench.errors import DatasetError
+    from dcbench.data.images import open_rgb
 
-    try:
-        with Image.open(path) as src:
-            im = src.convert("RGB")
-            w, h = im.size
-            scale = size / max(w, h)
-            nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
-            resized = im.resize((nw, nh), Image.Resampling.BILINEAR)
-    except FileNotFoundError:
-        raise DatasetError(path, "image file not found") from None
-    except Exception as exc:
-        raise DatasetError(path, f"unreadable image: {type(exc).__name__}: {exc}") from exc
+    im = open_rgb(path)
+    w, h = im.size
+    scale = size / max(w, h)
+    nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
+    resized = im.resize((nw, nh), Image.Resampling.BILINEAR)
     canvas = np.full((size, size, 3), PAD_VALUE, dtype=np.uint8)
     px, py = (size - nw) // 2, (size - nh) // 2
     canvas[py : py + nh, px : px + nw] = np.asarray(resized)

@@ -64,6 +64,7 @@ def eval_set(
     The result is recorded as the method "external" (row "external:<set name>" in leaderboards) with the set's
     content fingerprint; an image of SET byte-identical to a test image is warned about and recorded.
     """
+    from dcbench.data.verify import verified
     from dcbench.device import resolve_device
     from dcbench.harness.external import EvalConfig, prepare_external, run_external
     from dcbench.io import usable_dir, writable_dir
@@ -82,13 +83,16 @@ def eval_set(
     )
     config = EvalConfig(set_spec, detector, proto, seed, train=train, test=test)
     inputs = prepare_external(config)  # every bad argument fails here, before anything is written
+    reporter = Reporter(console=console.err)
+    # the set's and the test split's images decoded before the student trains; a set is scored whole or not at all
+    verified({"set": inputs.train, "test": inputs.test}, skip=False, reporter=reporter, skippable=False)
     cell_dir = out / inputs.cell_name()
     if console.shown_existing(cell_dir, force, _metrics_table):
         return
     writable_dir(out)
     resolved = resolve_device(device)
     console.info(f"evaluating {inputs.external.name} ({inputs.budget} images) as {cell_dir.name} on {resolved}")
-    result = run_external(inputs, out, device=resolved, reporter=Reporter(console=console.err))
+    result = run_external(inputs, out, device=resolved, reporter=reporter)
     console.out.print(_metrics_table(result))
     console.info("time: " + ", ".join(f"{k[:-2]} {v:.1f}s" for k, v in result["timings"].items()))
     console.info(f"result: {cell_dir / 'result.json'}")

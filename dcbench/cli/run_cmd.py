@@ -153,6 +153,11 @@ def run(
     label_score: float | None = typer.Option(
         None, "--label-score", help="With --labels teacher: keep teacher boxes at or above this score (default 0.25)."
     ),
+    skip_bad_images: bool = typer.Option(
+        False,
+        "--skip-bad-images",
+        help="Leave out images that fail the decode check (listed in result.json) instead of stopping.",
+    ),
     force: bool = typer.Option(False, "--force", help="Redo the cell even if its result exists."),
 ) -> None:
     """Condense with METHOD at RATIO, train a fresh detector on the condensed set, and score it on the test set.
@@ -198,6 +203,7 @@ def run(
         dataset_id=dataset_identity(dataset),
         labels=labels,
         label_score=DEFAULT_LABEL_SCORE if label_score is None else label_score,
+        skip_bad_images=skip_bad_images,
     )
     config.check_labels()
     cell_dir = out / config.cell_name()

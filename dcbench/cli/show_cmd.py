@@ -28,16 +28,17 @@ def contact_sheet(dataset, *, columns: int = 8, tile: int = 192, limit: int = 64
     """A PIL image: up to ``limit`` images of ``dataset`` as ``tile``-pixel squares with boxes and labels."""
     from PIL import Image, ImageDraw, ImageFont
 
+    from dcbench.data.images import open_rgb
+
     images = dataset.images[:limit]
     columns = max(1, min(columns, len(images)))
     rows = (len(images) + columns - 1) // columns
     sheet = Image.new("RGB", (columns * tile, rows * tile), (255, 255, 255))
     font = ImageFont.load_default()
     for n, im in enumerate(images):
-        with Image.open(im.file) as opened:
-            rgb = opened.convert("RGB")
-            scale = tile / max(rgb.width, rgb.height)
-            src = rgb.resize((max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale))))
+        rgb = open_rgb(im.file)
+        scale = tile / max(rgb.width, rgb.height)
+        src = rgb.resize((max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale))))
         draw = ImageDraw.Draw(src)
         for (x1, y1, x2, y2), label in zip(im.boxes.tolist(), im.labels.tolist()):
             colour = PALETTE[label % len(PALETTE)]

@@ -51,18 +51,11 @@ def require_file(path: Path, *, where: str | Path) -> None:
 
 
 def read_image_size(path: Path, *, where: str | Path | None = None) -> tuple[int, int]:
-    """(width, height) from the image header, without decoding the pixels."""
-    from PIL import Image, UnidentifiedImageError
+    """(width, height) of the image as displayed (EXIF orientation applied), from its header, without decoding the
+    pixels: :func:`dcbench.data.images.oriented_size`."""
+    from dcbench.data.images import oriented_size
 
-    try:
-        with Image.open(path) as im:
-            return int(im.width), int(im.height)
-    except FileNotFoundError:
-        raise DatasetError(where or path, f"image file not found: {path}") from None
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise DatasetError(path, f"unreadable image: {exc}") from exc
-    except Exception as exc:  # Ultralytics patches Image.open and may fail differently (a missing HEIF plugin)
-        raise DatasetError(path, f"unreadable image: {type(exc).__name__}: {exc}") from exc
+    return oriented_size(path, where=where)
 
 
 def sanitize_boxes(

@@ -62,17 +62,12 @@ def _resized(path, imgsz: int):
     import torch
     from PIL import Image
 
-    from dcbench.errors import DatasetError
+    from dcbench.data.images import open_rgb
 
-    try:
-        with Image.open(path) as src:
-            rgb = src.convert("RGB")
-            scale = imgsz / max(rgb.width, rgb.height)
-            size = (max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale)))
-            im = rgb.resize(size, Image.Resampling.BILINEAR)
-            arr = np.asarray(im)[:, :, ::-1].copy()
-    except Exception as exc:
-        raise DatasetError(path, f"unreadable image: {type(exc).__name__}: {exc}") from exc
+    rgb = open_rgb(path)
+    scale = imgsz / max(rgb.width, rgb.height)
+    size = (max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale)))
+    arr = np.asarray(rgb.resize(size, Image.Resampling.BILINEAR))[:, :, ::-1].copy()
     return torch.from_numpy(arr).permute(2, 0, 1).float(), scale
 
 

@@ -46,15 +46,10 @@ ARCHITECTURES = (
 
 def _image_tensor(path):
     import torch
-    from PIL import Image
 
-    from dcbench.errors import DatasetError
+    from dcbench.data.images import open_rgb
 
-    try:
-        with Image.open(path) as im:
-            arr = np.asarray(im.convert("RGB"))
-    except Exception as exc:
-        raise DatasetError(path, f"unreadable image: {type(exc).__name__}: {exc}") from exc
+    arr = np.asarray(open_rgb(path))
     return torch.from_numpy(arr.copy()).permute(2, 0, 1).float().div(255)
 
 

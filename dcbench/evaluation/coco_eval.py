@@ -20,6 +20,7 @@ import io
 import logging
 import os
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -31,6 +32,7 @@ from dcbench.evaluation.detections import Detections
 log = logging.getLogger(__name__)
 
 METRICS = ("mAP", "AP50", "AP75", "APs", "APm", "APl")
+PER_CLASS = "per_class_AP"  # beside the six: {class name: AP 0-100, or None for a class with no test box}
 BACKENDS = ("pycocotools", "faster-coco-eval")
 DEFAULT_BACKEND = "faster-coco-eval"
 REFERENCE_BACKEND = "pycocotools"
@@ -86,7 +88,7 @@ def detections_to_coco(detections: Sequence[Detections], max_per_image: int = MA
 
 def evaluate(
     dataset: DetectionDataset, detections: Sequence[Detections], *, backend: str | None = None
-) -> dict[str, float | None]:
+) -> dict[str, Any]:
     """COCO metrics (0-100) of ``detections`` (one per image of ``dataset``, same order), computed by ``backend``
     (default: :func:`default_backend`)."""
     if len(detections) != len(dataset):
@@ -99,7 +101,10 @@ def evaluate(
     if not gt_dict["annotations"] or not results:
         # pycocotools cannot load an empty result list. Nothing detected scores 0 where there is something to
         # detect; a metric without ground truth (e.g. APl with no large objects) stays undefined, as COCOeval has it
-        return _empty_result_metrics(gt_dict["annotations"])
+        return {
+            **_empty_result_metrics(gt_dict["annotations"]),
+            PER_CLASS: _empty_per_class(gt_dict["annotations"], dataset.categories),
+        }
     with contextlib.redirect_stdout(io.StringIO()):
         gt = COCO()
         gt.dataset = gt_dict
@@ -110,7 +115,26 @@ def evaluate(
         ev.accumulate()
         ev.summarize()
     stats = [float(v) for v in ev.stats[: len(METRICS)]]
-    return {m: (None if v < 0 else 100.0 * v) for m, v in zip(METRICS, stats)}
+    metrics: dict = {m: (None if v < 0 else 100.0 * v) for m, v in zip(METRICS, stats)}
+    metrics[PER_CLASS] = _per_class_ap(ev, dataset.categories)
+    return metrics
+
+
+def _per_class_ap(ev, categories: list[str]) -> dict[str, float | None]:
+    """Each class's AP at IoU 0.50:0.95 (0-100), from the accumulated precision table (IoU threshold x recall x
+    class x area range x max detections; all areas, 100 detections); None for a class without test boxes."""
+    precision = np.asarray(ev.eval["precision"])
+    out: dict[str, float | None] = {}
+    for k, name in enumerate(categories):
+        p = precision[:, :, k, 0, -1]
+        p = p[p > -1]
+        out[name] = 100.0 * float(p.mean()) if p.size else None
+    return out
+
+
+def _empty_per_class(annotations: list[dict], categories: list[str]) -> dict[str, float | None]:
+    present = {a["category_id"] - 1 for a in annotations if not a.get("iscrowd", 0)}
+    return {name: (0.0 if k in present else None) for k, name in enumerate(categories)}
 
 
 # COCOeval's area ranges (inclusive), in pixels^2 of the annotation's area

@@ -13,12 +13,12 @@ import os
 import time
 import warnings
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from dcbench.api import RESULT_FILE, RESULT_SCHEMA, ResultRecord, read_result_record
-from dcbench.data.spec import load_dataset, resolve_train_test
+from dcbench.data.spec import TrainTest, load_dataset, resolve_train_test
 from dcbench.errors import ConfigError
 
 # identity and staleness live in their own modules; these names stay importable from here
@@ -69,20 +69,34 @@ class CellInputs:
     split: Any
     budget: int
     notes: list[str]
+    images: dict = field(default_factory=dict)  # what checking the images found (data.verify), for the result
 
 
-def prepare(config: CellConfig) -> CellInputs:
+def prepare(config: CellConfig, reporter: Reporter | None = None) -> CellInputs:
+    """Everything a cell reads before it does anything expensive, every image of its train and test splits decoded
+    and checked included: a bad file costs seconds here, not a teacher."""
     method = make_method(config.method, config.method_options)
     config.check_labels()
     detector = make_detector(config.detector)
     evaluator = detector if config.evaluation_detector == config.detector else make_detector(config.evaluation_detector)
     dataset = load_dataset(config.dataset)
     test_dataset = load_dataset(config.test_dataset) if config.test_dataset else None
-    split = resolve_train_test(dataset, test_dataset)
+    split, images = verified_split(resolve_train_test(dataset, test_dataset), config.skip_bad_images, reporter)
+    notes = list(getattr(split, "notes", []))
+    if images["skipped"]:
+        notes.append(f"{len(images['skipped'])} bad image(s) left out (--skip-bad-images); the result lists them")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         budget = budget_for(config.ratio, len(split.train))
-    return CellInputs(method, detector, evaluator, split, budget, [str(w.message) for w in caught])
+    return CellInputs(method, detector, evaluator, split, budget, notes + [str(w.message) for w in caught], images)
+
+
+def verified_split(split: TrainTest, skip: bool, reporter: Reporter | None = None) -> tuple[TrainTest, dict]:
+    """``split`` with every image of both sides decoded and checked (:func:`dcbench.data.verify.verified`)."""
+    from dcbench.data.verify import verified
+
+    parts, record = verified({"train": split.train, "test": split.test}, skip=skip, reporter=reporter)
+    return replace(split, **parts), record
 
 
 def fetch_cell_teacher(
@@ -162,6 +176,7 @@ def _condense_locked(config: CellConfig, workdir: Path, *, device: str, inputs: 
         workdir.mkdir(parents=True, exist_ok=True)
         context = CondenseContext(teacher, config.seed, workdir, config.protocol, device, reporter)
         condensed = inputs.method.condense(inputs.split.train, inputs.budget, context=context)
+    check_condensed(condensed, config.method)
     if len(condensed) != inputs.budget:
         raise ConfigError(f"method {config.method!r} returned {len(condensed)} images for a budget of {inputs.budget}")
     # written after the set: its presence means the set is complete and says how it was made
@@ -175,6 +190,25 @@ def _condense_locked(config: CellConfig, workdir: Path, *, device: str, inputs: 
         + "\n",
     )
     return condensed, teacher_record, timings, {"reused": False, "made_by": config.condense_name(), "timings": timings}
+
+
+def check_condensed(condensed: Any, method: str) -> None:
+    """What ``condense`` returned is a complete condensed set, or one line naming the method and its plugin; checked
+    before ``condense.json`` is written, whose presence says the set exists."""
+    from dcbench.methods.condensed import MANIFEST, CondensedSet
+
+    if isinstance(condensed, CondensedSet) and (Path(condensed.path) / MANIFEST).is_file():
+        return
+    plugin = _method_provider(method).get("name") or "?"
+    what = (
+        f"a CondensedSet whose folder {condensed.path} has no {MANIFEST}"
+        if isinstance(condensed, CondensedSet)
+        else f"{type(condensed).__name__}, not a CondensedSet"
+    )
+    raise ConfigError(
+        f"method {method!r} (plugin {plugin}): condense() returned {what}; write the set with "
+        f"dcbench.api.write_condensed and return what it returns"
+    )
 
 
 def run_cell(
@@ -203,7 +237,7 @@ def run_or_read_cell(
     asked = time.time()
     timings: dict[str, float] = {}
     with timed(timings, "load_s"):
-        inputs = prepare(config)  # an unknown method, detector, option or dataset fails here, before any file exists
+        inputs = prepare(config, reporter)  # an unknown method, detector, option, dataset or bad image fails here
     with (
         waiting_for_locks(wait),
         exclusive(
@@ -252,7 +286,11 @@ def _run_cell_locked(
         for note in inputs.notes:
             reporter.note(f"warning: {note}")
         make_student = _teacher_as_student if getattr(inputs.method, "student_is_teacher", False) else _train_student
-        students, records = make_student(config, inputs, cell_dir, out_root, device, reporter, timings)
+        students, records, trained_on = make_student(config, inputs, cell_dir, out_root, device, reporter, timings)
+        classes = missing_classes(inputs.split, trained_on)
+        if classes["without_box_in_set"]:
+            inputs.notes.append(missing_classes_note(classes))
+            reporter.note(f"warning: {inputs.notes[-1]}")
         per_student = score_students(
             inputs.evaluator,
             students,
@@ -265,7 +303,7 @@ def _run_cell_locked(
     timings["total_s"] = round(timings.pop("total_s") + timings.get("load_s", 0.0), 3)  # loading came first
     if len(per_student) > 1:
         records["metrics_per_student"] = per_student
-    result = _result_record(config, inputs, records, mean_metrics(per_student), timings, device)
+    result = _result_record(config, inputs, {**records, "classes": classes}, mean_metrics(per_student), timings, device)
     atomic_write_text(cell_dir / RESULT_FILE, json.dumps(result, indent=2, default=str) + "\n")
     return result
 
@@ -287,11 +325,15 @@ def _teacher_as_student(config, inputs: CellInputs, cell_dir, out_root, device, 
         "boxes": split.train.n_boxes,
         "manifest": {"method": config.method, "kind": FULL_KIND},
     }
-    return [student], {
-        "teacher": teacher_record,
-        "condensed": condensed,
-        "student": {"checkpoint": str(student.path), "teacher": teacher_record, **student.meta},
-    }
+    return (
+        [student],
+        {
+            "teacher": teacher_record,
+            "condensed": condensed,
+            "student": {"checkpoint": str(student.path), "teacher": teacher_record, **student.meta},
+        },
+        split.train,
+    )
 
 
 def _train_student(config, inputs: CellInputs, cell_dir, out_root, device, reporter, timings):
@@ -336,7 +378,36 @@ def _train_student(config, inputs: CellInputs, cell_dir, out_root, device, repor
         reporter=reporter,
         timings=timings,
     )
-    return students, {"teacher": teacher_record, "condensed": record, **records, "student": student_record}
+    trained_on = condensed.dataset
+    return students, {"teacher": teacher_record, "condensed": record, **records, "student": student_record}, trained_on
+
+
+def _classes_with_boxes(ds) -> set[int]:
+    return {int(label) for im in ds.images for label in im.labels[~im.ignore].tolist()}
+
+
+def missing_classes(split: TrainTest, trained_on) -> dict:
+    """The test classes (those with a box in the test split) that the student had no box of: in the set it trained
+    on, and in the whole train split. mAP averages over them too, so a reader must be able to tell a method's
+    weakness from classes its set could not hold."""
+    names = split.train.categories
+    in_test = _classes_with_boxes(split.test)
+    in_set, in_train = _classes_with_boxes(trained_on), _classes_with_boxes(split.train)
+    return {
+        "test_classes": len(in_test),
+        "without_box_in_set": [names[k] for k in sorted(in_test - in_set)],
+        "without_box_in_train_split": [names[k] for k in sorted(in_test - in_train)],
+    }
+
+
+def missing_classes_note(classes: dict) -> str:
+    missing = classes["without_box_in_set"]
+    listed = ", ".join(missing[:8]) + (", ..." if len(missing) > 8 else "")
+    in_train = len(classes["without_box_in_train_split"])
+    return (
+        f"{len(missing)} of {classes['test_classes']} test classes have no box in the set the student trained on "
+        f"({listed}; {in_train} of them have none in the whole train split); mAP averages over them as zeros"
+    )
 
 
 def cell_teacher_id(config: CellConfig, inputs: CellInputs) -> str:
@@ -441,10 +512,15 @@ def mean_metrics(per_student: list[dict]) -> dict:
     """Each metric's mean over the students (undefined where a student left it undefined)."""
     if len(per_student) == 1:
         return per_student[0]
-    return {
-        k: None if any(m[k] is None for m in per_student) else sum(m[k] for m in per_student) / len(per_student)
-        for k in per_student[0]
-    }
+
+    def mean(values: list) -> Any:
+        if any(v is None for v in values):
+            return None
+        if isinstance(values[0], dict):  # per-class AP: the mean of each class's
+            return {k: mean([v.get(k) for v in values]) for k in values[0]}
+        return sum(values) / len(values)
+
+    return {k: mean([m.get(k) for m in per_student]) for k in per_student[0]}
 
 
 def _result_record(
@@ -471,6 +547,7 @@ def _result_record(
             "categories": split.train.categories,
             "train_fingerprint": split.train.fingerprint(),
             "test_fingerprint": split.test.fingerprint(),
+            "images": inputs.images,
         },
         "budget": inputs.budget,
         "effective_ratio": inputs.budget / len(split.train),

@@ -36,6 +36,9 @@ class CellConfig:
     # where the student's boxes come from (harness.labels): the condensed set's own, or the Fetch teacher's
     labels: str = STORED
     label_score: float = DEFAULT_LABEL_SCORE
+    # the bad-image policy (data.verify): False stops at the first check naming every bad file; True leaves them out,
+    # which makes another dataset, so the cell and its condensed set are named apart
+    skip_bad_images: bool = False
 
     def __post_init__(self) -> None:
         self.label_score = check_labels(self.labels, self.label_score)
@@ -62,6 +65,8 @@ class CellConfig:
 
     def _name(self, extra: list[str], *, condensing: bool) -> str:
         parts = [self.dataset_id or self.dataset, self.method] + ([self.detector] if condensing else []) + extra
+        if self.skip_bad_images:
+            parts.append("skip-bad-images")
         if condensing and self.teacher_checkpoint:
             from dcbench.io import stable_hash
 

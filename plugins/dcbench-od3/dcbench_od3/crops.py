@@ -11,8 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dcbench.data.model import DetectionDataset, ImageRecord
-from dcbench.errors import DatasetError
+from dcbench.api import DetectionDataset, ImageRecord, open_rgb
 from dcbench_od3.config import OD3Config
 
 
@@ -68,20 +67,10 @@ def cut(src, box: np.ndarray, label: int, s: float, cfg: OD3Config, cap: float, 
 
 def image_crops(im: ImageRecord, size: int, cfg: OD3Config, max_area: float) -> list[Crop]:
     """The crops of every labelled (not ignored) box of ``im``, in the image's box order."""
-    from PIL import Image
-
     keep = ~im.ignore
     if not keep.any():
         return []
     s = frame_scale(im, size)
     cap = max(1.0, cfg.max_crop * size)
-    try:
-        with Image.open(im.file) as src:
-            src = src.convert("RGB")
-            return [
-                cut(src, box * s, label, s, cfg, cap, max_area) for box, label in zip(im.boxes[keep], im.labels[keep])
-            ]
-    except FileNotFoundError:
-        raise DatasetError(im.file, "image file not found") from None
-    except OSError as exc:
-        raise DatasetError(im.file, f"unreadable image: {exc}") from None
+    src = open_rgb(im.file)  # EXIF orientation applied: the boxes refer to the displayed image
+    return [cut(src, box * s, label, s, cfg, cap, max_area) for box, label in zip(im.boxes[keep], im.labels[keep])]
