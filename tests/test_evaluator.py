@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from dcbench.data.model import DetectionDataset, ImageRecord
-from dcbench.evaluation.coco_eval import BACKENDS, EVALUATOR_ENV, METRICS, default_backend, evaluate
+from dcbench.evaluation.coco_eval import BACKENDS, EVALUATOR_ENV, METRICS, PER_CLASS, default_backend, evaluate
 from dcbench.evaluation.detections import Detections
 
 
@@ -28,6 +28,7 @@ def test_hand_computed_case(backend):
     assert m["AP75"] == pytest.approx(100 * (ap0 + 0.0) / 2, abs=1e-9)
     assert m["APs"] is None and m["APl"] is None  # no small or large ground truth: undefined, not 0
     assert m["APm"] == pytest.approx(m["mAP"], abs=1e-9)
+    assert m[PER_CLASS]["a"] == pytest.approx(100 * ap0, abs=1e-9) and m[PER_CLASS]["b"] == pytest.approx(50.0)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -37,7 +38,15 @@ def test_perfect_and_empty_detections(backend):
     assert evaluate(gt, [perfect], backend=backend)["mAP"] == pytest.approx(100.0)
     empty = evaluate(gt, [Detections.empty()], backend=backend)
     # nothing detected: 0 where there is ground truth, undefined where there is none (as with detections)
-    assert empty == {"mAP": 0.0, "AP50": 0.0, "AP75": 0.0, "APs": None, "APm": 0.0, "APl": None}
+    assert empty == {
+        "mAP": 0.0,
+        "AP50": 0.0,
+        "AP75": 0.0,
+        "APs": None,
+        "APm": 0.0,
+        "APl": None,
+        PER_CLASS: {"a": 0.0, "b": 0.0},
+    }
 
 
 # -- the two backends: faster-coco-eval (the default) against pycocotools (the reference), to 1e-6 -------------------
@@ -79,12 +88,19 @@ def test_faster_coco_eval_agrees_with_pycocotools(case):
     ds, dets = case[1]
     ref = evaluate(ds, dets, backend="pycocotools")
     fast = evaluate(ds, dets, backend="faster-coco-eval")
-    assert ref.keys() == fast.keys() == set(METRICS)
+    assert ref.keys() == fast.keys() == {*METRICS, PER_CLASS}
     for key in METRICS:
         if ref[key] is None:
             assert fast[key] is None, key
         else:
             assert fast[key] is not None and abs(ref[key] - fast[key]) <= 1e-6, (key, ref[key], fast[key])
+    for name, ap in ref[PER_CLASS].items():
+        assert (ap is None) == (fast[PER_CLASS][name] is None), name
+        assert ap is None or abs(ap - fast[PER_CLASS][name]) <= 1e-6, (name, ap, fast[PER_CLASS][name])
+    # COCO's mAP is the mean of the classes' APs over the classes with ground truth
+    defined = [ap for ap in ref[PER_CLASS].values() if ap is not None]
+    if defined and ref["mAP"] is not None:
+        assert abs(ref["mAP"] - sum(defined) / len(defined)) <= 1e-6
 
 
 def test_the_size_range_without_ground_truth_is_undefined_for_both():

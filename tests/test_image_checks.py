@@ -218,3 +218,32 @@ def test_a_result_names_the_test_classes_its_student_saw_no_box_of_and_per_class
     assert "bird" in classes["without_box_in_set"] and len(classes["without_box_in_set"]) == 2
     assert any("test classes have no box in the set" in w for w in record["warnings"])
     assert set(record["metrics"]["per_class_AP"]) == {"bird", "cat", "dog"}
+
+
+class _ReturnsAList:
+    """A method whose condense() returns the chosen records instead of a written set."""
+
+    name = "returns-a-list"
+
+    def describe(self):
+        return {}
+
+    def condense(self, train, budget, *, context):
+        return list(train.images[:budget])
+
+
+def test_a_condense_that_returns_the_wrong_type_is_one_line_and_leaves_no_completion_marker(tmp_path, capsys):
+    from dcbench.plugins import hookimpl, manager
+    from tests.conftest import TINY_SHAPES
+
+    class Plugin:
+        @hookimpl
+        def dcbench_register_methods(self, registry):
+            registry.add("returns-a-list", _ReturnsAList, "returns the wrong type")
+
+    out = tmp_path / "runs"
+    with manager.registered(Plugin()):
+        assert main(smoke_run(out, method="returns-a-list", dataset=TINY_SHAPES)) == 2
+    err = capsys.readouterr().err
+    assert "returns-a-list" in err and "list, not a CondensedSet" in err and "Traceback" not in err
+    assert not list(out.rglob("condense.json")) and not list(out.rglob("result.json"))

@@ -63,7 +63,7 @@ def _stat_key(path: Path) -> list[int] | None:
     return [st.st_size, st.st_mtime_ns]
 
 
-def _cache_file(ds: DetectionDataset) -> Path | None:
+def cache_file(ds: DetectionDataset) -> Path | None:
     from dcbench.cache import cache_dir
 
     try:
@@ -128,7 +128,7 @@ def check_images(
 ) -> ImageVerdict:
     """Decode every image of ``ds`` (those whose verdict is not cached) and compare it with its annotated size."""
     t0 = time.perf_counter()
-    cache_path = _cache_file(ds)
+    cache_path = cache_file(ds)
     cached = _read_cache(cache_path)
     files = [str(im.file) for im in ds.images]
     stats = [_stat_key(Path(f)) for f in files]
