@@ -7,8 +7,9 @@ The data comes from ``benchmarks/coco_scale_data.py`` (COCO 2017's image sizes, 
 masks as heavy as COCO's; blank PNGs whose headers match the JSON), generated once per size under ``--data`` and
 reused. Every stage runs dcbench's real code:
 
-* ``data check (CLI)``: ``python -m dcbench data check coco:FILE --json`` in a subprocess, exactly as a user runs
-  it (read, validate, open every image header, summarise), memory from the child's rusage;
+* ``data check (CLI)``: ``python -m dcbench data check coco:FILE --json --no-decode`` in a subprocess, as a user
+  runs it (read, validate, summarise; the pixel decode is ``benchmarks/bench_image_check.py``'s), memory from the
+  child's rusage;
 * in one process per N, the same work split up: ``load`` (read + validate: ``load_dataset``), ``headers`` (the
   check's header pass), ``fingerprint``, ``summary``, ``load again`` (the COCO reader keeps no cache of its own:
   this is a second read with the OS file cache warm), then, at 1 % of N (1,183 images at full size), Random and
@@ -58,7 +59,7 @@ def cli_check(root: Path, n: int) -> dict:
     with tempfile.TemporaryFile() as out:
         t0 = time.perf_counter()
         proc = subprocess.Popen(
-            [sys.executable, "-m", "dcbench", "data", "check", train_spec(root), "--json"],
+            [sys.executable, "-m", "dcbench", "data", "check", train_spec(root), "--json", "--no-decode"],
             stdout=out,
             stderr=subprocess.DEVNULL,
         )

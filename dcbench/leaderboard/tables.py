@@ -41,6 +41,11 @@ class Table:
     relabelled: tuple[str, ...] = ()  # labels of rows whose students trained on other than the stored boxes
     stale: tuple[tuple[str, str], ...] = ()  # (method, its settings that changed since) where rows are stale
     timed_on: tuple[tuple[str | None, int], ...] = ()  # (machine as collect.timed_on says it, cells), most first
+    # (label, ratio, mean number of test classes without a box in the row's sets) where that is not 0; the number
+    # of test classes; how many of them have no box in the whole train split
+    missing_classes: tuple[tuple[str, float, float], ...] = ()
+    test_classes: int = 0
+    missing_in_train: int = 0
 
     @property
     def timed_on_text(self) -> str:
@@ -163,9 +168,38 @@ def summarise(frame: pd.DataFrame) -> list[Table]:
                 relabelled=tuple(sorted(lb for lb, mode in setting.items() if mode != STORED)),
                 stale=_stale_rows(group),
                 timed_on=_timed_on(group),
+                **_missing_classes(group),
             )
         )
     return tables
+
+
+def _missing_classes(group: pd.DataFrame) -> dict:
+    """Where a row's students saw no box of some test classes (results before these columns: nothing)."""
+    if "missing_in_set" not in group or group["missing_in_set"].isna().all():
+        return {}
+    known = group[group["missing_in_set"].notna()]
+    means = known.groupby(["label", "ratio"], dropna=False)["missing_in_set"].mean()
+    return {
+        "missing_classes": tuple((str(lb), float(r), float(m)) for (lb, r), m in means.items() if m > 0),
+        "test_classes": int(known["test_classes"].max()),
+        "missing_in_train": int(known["missing_in_train"].max()),
+    }
+
+
+def _missing_classes_note(table: Table) -> str:
+    rows = "; ".join(
+        f"{label}{'' if math.isnan(ratio) else ' at ' + _pct(ratio)}: {mean:.1f}"
+        for label, ratio, mean in table.missing_classes
+    )
+    in_train = (
+        f" {table.missing_in_train} of them have no box in the whole train split." if table.missing_in_train else ""
+    )
+    return (
+        f"Test classes the students saw no box of (mean over seeds, of {table.test_classes} test classes): {rows}."
+        f"{in_train} Such a class scores 0 AP and is averaged into the mAP (each result's `classes` names them; "
+        f"`metrics.per_class_AP` has every class's AP)."
+    )
 
 
 def _timed_on(group: pd.DataFrame) -> tuple[tuple[str | None, int], ...]:
@@ -286,6 +320,8 @@ def to_markdown(table: Table) -> str:
         lines += [_FIXED_SETS_NOTE, ""]
     if table.relabelled:  # only in tables that have such rows: the others stay as they were
         lines += [_RELABELLED_NOTE, ""]
+    if table.missing_classes:
+        lines += [_missing_classes_note(table), ""]
     if table.stale:
         changed = "; ".join(f"{method}: {keys}" for method, keys in table.stale)
         lines += [
