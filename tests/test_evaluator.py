@@ -2,7 +2,14 @@ import numpy as np
 import pytest
 
 from dcbench.data.model import DetectionDataset, ImageRecord
-from dcbench.evaluation.coco_eval import BACKENDS, EVALUATOR_ENV, METRICS, PER_CLASS, default_backend, evaluate
+from dcbench.evaluation.coco_eval import (
+    ALL_METRICS,
+    BACKENDS,
+    EVALUATOR_ENV,
+    PER_CLASS,
+    default_backend,
+    evaluate,
+)
 from dcbench.evaluation.detections import Detections
 
 
@@ -29,6 +36,11 @@ def test_hand_computed_case(backend):
     assert m["APs"] is None and m["APl"] is None  # no small or large ground truth: undefined, not 0
     assert m["APm"] == pytest.approx(m["mAP"], abs=1e-9)
     assert m[PER_CLASS]["a"] == pytest.approx(100 * ap0, abs=1e-9) and m[PER_CLASS]["b"] == pytest.approx(50.0)
+    # recall: class 0 finds A of A and B at every threshold (0.5), class 1 finds C at 5 of 10 thresholds (0.5); the
+    # best detection of each class and image is the one that matches, so one detection per image recalls as much
+    for key in ("AR1", "AR10", "AR100", "ARm"):
+        assert m[key] == pytest.approx(50.0, abs=1e-9), key
+    assert m["ARs"] is None and m["ARl"] is None
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -45,6 +57,12 @@ def test_perfect_and_empty_detections(backend):
         "APs": None,
         "APm": 0.0,
         "APl": None,
+        "AR1": 0.0,
+        "AR10": 0.0,
+        "AR100": 0.0,
+        "ARs": None,
+        "ARm": 0.0,
+        "ARl": None,
         PER_CLASS: {"a": 0.0, "b": 0.0},
     }
 
@@ -88,8 +106,8 @@ def test_faster_coco_eval_agrees_with_pycocotools(case):
     ds, dets = case[1]
     ref = evaluate(ds, dets, backend="pycocotools")
     fast = evaluate(ds, dets, backend="faster-coco-eval")
-    assert ref.keys() == fast.keys() == {*METRICS, PER_CLASS}
-    for key in METRICS:
+    assert ref.keys() == fast.keys() == {*ALL_METRICS, PER_CLASS}
+    for key in ALL_METRICS:
         if ref[key] is None:
             assert fast[key] is None, key
         else:

@@ -1,7 +1,7 @@
 """The one evaluator for every detector backend: COCO mAP over the real test set.
 
-Backends return :class:`Detections`; this module scores them with COCO's evaluation and reports the six standard
-numbers on a 0-100 scale. A metric that COCO leaves undefined (no ground truth in that size range) is ``None``.
+Backends return :class:`Detections`; this module scores them with COCO's evaluation and reports all twelve of its
+numbers (six AP, six AR) and each class's AP on a 0-100 scale. A metric that COCO leaves undefined (no ground truth in that size range) is ``None``.
 Boxes flagged ``ignore`` (crowd, VOC 'difficult') are passed as ``iscrowd`` so that detecting them is neither
 rewarded nor punished.
 
@@ -31,7 +31,10 @@ from dcbench.evaluation.detections import Detections
 
 log = logging.getLogger(__name__)
 
-METRICS = ("mAP", "AP50", "AP75", "APs", "APm", "APl")
+METRICS = ("mAP", "AP50", "AP75", "APs", "APm", "APl")  # the six a leaderboard shows by default
+# the other six of COCO's twelve: average recall given 1, 10 and 100 detections per image, and by object size (at 100)
+AR_METRICS = ("AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
+ALL_METRICS = METRICS + AR_METRICS  # COCOeval's ``stats``, in its order
 PER_CLASS = "per_class_AP"  # beside the six: {class name: AP 0-100, or None for a class with no test box}
 BACKENDS = ("pycocotools", "faster-coco-eval")
 DEFAULT_BACKEND = "faster-coco-eval"
@@ -114,8 +117,8 @@ def evaluate(
         ev.evaluate()
         ev.accumulate()
         ev.summarize()
-    stats = [float(v) for v in ev.stats[: len(METRICS)]]
-    metrics: dict = {m: (None if v < 0 else 100.0 * v) for m, v in zip(METRICS, stats)}
+    stats = [float(v) for v in ev.stats[: len(ALL_METRICS)]]
+    metrics: dict = {m: (None if v < 0 else 100.0 * v) for m, v in zip(ALL_METRICS, stats)}
     metrics[PER_CLASS] = _per_class_ap(ev, dataset.categories)
     return metrics
 
@@ -138,13 +141,20 @@ def _empty_per_class(annotations: list[dict], categories: list[str]) -> dict[str
 
 
 # COCOeval's area ranges (inclusive), in pixels^2 of the annotation's area
+_ALL, _SMALL, _MEDIUM, _LARGE = (0, 1e10), (0, 32**2), (32**2, 96**2), (96**2, 1e10)
 _AREA_RANGES = {
-    "mAP": (0, 1e10),
-    "AP50": (0, 1e10),
-    "AP75": (0, 1e10),
-    "APs": (0, 32**2),
-    "APm": (32**2, 96**2),
-    "APl": (96**2, 1e10),
+    "mAP": _ALL,
+    "AP50": _ALL,
+    "AP75": _ALL,
+    "APs": _SMALL,
+    "APm": _MEDIUM,
+    "APl": _LARGE,
+    "AR1": _ALL,
+    "AR10": _ALL,
+    "AR100": _ALL,
+    "ARs": _SMALL,
+    "ARm": _MEDIUM,
+    "ARl": _LARGE,
 }
 
 

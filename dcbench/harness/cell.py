@@ -56,7 +56,8 @@ def _method_provider(method: str) -> dict:
     return get_registries().provider("methods", method)
 
 
-CONDENSED_ROOT = "condensed"  # condensed sets live beside the cells, shared by every cell that needs the same set
+CONDENSED_ROOT = "condensed"
+PREDICTIONS_FILE = "predictions.json"  # beside result.json: the first student's test-set predictions  # condensed sets live beside the cells, shared by every cell that needs the same set
 
 
 @dataclass
@@ -299,10 +300,12 @@ def _run_cell_locked(
             device=device,
             reporter=reporter,
             timings=timings,
+            cell_dir=cell_dir,
         )
     timings["total_s"] = round(timings.pop("total_s") + timings.get("load_s", 0.0), 3)  # loading came first
     if len(per_student) > 1:
         records["metrics_per_student"] = per_student
+    records["predictions"] = prediction_files(len(per_student))
     result = _result_record(config, inputs, {**records, "classes": classes}, mean_metrics(per_student), timings, device)
     atomic_write_text(cell_dir / RESULT_FILE, json.dumps(result, indent=2, default=str) + "\n")
     return result
@@ -494,18 +497,36 @@ def train_students(
 
 
 def score_students(
-    evaluator, students: list, test, *, protocol, device: str, reporter, timings: dict[str, float]
+    evaluator,
+    students: list,
+    test,
+    *,
+    protocol,
+    device: str,
+    reporter,
+    timings: dict[str, float],
+    cell_dir: Path | None = None,
 ) -> list[dict]:
-    """Each student's COCO metrics on ``test`` (the one evaluator every backend is scored by)."""
-    from dcbench.evaluation.coco_eval import evaluate
+    """Each student's COCO metrics on ``test`` (the one evaluator every backend is scored by). With ``cell_dir``,
+    each student's predictions are kept there as a COCO results file (:func:`prediction_files` names them), so a
+    score can be checked with another evaluator without predicting again."""
+    from dcbench.evaluation.coco_eval import detections_to_coco, evaluate
 
     per_student = []
-    for student in students:
+    for student, name in zip(students, prediction_files(len(students))):
         with timed(timings, "predict_s"):
             detections = evaluator.predict(student, test, protocol=protocol, device=device, reporter=reporter)
         with timed(timings, "evaluate_s"):
             per_student.append(evaluate(test, detections))
+        if cell_dir is not None:
+            atomic_write_text(Path(cell_dir) / name, json.dumps(detections_to_coco(detections)), durable=False)
     return per_student
+
+
+def prediction_files(n_students: int) -> list[str]:
+    """The predictions of a cell's students: COCO results lists (``image_id`` k + 1 is the k-th image of the test
+    split, ``category_id`` c + 1 its c-th class; ``bbox`` x, y, w, h in the image's pixels), at most 100 per image."""
+    return [PREDICTIONS_FILE] + [f"predictions-{r}.json" for r in range(1, n_students)]
 
 
 def mean_metrics(per_student: list[dict]) -> dict:
