@@ -135,8 +135,36 @@ def test_the_table_says_at_a_glance_who_leads_and_who_beats_random(results, tmp_
     md = to_markdown(summarise(load_results(root))[0])
     assert (
         "the highest mean mAP is herding's, 6.50, seeds 0 1 (+5.00 on Random, too few paired seeds for an interval); "
-        "significantly above Random: uniform; significantly below: kcenter." in md
+        "significantly above Random: uniform; significantly below: kcenter; rank groups (rows whose ΔmAP intervals "
+        "overlap share one): 1: uniform; 2: random; 3: kcenter." in md
     )
+
+
+def test_identical_scores_are_a_tie_and_a_smoke_table_says_its_numbers_measure_nothing(tmp_path):
+    root = tmp_path / "smoke"
+    for seed in range(3):
+        for method in ("random", "uniform", "dcod"):
+            fake_result(
+                root, method, 0.01, seed, 0.2347, protocol={"name": "smoke", "protocol_id": "smoke", "overrides": {}}
+            )
+    md = to_markdown(summarise(load_results(root))[0])
+    assert "**These numbers measure nothing.**" in md.split("|")[0]  # at the top, before the table
+    assert "is shared by random, dcod, uniform: a tie, not a win" in md
+    assert "the highest mean mAP is" not in md
+
+
+def test_rank_groups_follow_overlapping_intervals():
+    from dcbench.leaderboard.stats import rank_groups
+
+    rows = [
+        ("random", 0.0, 0.0, 0.0),
+        ("a", 3.0, 1.0, 5.0),  # above Random: the top group
+        ("b", 1.5, -0.5, 3.5),  # overlaps a and Random: joins a's group (opened first)
+        ("c", -0.2, -1.0, 0.5),  # overlaps Random, not a: Random's group
+        ("d", -6.0, -8.0, -4.0),
+        ("e", 0.1, None, None),  # no interval: no group
+    ]
+    assert rank_groups(rows) == {"a": 1, "b": 1, "random": 2, "c": 2, "d": 3}
 
 
 def test_a_row_run_on_fewer_seeds_than_the_table_names_them(results):

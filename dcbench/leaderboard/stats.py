@@ -136,3 +136,25 @@ def compare(row: dict[int, float], reference: dict[int, float], *, pair: bool = 
     if common and pair:
         return paired([row[s] - reference[s] for s in common])
     return unpaired(list(row.values()), list(reference.values()))
+
+
+def rank_groups(rows: list[tuple[str, float, float | None, float | None]]) -> dict[str, int]:
+    """Rank groups of one ratio's rows, each ``(label, mean difference to Random, low, high)`` (Random itself is
+    ``(label, 0, 0, 0)``; a row without an interval has ``None`` bounds and gets no group).
+
+    The rule: sort by mean, best first; the best row not yet ranked opens the next group, and every unranked row
+    whose interval overlaps that row's joins it. Rows in one group are not told apart at this table's resolution;
+    overlapping 95 % intervals are a conservative reading (two means can differ significantly while their
+    intervals overlap a little), so a separate group is a real difference and a shared one may still hide one."""
+    ranked = sorted((r for r in rows if r[2] is not None and r[3] is not None), key=lambda r: -r[1])
+    groups: dict[str, int] = {}
+    group = 0
+    for label, _, low, high in ranked:
+        if label in groups:
+            continue
+        group += 1
+        groups[label] = group
+        for other, _, olow, ohigh in ranked:
+            if other not in groups and olow <= high and low <= ohigh:  # type: ignore[operator]
+                groups[other] = group
+    return groups

@@ -19,13 +19,17 @@ import pandas as pd
 from dcbench.evaluation.coco_eval import METRICS
 from dcbench.harness.labels import STORED
 from dcbench.leaderboard.collect import REFERENCE_METHOD, is_stale
-from dcbench.leaderboard.stats import MIN_PAIRS, Comparison, compare, seeds_for
+from dcbench.leaderboard.stats import MIN_PAIRS, Comparison, compare, rank_groups, seeds_for
 from dcbench.leaderboard.verdict import GLANCE_HEADING, glance
 
 KEY = ("dataset", "eval_detector", "protocol")
 # mAP: the paired half-width at the lowest ratio that the reference tables aim at (issue #15), so that a method a
 # point or two better than Random is told apart; a table that misses it says how many seeds it would take
 RESOLUTION_AIM = 1.5
+SMOKE_NOTE = (
+    "**These numbers measure nothing.** The smoke protocol trains for seconds to check that the pipeline runs; its "
+    "students are barely trained, and equal scores are the norm. Use `quick` or `paper` to compare methods."
+)
 
 
 @dataclass
@@ -146,6 +150,7 @@ def summarise(frame: pd.DataFrame) -> list[Table]:
         comparisons = _comparisons(group, rows, references, setting, key[1])
         for column in Comparison("", 0, 0.0).as_columns():
             summary[column] = [c.as_columns()[column] if c else None for c in comparisons]
+        summary["rank_group"] = _rank_groups(summary, setting)
         order = _row_order(
             list(dict.fromkeys(summary["label"])),
             dict(zip(summary["label"], summary["full"])),
@@ -172,6 +177,26 @@ def summarise(frame: pd.DataFrame) -> list[Table]:
             )
         )
     return tables
+
+
+def _rank_groups(summary: pd.DataFrame, setting: dict[str, str]) -> list[int | None]:
+    """Each row's rank group among the rows of its ratio trained on the stored boxes (stats.rank_groups): Random
+    sits at a difference of 0 with no width. Rows without an interval, full-data rows and relabelled rows (compared
+    with another Random, so their differences are not on one scale with the others') get none."""
+    groups: dict[tuple[str, float], int] = {}
+    stored = summary["label"].map(setting) == STORED
+    for ratio, rows in summary[~summary["full"] & stored].groupby("ratio", dropna=False):
+        entries = [entry for _, r in rows.iterrows() if (entry := _interval(r)) is not None]
+        groups.update({(label, ratio): g for label, g in rank_groups(entries).items()})
+    return [groups.get((label, ratio)) for label, ratio in zip(summary["label"], summary["ratio"])]
+
+
+def _interval(r: pd.Series) -> tuple[str, float, float, float] | None:
+    if r["method"] == REFERENCE_METHOD and _missing(r["vs_random_mean"]):
+        return (r["label"], 0.0, 0.0, 0.0)
+    if _missing(r["vs_random_low"]) or _missing(r["vs_random_high"]):
+        return None
+    return (r["label"], float(r["vs_random_mean"]), float(r["vs_random_low"]), float(r["vs_random_high"]))
 
 
 def _missing_classes(group: pd.DataFrame) -> dict:
@@ -284,6 +309,8 @@ def to_markdown(table: Table) -> str:
     ratioless = s["ratio"].isna()
     ratios = sorted(s.loc[~s["full"] & ~ratioless, "ratio"].unique())
     lines = [f"## {table.title}"]
+    if table.protocol.split("+")[0] == "smoke":
+        lines += ["", SMOKE_NOTE]
     if ratios or not ratioless.any():  # a table of sets scored with no ratio at all has no ratio columns to show
         lines += ["", *_ratio_table(s[~ratioless], ratios)]
         verdicts = glance(s[~ratioless])

@@ -24,8 +24,16 @@ def glance(s: pd.DataFrame) -> list[str]:
     return out
 
 
+TIE = 1e-9  # mean mAPs closer than this are the same number (untrained students give identical boxes)
+
+
 def _verdict(rows: pd.DataFrame, seed_list: str) -> str:
-    lead = rows.loc[rows["mAP_mean"].astype(float).idxmax()]
+    means = rows["mAP_mean"].astype(float)
+    lead = rows.loc[means.idxmax()]
+    tied = rows.loc[(means - float(lead["mAP_mean"])).abs() < TIE, "label"]
+    if len(tied) > 1:
+        text = f"the highest mean mAP, {float(lead['mAP_mean']):.2f}, is shared by {_names(tied)}: a tie, not a win"
+        return text + _groups(rows) + "."
     fewer = "" if lead["seeds"] == seed_list else f", seeds {lead['seeds']}"
     text = f"the highest mean mAP is {lead['label']}'s, {float(lead['mAP_mean']):.2f}{fewer}"
     if _has(lead, "vs_random_mean") and lead.get("vs_random_kind") in ("paired", "unpaired"):
@@ -41,7 +49,16 @@ def _verdict(rows: pd.DataFrame, seed_list: str) -> str:
     ties = rows.loc[rows["vs_random_kind"].isin(["paired", "unpaired"]) & (markers == ""), "label"]
     if len(ties):
         text += f"; tied with Random at this table's resolution: {_names(ties)}"
-    return text + "."
+    return text + _groups(rows) + "."
+
+
+def _groups(rows: pd.DataFrame) -> str:
+    """The rank groups (stats.rank_groups), when there are two or more: one group says nothing the rest does not."""
+    if "rank_group" not in rows or rows["rank_group"].dropna().nunique() < 2:
+        return ""
+    ranked = rows[rows["rank_group"].notna()].sort_values(["rank_group", "mAP_mean"], ascending=[True, False])
+    parts = [f"{int(g)}: {_names(r['label'])}" for g, r in ranked.groupby("rank_group", sort=True)]
+    return f"; rank groups (rows whose ΔmAP intervals overlap share one): {'; '.join(parts)}"
 
 
 def _names(labels: pd.Series) -> str:
