@@ -7,7 +7,7 @@ from pathlib import Path
 
 from dcbench.data.coco import read_coco
 from dcbench.data.model import DetectionDataset, concat
-from dcbench.data.spec import split_options
+from dcbench.data.spec import expand_user, is_file, is_folder, split_options
 from dcbench.data.voc import VOC_CLASSES, read_voc
 from dcbench.data.yolo import read_yolo
 from dcbench.errors import DatasetError
@@ -19,7 +19,7 @@ def _path(arg: str | None, fmt: str, example: str) -> tuple[Path, dict[str, str]
     path, options = split_options(arg)
     if not path:
         raise DatasetError(None, f"the {fmt} format needs a path: {fmt}:{example}")
-    return Path(path).expanduser(), options
+    return expand_user(path), options
 
 
 def _no_options(options: dict[str, str], fmt: str) -> None:
@@ -61,7 +61,7 @@ def _root(arg: str | None, name: str) -> Path:
     root = path or os.environ.get(DATA_ROOT_ENV)
     if not root:
         raise DatasetError(None, f"{name} needs the folder you downloaded it to: {name}:ROOT (or set {DATA_ROOT_ENV})")
-    return Path(root).expanduser()
+    return expand_user(root)
 
 
 def load_voc0712(arg: str | None) -> DetectionDataset:
@@ -69,7 +69,7 @@ def load_voc0712(arg: str | None) -> DetectionDataset:
     VOC2007 test (4,952). Expects ``ROOT/VOCdevkit/VOC2007`` and ``ROOT/VOCdevkit/VOC2012`` (or ROOT being
     ``VOCdevkit`` itself), each with Annotations/, JPEGImages/ and ImageSets/Main/."""
     root = _root(arg, "voc0712")
-    devkit = root / "VOCdevkit" if (root / "VOCdevkit").is_dir() else root
+    devkit = root / "VOCdevkit" if is_folder(root / "VOCdevkit") else root
     expected = {
         "VOC2007": ("trainval", "test"),
         "VOC2012": ("trainval",),
@@ -77,7 +77,7 @@ def load_voc0712(arg: str | None) -> DetectionDataset:
     for year, splits in expected.items():
         for split in splits:
             f = devkit / year / "ImageSets" / "Main" / f"{split}.txt"
-            if not f.is_file():
+            if not is_file(f):
                 raise DatasetError(
                     root,
                     f"incomplete VOC07+12: {f} is missing. Expected {devkit}/VOC2007 (trainval + test) and "
@@ -101,7 +101,7 @@ def load_coco2017(arg: str | None) -> DetectionDataset:
     parts = {}
     for split, year_split in (("train", "train2017"), ("test", "val2017")):
         ann = root / "annotations" / f"instances_{year_split}.json"
-        if not ann.is_file():
+        if not is_file(ann):
             raise DatasetError(
                 root,
                 f"incomplete COCO 2017: {ann} is missing. Expected ROOT/annotations/instances_train2017.json, "

@@ -8,12 +8,24 @@ the boxes are relative to the image size.
 
 from __future__ import annotations
 
+import math
+import os
 from pathlib import Path
 
 import numpy as np
 
 from dcbench.data.model import DetectionDataset, ImageRecord, LoadReport
-from dcbench.data.validate import make_record, read_class_names, read_image_size, require_images
+from dcbench.data.spec import (
+    checked_class_names,
+    guard_parse,
+    is_file,
+    is_folder,
+    list_folder,
+    one_line,
+    read_class_file,
+    read_text,
+)
+from dcbench.data.validate import make_record, read_image_size, require_images
 from dcbench.errors import DatasetError
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
@@ -21,43 +33,90 @@ CLASS_FILES = ("classes.txt", "obj.names", "names.txt")
 YAML_FILES = ("data.yaml", "dataset.yaml")
 
 
+def _yaml_mapping(path: Path) -> dict:
+    import yaml
+
+    text = read_text(path)
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        raise DatasetError(path, f"malformed YAML{at}: {one_line(exc.problem or exc.context or exc)}") from None
+    except yaml.YAMLError as exc:
+        raise DatasetError(path, f"malformed YAML: {one_line(exc)}") from None
+    except RecursionError:
+        raise DatasetError(path, "malformed YAML: nested too deeply") from None
+    except (ValueError, TypeError, OverflowError) as exc:  # a value PyYAML cannot build, as the date 2001-13-01
+        raise DatasetError(path, f"malformed YAML: {one_line(exc)}") from None
+    if doc is None:
+        return {}
+    if not isinstance(doc, dict):
+        raise DatasetError(path, f"is a {type(doc).__name__}, not a mapping (expected 'names: [...]')")
+    return doc
+
+
+def _class_name(value: object, path: Path) -> str:
+    if type(value) is int:  # names: [0, 1, 2], as Ultralytics reads them
+        return str(value)
+    if isinstance(value, str) and value.strip():
+        return value
+    raise DatasetError(
+        path,
+        f"class name {one_line(repr(value), 60)} is not a string: quote it "
+        "(YAML reads unquoted yes/no/on/off as booleans, and an empty entry as null)",
+    )
+
+
+def _yaml_names(path: Path) -> list[str]:
+    doc = _yaml_mapping(path)
+    names = doc.get("names")
+    if names is None:
+        raise DatasetError(path, "no 'names' list")
+    if isinstance(names, dict):
+        keys = list(names)
+        # sorted keys would put 10 before 2 if they were text, and a gap would shift every later class by one
+        if any(type(k) is not int for k in keys) or set(keys) != set(range(len(keys))):
+            shown = one_line(", ".join(repr(k) for k in keys[:10]), 80)
+            raise DatasetError(path, f"'names' keys must be the class ids 0..{len(keys) - 1} (got {shown})")
+        names = [names[k] for k in range(len(keys))]
+    elif not isinstance(names, list):
+        raise DatasetError(path, f"'names' is a {type(names).__name__}, expected a list or a mapping")
+    if not names:
+        raise DatasetError(path, "'names' is empty")
+    checked = checked_class_names([_class_name(n, path) for n in names], path)
+    nc = doc.get("nc")
+    if nc is not None and nc != len(checked):
+        raise DatasetError(path, f"nc is {one_line(repr(nc), 40)} but 'names' has {len(checked)} entries")
+    return checked
+
+
 def _class_names(root: Path) -> list[str]:
     for cf in CLASS_FILES:
-        if (root / cf).is_file():
-            return read_class_names(root / cf)
+        if is_file(root / cf):
+            return read_class_file(root / cf)
     for yf in YAML_FILES:
-        if (root / yf).is_file():
-            import yaml
-
-            try:
-                names = (yaml.safe_load((root / yf).read_text()) or {}).get("names")
-            except yaml.YAMLError as exc:
-                raise DatasetError(root / yf, f"malformed YAML: {exc}") from None
-            if isinstance(names, dict):
-                names = [names[k] for k in sorted(names)]
-            if isinstance(names, list) and names:
-                return [str(n) for n in names]
-            raise DatasetError(root / yf, "no 'names' list")
+        if is_file(root / yf):
+            return _yaml_names(root / yf)
     raise DatasetError(root, f"no class names: add one of {', '.join(CLASS_FILES + YAML_FILES)}")
 
 
 def _parse_labels(label_file: Path, width: int, height: int, n_classes: int):
     boxes, labels = [], []
-    try:
-        lines = label_file.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DatasetError(label_file, f"cannot read: {exc}") from None
-    for lineno, line in enumerate(lines, 1):
+    for lineno, line in enumerate(read_text(label_file).splitlines(), 1):
         parts = line.split()
         if not parts:
             continue
         if len(parts) != 5:
             raise DatasetError(label_file, f"line {lineno}: expected 'class xc yc w h', got {len(parts)} fields")
+        shown = one_line(line.strip(), 80)
         try:
             cls = int(parts[0])
             xc, yc, w, h = (float(p) for p in parts[1:])
         except ValueError:
-            raise DatasetError(label_file, f"line {lineno}: not numbers: {line.strip()!r}") from None
+            raise DatasetError(label_file, f"line {lineno}: not numbers: {shown!r}") from None
+        if not all(math.isfinite(v) for v in (xc, yc, w, h)):  # 'nan', 'inf', '1e999' all parse as floats
+            raise DatasetError(label_file, f"line {lineno}: not finite numbers: {shown!r}")
         if not 0 <= cls < n_classes:
             raise DatasetError(label_file, f"line {lineno}: unknown class id {cls} (there are {n_classes} classes)")
         boxes.append([(xc - w / 2) * width, (yc - h / 2) * height, (xc + w / 2) * width, (yc + h / 2) * height])
@@ -65,21 +124,54 @@ def _parse_labels(label_file: Path, width: int, height: int, n_classes: int):
     return boxes, labels
 
 
+def _is_dir(entry: Path) -> bool:
+    # a link in the image folder that loops or points nowhere is an error, not a skipped split or image
+    if os.path.islink(entry) and not os.path.exists(entry):
+        is_folder(entry)  # raises, naming what is wrong with the link
+    return entry.is_dir()
+
+
 def _split_dirs(images_root: Path) -> dict[str, Path]:
-    subdirs = sorted(d for d in images_root.iterdir() if d.is_dir())
-    loose = [f for f in images_root.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES]
+    entries = list_folder(images_root)
+    subdirs = [d for d in entries if _is_dir(d)]
+    loose = [f for f in entries if f.suffix.lower() in IMAGE_SUFFIXES and f not in subdirs]
     if subdirs and loose:
         raise DatasetError(images_root, "has both image files and split sub-folders; use one layout")
     return {d.name: d for d in subdirs} if subdirs else {"": images_root}
 
 
-def read_yolo(root: str | Path, *, name: str | None = None) -> DetectionDataset:
-    root = Path(root)
-    if not root.is_dir():
+def _image_files(img_dir: Path) -> list[Path]:
+    files = [f for f in list_folder(img_dir) if f.suffix.lower() in IMAGE_SUFFIXES]
+    stems: dict[str, str] = {}
+    for f in files:
+        if f.stem in stems:  # both would read the one label file: its boxes would count twice
+            raise DatasetError(img_dir, f"{stems[f.stem]} and {f.name} would share the label file {f.stem}.txt")
+        stems[f.stem] = f.name
+    return files
+
+
+def _read_split(split: str, img_dir: Path, label_dir: Path, n_classes: int, report: LoadReport) -> list[ImageRecord]:
+    has_labels = is_folder(label_dir)
+    records = []
+    for file in _image_files(img_dir):
+        width, height = read_image_size(file)
+        label_file = label_dir / f"{file.stem}.txt"
+        boxes, labels = ([], [])
+        if has_labels and is_file(label_file):
+            boxes, labels = guard_parse(label_file, _parse_labels, label_file, width, height, n_classes)
+        rec_id = f"{split}/{file.stem}" if split else file.stem
+        ignore = np.zeros(len(labels), bool)
+        records.append(make_record(rec_id, file, width, height, boxes, labels, ignore, where=label_file, report=report))
+    return records
+
+
+def _read(root: Path, name: str | None) -> DetectionDataset:
+    if not is_folder(root):
         raise DatasetError(root, "YOLO folder not found")
     images_root, labels_root = root / "images", root / "labels"
-    if not images_root.is_dir():
+    if not is_folder(images_root):
         raise DatasetError(root, "no images/ folder")
+    is_folder(labels_root)  # a file or a looping link named labels would read as no labels at all
     categories = _class_names(root)
     report = LoadReport()
     records: list[ImageRecord] = []
@@ -87,26 +179,7 @@ def read_yolo(root: str | Path, *, name: str | None = None) -> DetectionDataset:
     for split, img_dir in _split_dirs(images_root).items():
         label_dir = labels_root / split if split else labels_root
         start = len(records)
-        for file in sorted(f for f in img_dir.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES):
-            width, height = read_image_size(file)
-            label_file = label_dir / f"{file.stem}.txt"
-            boxes, labels = (
-                _parse_labels(label_file, width, height, len(categories)) if label_file.is_file() else ([], [])
-            )
-            rec_id = f"{split}/{file.stem}" if split else file.stem
-            records.append(
-                make_record(
-                    rec_id,
-                    file,
-                    width,
-                    height,
-                    boxes,
-                    labels,
-                    np.zeros(len(labels), bool),
-                    where=label_file,
-                    report=report,
-                )
-            )
+        records.extend(_read_split(split, img_dir, label_dir, len(categories), report))
         if split:
             splits[split] = list(range(start, len(records)))
     if len(splits) == 1 and not any(s in splits for s in ("train", "val", "test", "trainval")):
@@ -115,3 +188,8 @@ def read_yolo(root: str | Path, *, name: str | None = None) -> DetectionDataset:
     ds = DetectionDataset(name or root.name, categories, records, splits, report, source=f"yolo:{root}")
     require_images(ds, root)
     return ds
+
+
+def read_yolo(root: str | Path, *, name: str | None = None) -> DetectionDataset:
+    root = Path(root)
+    return guard_parse(root, _read, root, name)
