@@ -285,8 +285,13 @@ def test_damaged_gzip_is_refused_and_dest_is_not_created(tmp_path, good_archive,
     dest = tmp_path / "set"
     capsys.readouterr()
     assert main(["import", str(bad), str(dest)]) == 2
-    _assert_refused(capsys, tmp_path, bad, dest, "corrupt or truncated")
-    assert not dest.exists()
+    line = _one_error_line(capsys)
+    # bytes flipped inside an image's stored (incompressible) gzip block decompress: the image's checksum, checked
+    # as it is written, finds them before the gzip CRC at the stream's end could
+    expected = ("corrupt or truncated", "checksum mismatch") if fault is _corrupt else ("corrupt or truncated",)
+    assert any(e in line for e in expected), line
+    assert str(bad) in line and "nothing imported" in line, line
+    assert not list(tmp_path.glob(".set.partial*")) and not dest.exists()
 
 
 def test_a_good_archive_repacked_by_another_tool_imports(tmp_path, condensed, good_archive):

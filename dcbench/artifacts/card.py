@@ -1,14 +1,35 @@
 """The dataset card an exported condensed set carries as its README.md: what the set is, how it was made, how to
 check and use it, and whose licence applies. Made from the set's manifest and (for a cell's set) its
 ``condense.json``; nothing in it depends on the time or machine of the export, so the same set exports the same
-card."""
+card.
+
+The card travels with the set and states what it is, so an imported set's card is read back (:func:`parse_card`)
+and held against the set (:mod:`dcbench.artifacts.claims`): a card is a claim that must be true.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
+from dcbench.artifacts.claims import nominal_ratio
 from dcbench.data.model import DetectionDataset
+from dcbench.errors import DatasetError
+
+CARD = "README.md"
+TITLE = "# Condensed set `"
+MAX_CARD_BYTES = 16 << 20  # a card is a page of text: anything larger is not one, and is not read into memory
+REQUIRED_ROWS = ("method", "images", "ratio")
+_ROW_FORMATS = {  # what each parsed row looks like, as the writer below writes it
+    "method": (re.compile(r"^`(.*)` \((.*)\)$"), "`METHOD` (KIND)"),
+    "images": (re.compile(r"^(\d{1,15}) \((\d{1,15}) boxes\)$"), "N (B boxes)"),
+    "ratio": (
+        re.compile(r"^([0-9][0-9.eE+-]{0,30}) \((\d{1,15}) of (\d{1,15}) train images\)$"),
+        "R (B of N train images)",
+    ),
+    "set fingerprint": (re.compile(r"^`([0-9a-f]{1,64})`"), "`HEX` (...)"),
+}
 
 
 def teacher_text(manifest: dict, record: dict | None) -> str:
@@ -28,9 +49,16 @@ def teacher_text(manifest: dict, record: dict | None) -> str:
 
 def ratio_text(manifest: dict) -> str:
     budget, n_train = manifest.get("budget"), manifest.get("n_train")
-    if isinstance(budget, int) and isinstance(n_train, int) and n_train > 0:
-        return f"{budget / n_train:.4g} ({budget} of {n_train} train images)"
+    if isinstance(budget, int) and isinstance(n_train, int) and n_train > 0 and budget > 0:
+        # the ratio a cell would be given to make this budget, so that the card's three numbers agree under the
+        # budget rule (its check is claims.ratio_matches)
+        return f"{nominal_ratio(budget, n_train):.6g} ({budget} of {n_train} train images)"
     return "unknown (the manifest does not say how large the train set was)"
+
+
+def _one_line(text: str) -> str:
+    # a line break in a value (a category or checkpoint name) would end the table and hide the rows after it
+    return " ".join(text.splitlines())
 
 
 def dataset_card(
@@ -52,13 +80,13 @@ def dataset_card(
         ("exported with", f"dcbench {version}"),
     ]
     lines = [
-        f"# Condensed set `{name}`",
+        f"{TITLE}{_one_line(name)}`",
         "",
         "A condensed object-detection training set made by dcbench, exported with `dcbench export`.",
         "",
         "| | |",
         "|---|---|",
-        *(f"| {k} | {v} |" for k, v in rows),
+        *(f"| {k} | {_one_line(v)} |" for k, v in rows),
         "",
         "## Files",
         "",
@@ -81,3 +109,72 @@ def dataset_card(
         "",
     ]
     return "\n".join(lines)
+
+
+def card_rows(text: str, where: str | Path) -> dict[str, str]:
+    """The card's table as {row: value}: the lines after the ``|---|---|`` line, up to the first that is not a
+    row."""
+    lines = text.splitlines()
+    if not lines or not lines[0].startswith(TITLE):
+        raise DatasetError(where, f"not a dcbench dataset card (its first line is not '{TITLE}NAME`')")
+    try:
+        start = lines.index("|---|---|") + 1
+    except ValueError:
+        raise DatasetError(where, "not a dcbench dataset card (no '|---|---|' table)") from None
+    rows: dict[str, str] = {}
+    for line in lines[start:]:
+        if not (line.startswith("| ") and line.endswith(" |") and " | " in line[1:-1]):
+            break
+        key, value = line[2:-2].split(" | ", 1)
+        if key in rows:
+            raise DatasetError(where, f"row {key!r} appears twice")
+        rows[key] = value
+    for key in REQUIRED_ROWS:
+        if key not in rows:
+            raise DatasetError(where, f"row {key!r} is missing from the card's table")
+    return rows
+
+
+def _parsed(rows: dict[str, str], key: str, where: str | Path) -> tuple[str, ...] | None:
+    if key not in rows:
+        return None
+    pattern, form = _ROW_FORMATS[key]
+    match = pattern.match(rows[key])
+    if match is None:
+        raise DatasetError(where, f"row {key!r} is not '{form}': {rows[key][:80]!r}")
+    return match.groups()
+
+
+def parse_card(data: bytes, where: str | Path) -> dict:
+    """A card's claims: ``rows`` (every row as written) and, parsed, ``ratio`` ((ratio, budget, n_train), or None
+    where it says ``unknown``) and ``fingerprint`` (the set's, or None). A DatasetError naming ``where`` and the
+    row when the text is not a card this module writes."""
+    if len(data) > MAX_CARD_BYTES:
+        raise DatasetError(where, f"over {MAX_CARD_BYTES >> 20} MiB: not a dcbench dataset card")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DatasetError(where, f"not UTF-8 text (byte {exc.start}): not a dcbench dataset card") from None
+    rows = card_rows(text, where)
+    _parsed(rows, "method", where)
+    _parsed(rows, "images", where)
+    ratio = None
+    if not rows["ratio"].startswith("unknown"):
+        text_ratio, budget, n_train = _parsed(rows, "ratio", where) or ("", "", "")
+        try:
+            ratio = (float(text_ratio), int(budget), int(n_train))
+        except ValueError:
+            raise DatasetError(where, f"row 'ratio' is not 'R (B of N train images)': {rows['ratio'][:80]!r}") from None
+    fingerprint = _parsed(rows, "set fingerprint", where)
+    return {"rows": rows, "ratio": ratio, "fingerprint": fingerprint[0] if fingerprint else None}
+
+
+def read_card(file: Path) -> dict:
+    """:func:`parse_card` of a card on disk."""
+    try:
+        if file.stat().st_size > MAX_CARD_BYTES:
+            raise DatasetError(file, f"over {MAX_CARD_BYTES >> 20} MiB: not a dcbench dataset card")
+        data = file.read_bytes()
+    except OSError as exc:
+        raise DatasetError(file, f"cannot be read ({exc.strerror or type(exc).__name__})") from None
+    return parse_card(data, file)

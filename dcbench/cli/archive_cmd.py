@@ -28,11 +28,19 @@ def export_set(
 def import_set(
     archive: Path = typer.Argument(..., metavar="ARCHIVE", help="An archive written by dcbench export."),
     dest: Path = typer.Argument(..., metavar="DEST", help="Where the set goes: a new or empty folder."),
+    max_size: str | None = typer.Option(
+        None,
+        "--max-size",
+        metavar="SIZE",
+        help="The most the archive may expand to (bytes, or 500MB, 2GiB). Default: 20x the archive's size, at "
+        "least 64 MiB; or DCBENCH_IMPORT_MAX_SIZE.",
+    ),
 ) -> None:
-    """Verify every entry and checksum of ARCHIVE, then place the set at DEST (left as it was on any fault)."""
+    """Verify every entry and checksum of ARCHIVE as it is unpacked, and that the set's manifest and card tell the
+    truth about it, then place the set at DEST (left as it was on any fault)."""
     from dcbench.artifacts.archive import import_archive
 
-    path = import_archive(archive, dest)
+    path = import_archive(archive, dest, max_size=max_size)
     console.out.print(str(path), highlight=False)
 
 

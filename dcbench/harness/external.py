@@ -9,6 +9,10 @@ protocol and seed gives the cell's metrics exactly.
 The result is a cell's :class:`~dcbench.api.ResultRecord` with the method ``external``: the set's content
 fingerprint (image bytes and annotations), the budget (its images), the ratio against ``--train`` when one is given
 (none otherwise), and a warning when one of its images is byte-identical to a test image.
+
+What a condensed set says of itself is checked before it is trained on: its manifest's shape and claims, and an
+imported set's card (:mod:`dcbench.artifacts.claims`), so the method a result records as having made the set
+(``made_by``) is the one its manifest and card agree on.
 """
 
 from __future__ import annotations
@@ -17,12 +21,13 @@ import json
 import logging
 import re
 import time
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from dcbench.api import RESULT_FILE, RESULT_SCHEMA, ResultRecord
+from dcbench.artifacts.card import CARD
+from dcbench.artifacts.claims import check_fingerprint, nominal_ratio
 from dcbench.artifacts.content import content_fingerprint, image_digests, shared_images
 from dcbench.artifacts.locate import condensed_dir, require_condensed_dir, set_name
 from dcbench.data.model import DetectionDataset
@@ -59,6 +64,7 @@ class ExternalSet:
     dataset: DetectionDataset
     path: Path | None = None  # the condensed set folder, when it is one
     manifest: dict = field(default_factory=dict)  # a condensed set's manifest (how it was made), else empty
+    card: dict | None = None  # an imported set's dataset card, parsed
 
 
 @dataclass
@@ -99,21 +105,6 @@ class EvalInputs:
         return re.sub(r"[^A-Za-z0-9._=+-]+", "_", "__".join(parts)).strip("_")
 
 
-def nominal_ratio(budget: int, n_train: int) -> float:
-    """The shortest decimal ratio whose budget under the harness's rule is ``budget``: a 15-image set of a 292-image
-    train set is 0.05 (effective 0.0514), so it shares the leaderboard column of the cells that made 15 images."""
-    from dcbench.methods.base import budget_for
-
-    effective = budget / n_train
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the budget rule's rounding warning is about cells, not this search
-        for digits in range(1, 7):
-            ratio = float(f"{effective:.{digits}g}")
-            if 0 < ratio <= 1 and budget_for(ratio, n_train) == budget:
-                return ratio
-    return effective
-
-
 def load_external_set(spec: str) -> ExternalSet:
     """A condensed set folder (found by its manifest) or, for anything else, a dataset spec."""
     from dcbench.methods.condensed import load_condensed
@@ -125,7 +116,7 @@ def load_external_set(spec: str) -> ExternalSet:
         require_condensed_dir(path, hint="; a dataset folder is given as voc:DIR or yolo:DIR")
     if found is not None:
         cs = load_condensed(found)
-        return ExternalSet(set_name(found), str(found.resolve()), cs.dataset, found.resolve(), cs.manifest)
+        return ExternalSet(set_name(found), str(found.resolve()), cs.dataset, found.resolve(), cs.manifest, cs.card)
     dataset = load_dataset(spec)
     return ExternalSet(_spec_name(spec, dataset), spec, dataset)
 
@@ -155,6 +146,10 @@ def prepare_external(config: EvalConfig) -> EvalInputs:
     # the set against the harness's test split (or --test's): the test's classes are mapped onto the set's
     pair = resolve_train_test(external.dataset, reference.test if reference is not None else test_ds)
     digests = image_digests(pair.train)
+    fingerprint = content_fingerprint(pair.train, digests)
+    if external.path is not None and pair.train is external.dataset:
+        # the card's other claims were checked when the set loaded; this one needs the image bytes, hashed here
+        check_fingerprint(external.path / CARD, external.card, fingerprint)
     trained_on = "all of it" if len(pair.train) == len(external.dataset) else "its train split"
     how = f"set {external.spec} ({trained_on}); test: " + (reference.how if reference is not None else pair.how)
     inputs = EvalInputs(
@@ -165,7 +160,7 @@ def prepare_external(config: EvalConfig) -> EvalInputs:
         pair.test,
         reference,
         how,
-        content_fingerprint(pair.train, digests),
+        fingerprint,
         shared_images(pair.train, digests, pair.test),
         dataset_id=dataset_identity(config.train, train_ds) if config.train else None,
         test_id=dataset_identity(config.test, test_ds) if config.test else None,

@@ -10,7 +10,12 @@ Layout of a condensed set folder::
     manifest.json                   method, options, ratio, budget, seed, source fingerprint, timings
 
 The folder is written under a temporary name and renamed when complete; ``manifest.json`` exists only in a
-complete set.
+complete set. An exported and imported set also holds its dataset card, ``README.md``.
+
+A set is checked whenever it is read: the manifest's shape (:mod:`dcbench.artifacts.schema`), the card's when
+there is one, and their claims (image count, ratio, method) against the files present
+(:mod:`dcbench.artifacts.claims`), so a set that describes itself falsely is refused before it is trained on,
+exported or recorded in a result; a method that writes a false manifest fails where it writes it.
 """
 
 from __future__ import annotations
@@ -21,6 +26,9 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from dcbench.artifacts.card import CARD, read_card
+from dcbench.artifacts.claims import check_card_claims, check_files, check_manifest_claims
+from dcbench.artifacts.schema import read_manifest
 from dcbench.data.coco import read_coco
 from dcbench.data.model import DetectionDataset
 from dcbench.data.writers import write_coco_json, yolo_file_names, yolo_label_lines
@@ -35,6 +43,7 @@ class CondensedSet:
     path: Path
     dataset: DetectionDataset
     manifest: dict
+    card: dict | None = None  # the dataset card's claims (:func:`dcbench.artifacts.card.parse_card`), when it has one
 
     def __len__(self) -> int:
         return len(self.dataset)
@@ -83,10 +92,12 @@ def load_condensed(path: str | Path) -> CondensedSet:
         if (path / "condensed" / MANIFEST).is_file():  # the set's folder in OUT/condensed/ holds it one level down
             raise DatasetError(path, f"the condensed set is one level down: {path / 'condensed'}")
         raise DatasetError(path, "not a complete condensed set (no manifest.json)")
-    try:
-        manifest = json.loads(manifest_file.read_text())
-    except json.JSONDecodeError as exc:
-        raise DatasetError(manifest_file, f"malformed JSON: {exc}") from None
+    manifest = read_manifest(manifest_file)
+    card = read_card(path / CARD) if (path / CARD).is_file() else None
     ds = read_coco(path / "annotations.json", images=path / "images", name=f"condensed:{path.name}")
     ds.source = f"condensed:{path}"
-    return CondensedSet(path, ds, manifest)
+    check_files(path, ds)
+    check_manifest_claims(manifest_file, manifest, len(ds))
+    if card is not None:
+        check_card_claims(path / CARD, card, manifest, ds)
+    return CondensedSet(path, ds, manifest, card)
