@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -80,7 +79,7 @@ def check(
     for note in ds.report.notes:
         console.warn(note)
     for bad in verdict.bad if verdict is not None else []:
-        console.err.print(f"bad image: {bad.file}: {bad.problem}", highlight=False, markup=False)
+        console.error(f"{bad.file}: {bad.problem}")
     if json_out:
         console.out.print_json(json.dumps(summary))
     else:
@@ -90,7 +89,7 @@ def check(
 
 
 def _print_summary(summary: dict) -> None:
-    table = Table(title=escape(str(summary["dataset"])), title_justify="left", show_header=False)
+    table = Table(title=str(summary["dataset"]), title_justify="left", show_header=False)
     for key in (
         "images",
         "classes",

@@ -91,10 +91,12 @@ def decode_check(path: str | Path) -> ImageCheck:
             w, h = int(im.width), int(im.height)
             jpeg = im.format == "JPEG"
         if jpeg and not _has_jpeg_end(path):
-            return ImageCheck(problem="truncated JPEG (no end-of-image marker)")
+            return ImageCheck(problem="unreadable image: truncated JPEG (no end-of-image marker)")
     except Exception as exc:
-        problem = "file not found" if isinstance(exc, FileNotFoundError) else (str(exc) or type(exc).__name__)
-        return ImageCheck(problem=problem.splitlines()[0] if problem else type(exc).__name__)
+        if isinstance(exc, FileNotFoundError):
+            return ImageCheck(problem="image file not found")
+        detail = (str(exc) or type(exc).__name__).splitlines()[0]
+        return ImageCheck(problem=f"unreadable image: {detail}")
     if orientation in SWAPS_SIDES:
         w, h = h, w
     return ImageCheck(w, h, orientation)
