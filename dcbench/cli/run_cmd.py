@@ -61,14 +61,12 @@ def parse_extra_flags(args: list[str]) -> dict:
 
 
 def metrics_table(result: Mapping[str, Any]) -> Table:
-    from rich.markup import escape
-
     from dcbench.evaluation.coco_eval import METRICS
     from dcbench.harness.labels import STORED, row_suffix
 
     cfg = result["config"]
-    # escaped: a title is rich markup, and "[teacher labels]" would read as a style tag and vanish
-    method = escape(cfg["method"] + row_suffix(cfg.get("labels") or STORED, cfg.get("label_score")))
+    # printed as it is: the consoles read no markup, so "[teacher labels]" is not taken for a style tag
+    method = cfg["method"] + row_suffix(cfg.get("labels") or STORED, cfg.get("label_score"))
     title = (
         f"{method} @ {cfg['ratio']:g} ({result['budget']} images) | {result['eval_detector']} | "
         f"{cfg['dataset']} | {cfg['protocol']['protocol_id']} | seed {cfg['seed']}"
@@ -148,7 +146,10 @@ def run(
     option: list[str] = typer.Option([], "--option", "-O", help="Method option KEY=VALUE (repeatable)."),
     teacher: Path | None = typer.Option(None, "--teacher", help="Use this teacher checkpoint instead of training one."),
     labels: str = typer.Option(
-        "stored", "--labels", help="The student's boxes: stored (the condensed set's) or teacher (the Fetch teacher's)."
+        "stored",
+        "--labels",
+        help="The student's labels: stored (the condensed set's boxes), teacher (the Fetch teacher's boxes) or "
+        "distill (the stored boxes plus feature distillation from the Fetch teacher).",
     ),
     label_score: float | None = typer.Option(
         None, "--label-score", help="With --labels teacher: keep teacher boxes at or above this score (default 0.25)."

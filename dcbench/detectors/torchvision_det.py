@@ -11,6 +11,7 @@ anchors cover the same fraction of the image at every protocol.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -53,6 +54,35 @@ def _image_tensor(path):
     return torch.from_numpy(arr.copy()).permute(2, 0, 1).float().div(255)
 
 
+class _FPNDistiller:
+    """Called after the student's forward: the weighted PKD between the FPN levels its backbone returned and the
+    teacher backbone's on the same input. A hook on the student's backbone catches both, once per step. Every level
+    but the pooled one is distilled, as OD3's config distils P2-P5 of ResNet-50-FPN and not P6 (MobileNet's FPN has
+    two levels besides its pooled one)."""
+
+    def __init__(self, student, teacher, log):
+        self.teacher, self.log = teacher, log
+        self.seen: list = []
+        self.handle = student.backbone.register_forward_hook(lambda _m, inputs, out: self.seen.append((inputs[0], out)))
+
+    def __call__(self):
+        import torch
+
+        from dcbench.detectors.distill import PKD_WEIGHT, pkd
+
+        batch, student_maps = self.seen[-1]
+        self.seen.clear()
+        with torch.no_grad():
+            teacher_maps = self.teacher.backbone(batch)
+        levels = [k for k in student_maps if k != "pool"]
+        value = pkd([student_maps[k] for k in levels], [teacher_maps[k] for k in levels], PKD_WEIGHT)
+        self.log.add(float(value.detach()))
+        return value
+
+    def close(self) -> None:
+        self.handle.remove()
+
+
 def train_sample(record, flip: bool):
     """One training image (3, H, W, RGB in [0, 1]) and its target on the CPU, flipped horizontally when ``flip``
     (the sampler draws it). What the DataLoader's workers run: module-level, so it pickles."""
@@ -74,6 +104,7 @@ class TorchvisionDetector:
     DataLoader workers (see :func:`dcbench.detectors.rcnn_loader.resolve_workers`)."""
 
     loader_workers: LoaderWorkers = "auto"
+    distills = True  # train(..., distill=teacher) adds PKD from a frozen torchvision teacher (labels = distill)
 
     def __init__(self, arg: str | None = None):
         arch = arg or "fasterrcnn_mobilenet_v3_large_fpn"
@@ -128,18 +159,23 @@ class TorchvisionDetector:
         workdir: Path,
         device: str,
         reporter: Reporter | None = None,
+        distill=None,
     ) -> Checkpoint:
+        """A fresh detector trained on ``dataset``; with ``distill`` (a :class:`dcbench.api.Teacher` of this
+        backend), with PKD from that frozen teacher's FPN levels added to its losses (``labels = distill``)."""
         import torch
 
         workdir = Path(workdir)
         workdir.mkdir(parents=True, exist_ok=True)
         torch.manual_seed(seed)  # the initial weights
         model = self._build(dataset.num_classes, protocol.imgsz).to(device)
+        kd = self._distiller(model, distill, dataset, protocol, device) if distill is not None else None
 
         def step_losses(samples):
             xs = [x.to(device, non_blocking=True) for x, _ in samples]
             ts = [{k: v.to(device, non_blocking=True) for k, v in t.items()} for _, t in samples]
-            return model(xs, ts)
+            losses = model(xs, ts)
+            return {**losses, "pkd": kd()} if kd is not None else losses
 
         record = train_from_scratch(
             model,
@@ -154,16 +190,35 @@ class TorchvisionDetector:
             workers=self.loader_workers,
         )
         target = save_weights(model, workdir, num_classes=dataset.num_classes, imgsz=protocol.imgsz, arch=self.arch)
-        return Checkpoint(
-            self.name,
-            target,
-            {
-                "arch": self.arch,
-                "images": len(dataset),
-                **record,
-                "anchor_sizes": [list(a) for a in self.anchor_sizes(protocol.imgsz)],
-            },
+        meta = {
+            "arch": self.arch,
+            "images": len(dataset),
+            **record,
+            "anchor_sizes": [list(a) for a in self.anchor_sizes(protocol.imgsz)],
+        }
+        if kd is not None:
+            from dcbench.detectors.distill import PKD_WEIGHT
+
+            kd.close()
+            meta["distill"] = {**kd.log.as_dict(PKD_WEIGHT), "levels": "every FPN level but the pooled one"}
+        return Checkpoint(self.name, target, meta)
+
+    def _distiller(self, model, distill, dataset, protocol, device: str):
+        """What adds PKD to a training step: the student's FPN maps on its batch and the frozen teacher's on the
+        very same batch tensor (after the student's transform), levels P2-P5 as OD3 distils."""
+        from dcbench.detectors.distill import DistillLog, check_widths
+
+        if not isinstance(distill.backend, TorchvisionDetector):
+            raise ConfigError(
+                f"labels=distill: a torchvision student distils from a torchvision teacher, not {distill.backend.name}"
+            )
+        teacher, _ = distill.backend._load(distill.checkpoint, device)
+        frozen(teacher)
+        check_widths(
+            [model.backbone.out_channels] * 4, [teacher.backbone.out_channels] * 4, self.name, distill.backend.name
         )
+        steps = math.ceil(len(dataset) / min(protocol.batch, len(dataset)))
+        return _FPNDistiller(model, teacher, DistillLog(steps_per_epoch=steps))
 
     def predict(
         self,

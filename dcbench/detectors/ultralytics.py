@@ -120,10 +120,73 @@ def _keep_weights_and_log(run_dir: Path, workdir: Path) -> Path:
     return target
 
 
+def _neck_layers(model) -> list[int]:
+    """The layers whose outputs the detection head reads (P3, P4, P5): where a YOLO student is distilled."""
+    return [int(i) for i in model.model[-1].f]
+
+
+def _neck_widths(model, imgsz: int = 64) -> list[int]:
+    import torch
+
+    captured: list = []
+    handles = [
+        model.model[i].register_forward_hook(lambda _m, _i, out: captured.append(out)) for i in _neck_layers(model)
+    ]
+    try:
+        with torch.no_grad():
+            model.eval()(torch.zeros(1, 3, imgsz, imgsz, device=next(model.parameters()).device))
+    finally:
+        for h in handles:
+            h.remove()
+    return [int(t.shape[1]) for t in captured]
+
+
+class _DistillCriterion:
+    """Ultralytics' detection loss plus PKD between the student's and the frozen teacher's neck maps, on the very
+    batch the student sees (after mosaic and letterbox: equal strides, no resizing). Ultralytics scales its loss by
+    the batch size, so the distillation term is scaled the same way; it is reported as the loss item ``pkd``."""
+
+    def __init__(self, base, student, teacher, log):
+        from dcbench.detectors.distill import PKD_WEIGHT
+
+        self.base, self.teacher, self.log, self.weight = base, teacher, log, PKD_WEIGHT
+        self.student_maps: list = []
+        self.teacher_maps: list = []
+        self.handles = [
+            student.model[i].register_forward_hook(self._keep(self.student_maps)) for i in _neck_layers(student)
+        ]
+        self.handles += [
+            teacher.model[i].register_forward_hook(self._keep(self.teacher_maps)) for i in _neck_layers(teacher)
+        ]
+
+    @staticmethod
+    def _keep(store: list):
+        return lambda _m, _i, out: store.append(out)
+
+    def __call__(self, preds, batch):
+        import torch
+
+        from dcbench.detectors.distill import pkd
+
+        loss, items = self.base(preds, batch)
+        self.teacher_maps.clear()
+        with torch.no_grad():
+            self.teacher(batch["img"])
+        kd = pkd(self.student_maps[-len(self.teacher_maps) :], self.teacher_maps, self.weight)
+        self.student_maps.clear()
+        self.log.add(float(kd.detach()))
+        return loss.sum() + kd * batch["img"].shape[0], {**items, "pkd": kd.detach()}
+
+    def close(self) -> None:
+        for h in self.handles:
+            h.remove()
+
+
 class UltralyticsDetector:
     """Any Ultralytics detection model config. ``ultralytics:yolov8n.yaml`` selects the config by name."""
 
     default_config: str | None = None
+    distills = True  # train(..., distill=teacher) adds PKD from a frozen Ultralytics teacher (labels = distill)
 
     def __init__(self, arg: str | None = None):
         config = arg or self.default_config
@@ -146,7 +209,10 @@ class UltralyticsDetector:
         workdir: Path,
         device: str,
         reporter: Reporter | None = None,
+        distill=None,
     ) -> Checkpoint:
+        """A fresh detector trained on ``dataset``; with ``distill`` (a :class:`dcbench.api.Teacher` of this
+        backend), with PKD from that frozen teacher's neck maps added to its loss (``labels = distill``)."""
         _prepare()
         from ultralytics import YOLO
 
@@ -168,6 +234,7 @@ class UltralyticsDetector:
                 lambda tr: step(tr.epoch + 1, f"loss {_total(tr.tloss):.3f}"),
             )
             model.add_callback("on_pretrain_routine_end", lambda tr: _check_images_kept(tr, dataset))
+            log = self._add_distillation(model, distill, device) if distill is not None else None
             model.train(
                 data=str(data_yaml),
                 epochs=epochs,
@@ -196,7 +263,34 @@ class UltralyticsDetector:
         meta = {"config": self.config, "epochs": epochs, "images": len(dataset)}
         if protocol.nominal_batch != LATER_FIELDS["nominal_batch"]:  # at the default, older checkpoints' meta as it was
             meta["nominal_batch"] = protocol.nominal_batch
+        if log is not None:
+            from dcbench.detectors.distill import PKD_WEIGHT
+
+            meta["distill"] = {**log.as_dict(PKD_WEIGHT), "levels": "P3-P5 (the detection head's inputs)"}
         return Checkpoint(self.name, target, meta)
+
+    def _add_distillation(self, model, distill, device: str):
+        """Callbacks that put PKD from ``distill``'s frozen teacher into the trainer's loss; the log of its term."""
+        from dcbench.detectors.distill import DistillLog, check_widths
+
+        if not isinstance(distill.backend, UltralyticsDetector):
+            raise ConfigError(
+                f"labels=distill: an Ultralytics student distils from an Ultralytics teacher, not from "
+                f"{distill.backend.name}"
+            )
+        teacher = distill.backend._torch_model(distill.checkpoint, "cpu" if device == "cpu" else device)
+        check_widths(_neck_widths(model.model), _neck_widths(teacher), self.name, distill.backend.name)
+        log, state = DistillLog(), {}
+
+        def start(trainer) -> None:
+            teacher.to(trainer.device)
+            base = trainer.model.init_criterion()
+            state["criterion"] = trainer.model.criterion = _DistillCriterion(base, trainer.model, teacher, log)
+
+        model.add_callback("on_train_start", start)
+        model.add_callback("on_train_epoch_end", lambda _tr: log.end_epoch())
+        model.add_callback("on_train_end", lambda _tr: state["criterion"].close())
+        return log
 
     # -- inference ------------------------------------------------------------------------------------------
     def _load(self, checkpoint: Checkpoint):

@@ -23,7 +23,7 @@ from dcbench.errors import ConfigError
 
 # identity and staleness live in their own modules; these names stay importable from here
 from dcbench.harness.identity import FULL_KIND, CellConfig, make_detector, make_method
-from dcbench.harness.labels import TEACHER
+from dcbench.harness.labels import DISTILL, STORED, TEACHER
 from dcbench.harness.provenance import run_provenance
 from dcbench.harness.staleness import current_settings, read_result, settings_drift
 from dcbench.io import atomic_write_text, exclusive, waiting_for_locks
@@ -80,6 +80,11 @@ def prepare(config: CellConfig, reporter: Reporter | None = None) -> CellInputs:
     config.check_labels()
     detector = make_detector(config.detector)
     evaluator = detector if config.evaluation_detector == config.detector else make_detector(config.evaluation_detector)
+    if config.labels == DISTILL and not getattr(evaluator, "distills", False):
+        raise ConfigError(
+            f"labels=distill: the {evaluator.name} backend does not train distilled students (the Ultralytics and "
+            f"torchvision backends do)"
+        )
     dataset = load_dataset(config.dataset)
     test_dataset = load_dataset(config.test_dataset) if config.test_dataset else None
     split, images = verified_split(resolve_train_test(dataset, test_dataset), config.skip_bad_images, reporter)
@@ -371,6 +376,13 @@ def _train_student(config, inputs: CellInputs, cell_dir, out_root, device, repor
             "stored": {k: stored[k] for k in ("key", "path", "boxes")},
         }
         records["labels"] = labels
+    distill = None
+    if config.labels == DISTILL:
+        with timed(timings, "fetch_s"):
+            distill, teacher_record = fetch_cell_teacher(
+                config, inputs, inputs.detector, device=device, reporter=reporter
+            )
+        records["labels"] = {"mode": DISTILL, "boxes": STORED, "teacher": cell_teacher_id(config, inputs)}
     students, student_record = train_students(
         inputs.evaluator,
         condensed.dataset,
@@ -380,6 +392,7 @@ def _train_student(config, inputs: CellInputs, cell_dir, out_root, device, repor
         device=device,
         reporter=reporter,
         timings=timings,
+        distill=distill,
     )
     trained_on = condensed.dataset
     return students, {"teacher": teacher_record, "condensed": record, **records, "student": student_record}, trained_on
@@ -471,12 +484,23 @@ def teacher_labelled(
 
 
 def train_students(
-    evaluator, dataset, *, protocol, seed: int, cell_dir: Path, device: str, reporter, timings: dict[str, float]
+    evaluator,
+    dataset,
+    *,
+    protocol,
+    seed: int,
+    cell_dir: Path,
+    device: str,
+    reporter,
+    timings: dict[str, float],
+    distill=None,
 ) -> tuple[list, dict]:
     """``protocol.student_repeats`` fresh detectors trained on ``dataset``, the first from ``seed`` and the others
     from (seed, r), each in its own folder of ``cell_dir``; and the student record. Shared by a cell and by
-    ``dcbench eval`` (an external set), so that the same set, seed and protocol train the very same students."""
+    ``dcbench eval`` (an external set), so that the same set, seed and protocol train the very same students.
+    ``distill``: the frozen Fetch teacher each student distils from (``labels = distill``)."""
     students, repeats = [], []
+    extra = {"distill": distill} if distill is not None else {}  # a backend that cannot distil never sees the word
     for r in range(protocol.student_repeats):
         student_seed = seed if r == 0 else seed * 1000 + r
         with timed(timings, "train_s"):
@@ -487,6 +511,7 @@ def train_students(
                 workdir=cell_dir / ("student" if r == 0 else f"student-{r}"),
                 device=device,
                 reporter=reporter,
+                **extra,
             )
         students.append(student)
         repeats.append({"seed": student_seed, "checkpoint": os.path.relpath(student.path, cell_dir)})

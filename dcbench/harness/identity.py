@@ -11,7 +11,7 @@ from typing import Any
 
 from dcbench.data.spec import DEFAULT_DATASET
 from dcbench.errors import ConfigError
-from dcbench.harness.labels import DEFAULT_LABEL_SCORE, STORED, TEACHER, check_labels, name_parts
+from dcbench.harness.labels import DEFAULT_LABEL_SCORE, NEEDS_TEACHER, STORED, check_labels, name_parts
 from dcbench.methods.base import needs_teacher
 from dcbench.protocols import Protocol
 
@@ -81,7 +81,7 @@ class CellConfig:
     def uses_teacher(self) -> bool:
         """Whether the cell needs the condensing detector's Fetch teacher: for its method, or for its labels (a
         Random cell with teacher labels needs one too)."""
-        return self.labels == TEACHER or self.method_uses_teacher()
+        return self.labels in NEEDS_TEACHER or self.method_uses_teacher()
 
     def check_labels(self) -> None:
         check_method_labels(self.method, self.labels)

@@ -5,6 +5,9 @@
   the teacher being the condensing detector's at the cell's seed (DCOD's own). This asks how much of a method's
   gain over Random is its images and how much the labels they carry: Random with teacher labels is the reference
   such a row is compared with.
+* ``distill``: the condensed set's own boxes (recorded as ``boxes: stored``) plus feature distillation (PKD,
+  ``dcbench.detectors.distill``) from the same frozen Fetch teacher, as OD3 evaluates condensed sets: how much of a
+  method's score a teacher's guidance adds to its images. The student's backend must support it (``distills``).
 
 A relabelled set is a copy of the stored one (the same image files, the teacher's boxes) in
 ``OUT/condensed/<stored set>__labels=teacher+label_score=S__teacher-<key>/``, named by everything that determines
@@ -33,8 +36,9 @@ from dcbench.methods.condensed import MANIFEST, CondensedSet, load_condensed, wr
 
 log = logging.getLogger(__name__)
 
-STORED, TEACHER = "stored", "teacher"
-LABEL_MODES = (STORED, TEACHER)
+STORED, TEACHER, DISTILL = "stored", "teacher", "distill"
+LABEL_MODES = (STORED, TEACHER, DISTILL)
+NEEDS_TEACHER = (TEACHER, DISTILL)  # the modes whose students need the condensing detector's Fetch teacher
 # the score OD3's plugin keeps observer labels at (plugins/dcbench-od3, ``label_score``), itself the YOLO cut-off
 # the OD3 code screens with: one threshold for "the teacher's boxes" across dcbench
 DEFAULT_LABEL_SCORE = 0.25
@@ -73,6 +77,8 @@ def row_suffix(mode: str, score: float | None) -> str:
     modes keep their names), `` [teacher labels]`` or `` [teacher labels, score >= 0.3]``."""
     if mode == STORED:
         return ""
+    if mode == DISTILL:
+        return " [distilled]"
     return f" [{mode} labels{setting_text(mode, score)[len(mode) :]}]"
 
 
