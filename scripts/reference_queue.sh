@@ -11,7 +11,7 @@ SELF="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
 cd "$(dirname "$0")/.."
 DCBENCH=${DCBENCH:-.venv/bin/dcbench}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
-lane=${1:?usage: reference_queue.sh reference|shapes-reference|bccd-reference|shapes-reference-extras|shapes|bccd}
+lane=${1:?usage: reference_queue.sh reference|shapes-reference|bccd-reference|shapes-reference-extras|shapes|bccd|distill}
 case $lane in
   # the final reference tables (issue #15), every slice in order; run it once per core
   reference)
@@ -40,9 +40,13 @@ case $lane in
   # DCOD's label modes and former cut-box rule: beyond the paper's ablation, so after both main tables
   shapes-reference-extras)
     $DCBENCH matrix leaderboards/specs/shapes-reference-extras.toml --out leaderboards/results/shapes-reference ;;
+  # the label decomposition (issue #32): Random, DCOD and OD3 under stored, teacher and distill labels
+  distill)
+    $DCBENCH matrix leaderboards/specs/shapes-distill.toml --out leaderboards/results/shapes-quick
+    $DCBENCH matrix leaderboards/specs/bccd-distill.toml --out leaderboards/results/bccd-quick ;;
   bccd-reference)
     for r in 0.05 0.1; do
       $DCBENCH matrix leaderboards/specs/bccd-reference.toml --out leaderboards/results/bccd-reference --ratio 1 --ratio $r
     done ;;
-  *) echo "reference_queue.sh: unknown lane '$lane' (reference, shapes-reference, bccd-reference, shapes-reference-extras, shapes or bccd)" >&2; exit 2 ;;
+  *) echo "reference_queue.sh: unknown lane '$lane' (reference, shapes-reference, bccd-reference, shapes-reference-extras, shapes, bccd or distill)" >&2; exit 2 ;;
 esac
