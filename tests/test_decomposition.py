@@ -1,0 +1,69 @@
+"""The label decomposition: ΔmAP in the same mode, the labels' and the distillation's share, and DD-Ranking's
+label-robust score, by hand on made-up results; and the checked-in page is what the reference results give."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dcbench.leaderboard.collect import load_results
+from dcbench.leaderboard.decomposition import decompose, lrs, to_markdown
+from tests.test_leaderboard import fake_result
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _with_labels(root: Path, method: str, mode: str, seed: int, value: float) -> None:
+    """A result in a label mode: fake_result's file with the mode in its config and its cell name."""
+    before = set(root.glob("*")) if root.exists() else set()
+    fake_result(root, f"{method}", 0.01, seed, value)
+    (cell,) = set(root.glob("*")) - before
+    record = json.loads((cell / "result.json").read_text())
+    record["config"]["labels"] = mode
+    record["cell"] += f"__labels={mode}"
+    cell.rename(cell.with_name(cell.name + f"__{mode}"))
+    (cell.with_name(cell.name + f"__{mode}") / "result.json").write_text(json.dumps(record))
+
+
+@pytest.fixture
+def decomposed(tmp_path):
+    root = tmp_path / "results"
+    for seed in range(3):
+        for mode, random, dcod in (("stored", 10, 8), ("teacher", 11, 14), ("distill", 12, 16)):
+            _with_labels(root, "random", mode, seed, random + seed)
+            _with_labels(root, "dcod", mode, seed, dcod + seed + (0.5 if seed == 1 else 0))
+        fake_result(root, "full", 1.0, seed, 50.0 + seed, full=True)
+    return decompose(load_results(root), 0.01, ("dcod",))
+
+
+def test_each_mode_is_compared_with_random_in_the_same_mode(decomposed):
+    cells = decomposed["cells"]
+    assert cells["random"]["teacher"].mean == pytest.approx(12.0) and cells["random"]["teacher"].vs_random is None
+    assert cells["dcod"]["stored"].vs_random.mean == pytest.approx(-2 + 0.5 / 3)
+    assert cells["dcod"]["teacher"].vs_random.mean == pytest.approx(3 + 0.5 / 3)
+    assert cells["dcod"]["distill"].vs_random.mean == pytest.approx(4 + 0.5 / 3)
+
+
+def test_the_labels_share_and_the_label_robust_score_by_hand(decomposed):
+    s = decomposed["scores"]["dcod"]
+    assert s["teacher_gain"].mean == pytest.approx(6.0) and s["distill_gain"].mean == pytest.approx(8.0)
+    hlr = ((50 - 8) + (51 - 9.5) + (52 - 10)) / 3 / 100
+    ior = (4 + 0.5 / 3) / 100
+    assert s["HLR"] == pytest.approx(hlr) and s["IOR"] == pytest.approx(ior)
+    a = (ior - hlr) / 2
+    assert s["LRS"] == pytest.approx((math.exp(a) - math.exp(-1)) / (math.e - math.exp(-1)))
+    assert lrs(0.0, 0.0) == pytest.approx(0.2689, abs=1e-4) and lrs(-1.0, 1.0) == pytest.approx(1.0)
+    md = "\n".join(to_markdown("t", decomposed))
+    assert "| dcod | 9.17 (n=3) / -1.83" in md and "Full train set (stored labels): 51.00 mAP." in md
+
+
+def test_the_checked_in_decomposition_is_what_the_results_give():
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "label_decomposition.py"), "--check"], capture_output=True, text=True
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
