@@ -102,7 +102,7 @@ def verified_split(split: TrainTest, skip: bool, reporter: Reporter | None = Non
     from dcbench.data.verify import verified
 
     parts, record = verified({"train": split.train, "test": split.test}, skip=skip, reporter=reporter)
-    return replace(split, **parts), record
+    return replace(split, train=parts["train"], test=parts["test"]), record
 
 
 def fetch_cell_teacher(

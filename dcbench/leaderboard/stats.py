@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 MIN_PAIRS = 3
@@ -138,7 +139,7 @@ def compare(row: dict[int, float], reference: dict[int, float], *, pair: bool = 
     return unpaired(list(row.values()), list(reference.values()))
 
 
-def rank_groups(rows: list[tuple[str, float, float | None, float | None]]) -> dict[str, int]:
+def rank_groups(rows: Sequence[tuple[str, float, float | None, float | None]]) -> dict[str, int]:
     """Rank groups of one ratio's rows, each ``(label, mean difference to Random, low, high)`` (Random itself is
     ``(label, 0, 0, 0)``; a row without an interval has ``None`` bounds and gets no group).
 
