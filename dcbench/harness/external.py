@@ -33,7 +33,16 @@ from dcbench.artifacts.locate import condensed_dir, require_condensed_dir, set_n
 from dcbench.data.model import DetectionDataset
 from dcbench.data.spec import TrainTest, dataset_identity, load_dataset, parse_spec, resolve_train_test, split_options
 from dcbench.errors import ConfigError
-from dcbench.harness.cell import mean_metrics, results_lock, score_students, timed, train_students
+from dcbench.harness.cell import (
+    mean_metrics,
+    missing_classes,
+    missing_classes_note,
+    prediction_files,
+    results_lock,
+    score_students,
+    timed,
+    train_students,
+)
 from dcbench.harness.identity import make_detector
 from dcbench.harness.provenance import run_provenance
 from dcbench.io import atomic_write_text, exclusive
@@ -209,9 +218,15 @@ def run_external(inputs: EvalInputs, out_root: Path, *, device: str, reporter=No
             students, student = train_students(
                 inputs.detector, inputs.train, seed=config.seed, cell_dir=cell_dir, **common
             )
-            per_student = score_students(inputs.detector, students, inputs.test, **common)
+            per_student = score_students(inputs.detector, students, inputs.test, cell_dir=cell_dir, **common)
         timings["total_s"] = round(timings.pop("total_s") + timings.get("load_s", 0.0), 3)
         result = external_record(inputs, cell_dir, student, per_student, timings, device)
+        result["predictions"] = prediction_files(len(per_student))
+        whole = inputs.reference.train if inputs.reference is not None else inputs.train  # what the set stands for
+        result["classes"] = missing_classes(TrainTest(whole, inputs.test, inputs.how), inputs.train)
+        if result["classes"]["without_box_in_set"]:
+            result["warnings"].append(missing_classes_note(result["classes"]))
+            reporter.note(f"warning: {result['warnings'][-1]}")
         atomic_write_text(cell_dir / RESULT_FILE, json.dumps(result, indent=2, default=str) + "\n")
     return result
 
