@@ -11,6 +11,7 @@ condensed set's record): after a crash they are either complete or absent.
 from __future__ import annotations
 
 import contextvars
+import errno
 import hashlib
 import json
 import os
@@ -18,7 +19,7 @@ import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,19 +35,33 @@ def partial_name(path: Path) -> Path:
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], Any], *, durable: bool = False) -> Path:
-    """``write(tmp)`` writes the file; it appears at ``path`` only once complete (renamed in one step)."""
+    """``write(tmp)`` writes the file; it appears at ``path`` only once complete (renamed in one step). Nothing is
+    left behind when it fails or is interrupted (Ctrl-C included); an OSError (a full disk, a read-only folder)
+    is re-raised naming ``path`` itself, not the partial name the user never asked for."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a folder; a file goes there (remove the folder or choose another name)")
     tmp = partial_name(path)
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         write(tmp)
         if durable:
             with open(tmp, "rb+") as f:
                 os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as exc:
+        raise os_error_at(path, exc) from None
     finally:
-        tmp.unlink(missing_ok=True)
+        with suppress(OSError):  # a cleanup that fails must not hide why the write failed
+            tmp.unlink(missing_ok=True)
     return path
+
+
+def os_error_at(path: str | Path, exc: OSError) -> OSError:
+    """``exc`` as the same kind of OSError naming ``path``: what the user wrote to, not an inner or partial name."""
+    if exc.errno is None:
+        return exc
+    return OSError(exc.errno, exc.strerror or os.strerror(exc.errno), str(path))  # OSError picks the subclass
 
 
 def atomic_write_text(path: str | Path, text: str, *, durable: bool = True) -> Path:
@@ -55,6 +70,15 @@ def atomic_write_text(path: str | Path, text: str, *, durable: bool = True) -> P
 
 def atomic_write_bytes(path: str | Path, data: bytes, *, durable: bool = False) -> Path:
     return atomic_write(path, lambda tmp: tmp.write_bytes(data), durable=durable)
+
+
+_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F)} | {0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t"}
+
+
+def one_line(text: str) -> str:
+    """``text`` with its line breaks and other control characters escaped (``\\n``, ``\\x1b``): a message that
+    quotes a file name or a value from a file stays one line, and never sends a terminal an escape sequence."""
+    return text.translate(_CONTROL)
 
 
 def stable_hash(value: Any, length: int = 16) -> str:
@@ -71,9 +95,9 @@ def stable_hash(value: Any, length: int = 16) -> str:
 
 def usable_dir(path: str | Path, *, what: str = "output folder") -> Path:
     """The checks of :func:`writable_dir` that need not create anything, for before a command's slow start (a
-    dataset to generate, a spec to check): ``path`` is not a file, does not lie under one, and its nearest existing
-    folder is writable."""
-    path = Path(path).expanduser().resolve()
+    dataset to generate, a spec to check): ``path`` is not a file, does not lie under one or through a symlink loop,
+    and its nearest existing folder is writable."""
+    path = resolved(path, what=what)
     if path.exists() and not path.is_dir():
         raise ConfigError(f"{path}: the {what} is a file, not a folder")
     existing = path
@@ -88,6 +112,19 @@ def usable_dir(path: str | Path, *, what: str = "output folder") -> Path:
     except OSError as exc:
         raise ConfigError(f"{path}: the {what} is not writable ({exc.strerror or type(exc).__name__})") from None
     return path
+
+
+def resolved(path: str | Path, *, what: str = "output folder") -> Path:
+    """``path`` made absolute with its links followed, or a ConfigError naming it: a symlink loop makes pathlib
+    raise RuntimeError (Python < 3.13) or OSError (since)."""
+    try:
+        return Path(path).expanduser().resolve()
+    except (OSError, RuntimeError) as exc:
+        if isinstance(exc, RuntimeError) or exc.errno == errno.ELOOP:
+            problem = "a symlink loop"
+        else:
+            problem = exc.strerror or type(exc).__name__
+        raise ConfigError(f"{path}: the {what} cannot be used ({problem})") from None
 
 
 def writable_dir(path: str | Path, *, what: str = "output folder") -> Path:

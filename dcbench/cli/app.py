@@ -1,5 +1,18 @@
 """The ``dcbench`` command. Each command group lives in its own module; this one wires them and turns user
-errors into one line on stderr and a non-zero exit."""
+errors into one line on stderr and a non-zero exit.
+
+Exit status:
+
+* 0 -- done;
+* 1 -- a fault of the machine met while working (a full disk, an I/O error: an ``OSError`` no command expected,
+  printed as one line naming the file and the problem), or a command's own "not everything succeeded" (a matrix
+  with failed cells, ``leaderboard --check`` with stale tables);
+* 2 -- bad input: a usage error, or a :class:`~dcbench.errors.DcbenchError` (an unreadable dataset, an unusable
+  output or cache folder, a bad spec), printed as one line;
+* 130 -- interrupted (Ctrl-C), said in one line; whatever was being written is removed, finished files stay.
+
+Anything else is a bug and keeps its traceback.
+"""
 
 from __future__ import annotations
 
@@ -56,16 +69,42 @@ _register_commands()
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI and return its exit status. Usage errors are Typer's (exit 2); a :class:`DcbenchError` is
-    printed as one line (exit 2); anything else is a bug and keeps its traceback."""
+    """Run the CLI and return its exit status (see the module's docstring)."""
     try:
         app(args=argv, prog_name="dcbench")
     except SystemExit as exc:
+        if exc.code == 130 and _interrupted(exc):  # typer turns Ctrl-C into a silent exit 130
+            return _say_interrupted()
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except KeyboardInterrupt:
+        return _say_interrupted()
     except DcbenchError as exc:
-        console.err.print(f"[red]error:[/red] {exc}", highlight=False)
+        console.error(str(exc))
         return exc.exit_code
+    except OSError as exc:  # a fault of the machine (a full disk, a failing drive), not a bug in dcbench
+        console.error(_os_error_line(exc))
+        return 1
     return 0
+
+
+def _interrupted(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, KeyboardInterrupt):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _say_interrupted() -> int:
+    console.err.print("dcbench: interrupted", markup=False, highlight=False)
+    return 130
+
+
+def _os_error_line(exc: OSError) -> str:
+    problem = exc.strerror or str(exc) or type(exc).__name__
+    where = [str(f) for f in (exc.filename, exc.filename2) if f is not None]
+    return f"{' -> '.join(where)}: {problem}" if where else problem
 
 
 def entry() -> None:

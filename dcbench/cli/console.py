@@ -1,13 +1,26 @@
-"""Two consoles: results go to stdout, progress and logs to stderr (so ``dcbench ... > out.json`` stays clean)."""
+"""Two consoles: results go to stdout, progress and logs to stderr (so ``dcbench ... > out.json`` stays clean).
+
+Both print text as it is: rich's markup is off, so a file or plugin named ``[bold]x`` or ``[/]`` is printed
+verbatim (and cannot raise rich's MarkupError); the few styled words (``error:``, ``warning:``) are styled
+:class:`~rich.text.Text`, never markup mixed with data. Errors and warnings are one line each: a line break or
+another control character in a name they quote is printed escaped (``\n``).
+"""
 
 from __future__ import annotations
 
 import logging
 
 from rich.console import Console
+from rich.text import Text
 
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True, markup=False)
+err = Console(stderr=True, soft_wrap=True, markup=False)
+
+
+def _styled(label: str, style: str, message: str) -> Text:
+    from dcbench.io import one_line
+
+    return Text.assemble((label, style), " ", one_line(message))
 
 
 class _ToStderr(logging.Handler):
@@ -15,8 +28,11 @@ class _ToStderr(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            prefix = "[dcbench] " if record.levelno < logging.WARNING else "[yellow]warning:[/yellow] "
-            err.print(prefix + record.getMessage(), highlight=False, markup=record.levelno >= logging.WARNING)
+            message = record.getMessage()
+            if record.levelno >= logging.WARNING:
+                err.print(_styled("warning:", "yellow", message), highlight=False)
+            else:
+                err.print("[dcbench] " + message, highlight=False, markup=False)
         except Exception:  # noqa: BLE001 - logging must never take the run down
             self.handleError(record)
 
@@ -32,7 +48,11 @@ def install_log_handler(level: int = logging.INFO) -> None:
 
 
 def warn(message: str) -> None:
-    err.print(f"[yellow]warning:[/yellow] {message}", highlight=False, markup=True)
+    err.print(_styled("warning:", "yellow", message), highlight=False)
+
+
+def error(message: str) -> None:
+    err.print(_styled("error:", "red", message), highlight=False)
 
 
 def info(message: str) -> None:
@@ -41,11 +61,15 @@ def info(message: str) -> None:
 
 def shown_existing(cell_dir, force: bool, render) -> bool:
     """A finished result in ``cell_dir`` is shown (``render(result)`` on stdout) instead of redone, unless ``force``;
-    True when it was shown."""
-    from dcbench.harness.staleness import read_result
+    True when it was shown. A result file that cannot be read (damaged, or from a newer dcbench) is no finished
+    result: said in one line, and the cell is run again (its file replaced only once the new result is complete)."""
+    from dcbench.harness.staleness import damaged_result, read_result
 
     existing = read_result(cell_dir)
     if existing is None or force:
+        problem = None if force else damaged_result(cell_dir)
+        if problem:
+            warn(f"{problem}; running the cell again")
         return False
     info(f"{cell_dir}/result.json exists: showing it (use --force to redo)")
     out.print(render(existing))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.text import Text
 
 from dcbench.cli import console
 from dcbench.errors import ConfigError
@@ -50,8 +51,11 @@ def leaderboard(
         stale = check_leaderboards(results, out)
         if stale:
             console.err.print(
-                f"[red]stale:[/red] {', '.join(stale)} in {out} differ from what {results_arg} gives; "
-                f"regenerate with: dcbench leaderboard {results_arg} --out {out}",
+                Text.assemble(
+                    ("stale:", "red"),
+                    f" {', '.join(stale)} in {out} differ from what {results_arg} gives; "
+                    f"regenerate with: dcbench leaderboard {results_arg} --out {out}",
+                ),
                 highlight=False,
             )
             raise typer.Exit(1)

@@ -14,6 +14,8 @@ from rich.table import Table
 from dcbench.cli import console
 from dcbench.errors import ConfigError
 
+STATES = ("done", "stale", "damaged", "failed", "pending")  # harness.matrix.cell_state's, in the order shown
+
 
 def matrix(
     spec: Path = typer.Argument(..., help="Matrix spec (TOML)."),
@@ -49,10 +51,17 @@ def matrix(
         help="Only the cells of this method (repeatable; with --ratio or --seed, all of them): one method's rows, "
         "every variant, e.g. to rerun it after a change (the leaderboard pairs it with the Random results already there).",
     ),
+    skip_bad_images: bool = typer.Option(
+        False,
+        "--skip-bad-images",
+        help="Leave unreadable images out of every cell (each result lists them) instead of failing the cell; "
+        "as skip_bad_images = true in the spec. Such cells are named apart from the others.",
+    ),
 ) -> None:
     """Run every cell of SPEC that has no result yet (failed cells are retried). Exit status 1 when a cell failed."""
     from dcbench.harness.matrix import cell_state, load_spec
-    from dcbench.io import usable_dir, writable_dir
+    from dcbench.harness.staleness import damaged_result
+    from dcbench.io import resolved, usable_dir, writable_dir
     from dcbench.store import Store, is_url, mirror_dir
 
     store = Store(out) if out is not None and is_url(out) else None
@@ -62,19 +71,24 @@ def matrix(
         elif out is not None:
             usable_dir(out, what="results folder")
     matrix_spec = load_spec(spec)
+    matrix_spec.skip_bad_images = matrix_spec.skip_bad_images or skip_bad_images
     target: Path | str
     if store is not None:
         # the driver reads states (and measured costs) from a local mirror of the store's result files
         target, results = store.url, store.sync_results(mirror_dir(store.url))
     else:
-        results = Path(out or Path("runs") / matrix_spec.name).expanduser().resolve()
+        results = resolved(out or Path("runs") / matrix_spec.name, what="results folder")
         target = results = results if dry_run else writable_dir(results, what="results folder")
     cells = matrix_spec.cells()
     for field, wanted in (("ratio", ratio), ("seed", seed), ("method", method)):
         cells = _slice(cells, field, wanted, spec)
     states = {c.cell_name(): cell_state(results, c, matrix_spec.fingerprints) for c in cells}
     counts = Counter(states.values())
-    summary = ", ".join(f"{counts[s]} {s}" for s in ("done", "stale", "failed", "pending") if counts[s])
+    summary = ", ".join(f"{counts[s]} {s}" for s in STATES if counts[s])
+    for name, state in states.items():
+        problem = damaged_result(Path(results) / name) if state == "damaged" else None
+        if problem:
+            console.warn(f"{problem}; {'the cell is to run again' if dry_run else 'running the cell again'}")
     if dry_run:
         _show_plan(matrix_spec, cells, states, counts, summary, target, results, device)
         return
@@ -121,7 +135,7 @@ def _show_plan(
         table.add_row(c.cell_name(), states[c.cell_name()])
     console.out.print(table)
     est = _estimate(matrix_spec, cells, states, results, device)
-    console.out.print(f"{counts['pending'] + counts['stale'] + counts['failed']} cells to run: {est.text()}")
+    console.out.print(f"{sum(n for s, n in counts.items() if s != 'done')} cells to run: {est.text()}")
     side_by_side = _cpu_lanes(device)
     if side_by_side > 1 and est.total_s:
         # measured on the 2-core reference machine: two one-thread students side by side each ran as fast as one

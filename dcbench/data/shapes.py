@@ -30,7 +30,7 @@ from dcbench.cache import cache_dir
 from dcbench.data.coco import read_coco
 from dcbench.data.model import DetectionDataset, concat
 from dcbench.errors import DatasetError
-from dcbench.io import sha256_file, stable_hash
+from dcbench.io import os_error_at, remove_dead_partials, sha256_file, stable_hash
 
 log = logging.getLogger(__name__)
 
@@ -180,41 +180,51 @@ def draw_image(cfg: ShapesConfig, split: str, index: int):
 
 def _generate(cfg: ShapesConfig, root: Path) -> None:
     tmp = root.with_name(f"{root.name}.partial{os.getpid()}")  # dcbench.io's naming: leftovers can be found
+    remove_dead_partials(root.parent, root.name)  # what a killed generation (SIGKILL: no cleanup ran) left
     shutil.rmtree(tmp, ignore_errors=True)
-    for split, count in (("train", cfg.n_train), ("test", cfg.n_test)):
-        (tmp / split).mkdir(parents=True)
-        images: list[dict] = []
-        annotations: list[dict] = []
-        for k in range(count):
-            image, boxes, labels = draw_image(cfg, split, k)
-            name = f"{k:06d}.png"
-            image.save(tmp / split / name, format="PNG", compress_level=6)
-            images.append({"id": k + 1, "file_name": name, "width": cfg.size, "height": cfg.size})
-            for (x1, y1, x2, y2), label in zip(boxes, labels):
-                annotations.append(
-                    {
-                        "id": len(annotations) + 1,
-                        "image_id": k + 1,
-                        "category_id": label + 1,
-                        "bbox": [round(x1, 2), round(y1, 2), round(x2 - x1, 2), round(y2 - y1, 2)],
-                        "area": round((x2 - x1) * (y2 - y1), 2),
-                        "iscrowd": 0,
-                    }
-                )
-        cats = [{"id": i + 1, "name": c} for i, c in enumerate(CLASSES)]
-        (tmp / f"{split}.json").write_text(
-            json.dumps({"images": images, "annotations": annotations, "categories": cats})
-        )
-    checksums = {
-        f"{split}/{p.name}": sha256_file(p) for split in ("train", "test") for p in sorted((tmp / split).iterdir())
-    }
-    (tmp / "checksums.json").write_text(json.dumps(checksums, sort_keys=True))
-    # written last: its presence means the folder is complete
-    (tmp / "config.json").write_text(json.dumps({"generator_version": GENERATOR_VERSION, **asdict(cfg)}, indent=2))
-    try:
-        os.replace(tmp, root)
-    except OSError:  # another process finished first: theirs is identical
+    try:  # whatever ends it (Ctrl-C and a full disk included), no half-generated folder is left behind
+        for split, count in (("train", cfg.n_train), ("test", cfg.n_test)):
+            _generate_split(cfg, tmp, split, count)
+        checksums = {
+            f"{split}/{p.name}": sha256_file(p) for split in ("train", "test") for p in sorted((tmp / split).iterdir())
+        }
+        (tmp / "checksums.json").write_text(json.dumps(checksums, sort_keys=True))
+        # written last: its presence means the folder is complete
+        config = {"generator_version": GENERATOR_VERSION, **asdict(cfg)}
+        (tmp / "config.json").write_text(json.dumps(config, indent=2))
+        try:
+            os.replace(tmp, root)
+        except OSError as exc:  # another process finished first (theirs is identical), or the disk refused
+            if not (root / "config.json").is_file():
+                raise os_error_at(root, exc) from None
+    except OSError as exc:
+        raise os_error_at(root, exc) from None  # named by the folder asked for, not the partial one
+    finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _generate_split(cfg: ShapesConfig, tmp: Path, split: str, count: int) -> None:
+    (tmp / split).mkdir(parents=True)
+    images: list[dict] = []
+    annotations: list[dict] = []
+    for k in range(count):
+        image, boxes, labels = draw_image(cfg, split, k)
+        name = f"{k:06d}.png"
+        image.save(tmp / split / name, format="PNG", compress_level=6)
+        images.append({"id": k + 1, "file_name": name, "width": cfg.size, "height": cfg.size})
+        for (x1, y1, x2, y2), label in zip(boxes, labels):
+            annotations.append(
+                {
+                    "id": len(annotations) + 1,
+                    "image_id": k + 1,
+                    "category_id": label + 1,
+                    "bbox": [round(x1, 2), round(y1, 2), round(x2 - x1, 2), round(y2 - y1, 2)],
+                    "area": round((x2 - x1) * (y2 - y1), 2),
+                    "iscrowd": 0,
+                }
+            )
+    cats = [{"id": i + 1, "name": c} for i, c in enumerate(CLASSES)]
+    (tmp / f"{split}.json").write_text(json.dumps({"images": images, "annotations": annotations, "categories": cats}))
 
 
 # generated folder -> the sizes and times of its files when their checksums last matched in this process: every

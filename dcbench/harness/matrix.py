@@ -10,6 +10,7 @@
     ratios = [0.01, 0.02, 0.05]
     seeds = [0, 1, 2]
     full_data = true                   # add the full-train-set row (method "full", ratio 1) per evaluation detector
+    skip_bad_images = false            # true: leave unreadable images out (listed in each result) instead of failing
 
     [[methods]]
     name = "random"
@@ -41,6 +42,7 @@ from typing import Any
 from dcbench.errors import ConfigError, DcbenchError
 from dcbench.harness.cell import CellConfig, current_settings, read_result, settings_drift
 from dcbench.harness.labels import DEFAULT_LABEL_SCORE, LABEL_MODES, STORED, TEACHER, check_labels
+from dcbench.harness.staleness import damaged_result
 from dcbench.protocols import Protocol, get_protocol
 
 if sys.version_info >= (3, 11):
@@ -63,6 +65,7 @@ _KEYS = {
     "device",
     "labels",
     "label_score",
+    "skip_bad_images",
 }
 _ROW_KEYS = {"name", "options", "labels", "label_score"}
 
@@ -93,6 +96,8 @@ class MatrixSpec:
     seeds: list[int]
     methods: list[MethodEntry]
     full_data: bool = False
+    # the bad-image policy of every cell (identity.CellConfig): stop at unreadable images, or leave them out
+    skip_bad_images: bool = False
     # (train, test) fingerprints per dataset entry, taken when the spec is checked: what a finished cell must match
     fingerprints: dict[tuple, tuple[str, str]] = field(default_factory=dict)
     identities: dict[str, str] = field(default_factory=dict)  # dataset spec -> data.spec.dataset_identity
@@ -132,11 +137,14 @@ class MatrixSpec:
             dataset_id=self.identities.get(ds.spec),
             labels=m.labels,
             label_score=m.label_score,
+            skip_bad_images=self.skip_bad_images,
         )
 
 
 def _fail(path: Path, problem: str) -> ConfigError:
-    return ConfigError(f"{path}: {problem}")
+    from dcbench.io import one_line
+
+    return ConfigError(one_line(f"{path}: {problem}"))
 
 
 def _list(raw: dict, key: str, path: Path, kind: type | tuple, *, required: bool = True) -> list:
@@ -151,12 +159,24 @@ def _list(raw: dict, key: str, path: Path, kind: type | tuple, *, required: bool
     return value
 
 
+def _flag(raw: dict, key: str, path: Path) -> bool:
+    value = raw.get(key, False)
+    if not isinstance(value, bool):
+        raise _fail(path, f"'{key}' must be true or false")
+    return value
+
+
 def load_spec(path: str | Path) -> MatrixSpec:
     path = Path(path)
     try:
-        raw = tomllib.loads(path.read_text())
+        raw = tomllib.loads(path.read_bytes().decode("utf-8"))
     except FileNotFoundError:
         raise _fail(path, "matrix spec not found") from None
+    except OSError as exc:
+        raise _fail(path, f"matrix spec cannot be read ({exc.strerror or type(exc).__name__})") from None
+    except UnicodeDecodeError as exc:
+        where = f"byte 0x{exc.object[exc.start]:02x} at offset {exc.start}"
+        raise _fail(path, f"not valid TOML: not UTF-8 text ({where})") from None
     except tomllib.TOMLDecodeError as exc:
         raise _fail(path, f"not valid TOML: {exc}") from None
     unknown = sorted(set(raw) - _KEYS)
@@ -174,7 +194,7 @@ def load_spec(path: str | Path) -> MatrixSpec:
     for d in _list(raw, "datasets", path, (str, dict)):
         if isinstance(d, str):
             datasets.append(DatasetEntry(d))
-        elif set(d) <= {"spec", "test"} and isinstance(d.get("spec"), str):
+        elif set(d) <= {"spec", "test"} and isinstance(d.get("spec"), str) and isinstance(d.get("test", ""), str):
             datasets.append(DatasetEntry(d["spec"], d.get("test")))
         else:
             raise _fail(path, f"dataset entry {d!r} must be a spec string or {{spec = ..., test = ...}}")
@@ -183,9 +203,7 @@ def load_spec(path: str | Path) -> MatrixSpec:
         if not 0 < r <= 1:
             raise _fail(path, f"ratio {r:g} is not a fraction in (0, 1] (1 % is 0.01)")
     methods = _methods(raw, path)
-    full_data = raw.get("full_data", False)
-    if not isinstance(full_data, bool):
-        raise _fail(path, "'full_data' must be true or false")
+    full_data, skip_bad_images = (_flag(raw, key, path) for key in ("full_data", "skip_bad_images"))
     spec = MatrixSpec(
         path=path,
         name=str(raw.get("name", path.stem)),
@@ -197,6 +215,7 @@ def load_spec(path: str | Path) -> MatrixSpec:
         seeds=_list(raw, "seeds", path, int),
         methods=methods,
         full_data=full_data,
+        skip_bad_images=skip_bad_images,
     )
     _check_names(spec)
     return spec
@@ -253,9 +272,12 @@ def _check_names(spec: MatrixSpec) -> None:
 # -- state of a results folder -------------------------------------------------------------------------------------
 def cell_state(out: Path, cell: CellConfig, fingerprints: dict[tuple, tuple[str, str]] | None = None) -> str:
     """``done`` (a result file), ``stale`` (a result made from other dataset files than those behind the spec now,
-    or with other protocol values or method defaults than the cell would use now: redone), ``failed`` (an error
-    record, retried on the next run) or ``pending``."""
+    or with other protocol values or method defaults than the cell would use now: redone), ``damaged`` (a result
+    file that cannot be read: redone, see ``staleness.damaged_result``), ``failed`` (an error record, retried on
+    the next run) or ``pending``."""
     cell_dir = Path(out) / cell.cell_name()
+    if damaged_result(cell_dir):
+        return "damaged"
     result = read_result(cell_dir)
     if result is not None:
         expected = (fingerprints or {}).get((cell.dataset, cell.test_dataset))

@@ -74,7 +74,8 @@ def settings_drift(recorded: dict, now: dict) -> list[str]:
 
 
 def read_result(cell_dir: Path) -> ResultRecord | None:
-    """The cell's finished result, or None (none, or one that cannot be read: the cell is redone)."""
+    """The cell's finished result, or None (none, or one that cannot be read: the cell is redone; see
+    :func:`damaged_result` for why)."""
     f = Path(cell_dir) / RESULT_FILE
     if not f.is_file():
         return None
@@ -82,3 +83,16 @@ def read_result(cell_dir: Path) -> ResultRecord | None:
         return read_result_record(f)
     except DcbenchError:
         return None
+
+
+def damaged_result(cell_dir: Path) -> str | None:
+    """Why the cell's ``result.json`` is not a finished result (one line naming it: not UTF-8, not JSON, a schema
+    this dcbench does not read, ...), or None when it is one or there is none."""
+    f = Path(cell_dir) / RESULT_FILE
+    if not f.exists() and not f.is_symlink():
+        return None
+    try:
+        read_result_record(f)
+    except DcbenchError as exc:
+        return str(exc)
+    return None

@@ -21,7 +21,7 @@ from dcbench.cache import cache_dir
 from dcbench.data.model import DetectionDataset
 from dcbench.detectors.base import Checkpoint
 from dcbench.errors import ConfigError
-from dcbench.io import exclusive, remove_dead_partials, sha256_file, stable_hash
+from dcbench.io import exclusive, os_error_at, remove_dead_partials, sha256_file, stable_hash
 from dcbench.methods.base import Teacher
 
 if TYPE_CHECKING:
@@ -101,6 +101,23 @@ def _fetch_or_train(
         return Teacher(backend, ckpt, protocol, device), {"source": "cached", "key": key, **meta}
     work = root.with_name(f"{key}.partial{os.getpid()}")
     shutil.rmtree(work, ignore_errors=True)
+    try:  # whatever ends it (Ctrl-C and a full disk included), no half-trained teacher is left behind
+        _train_into(work, train, backend, protocol=protocol, seed=seed, device=device, reporter=reporter)
+        try:
+            os.replace(work, root)
+        except OSError as exc:  # another process cached the same teacher meanwhile (theirs is equivalent), or not
+            if not (root / "teacher.json").is_file():
+                raise os_error_at(root, exc) from None
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    meta = json.loads((root / "teacher.json").read_text())
+    log.info("teacher %s: trained in %.0f s and cached in %s", key, meta.get("train_s", 0.0), root)
+    ckpt = Checkpoint(backend.name, root / meta["weights"], meta.get("checkpoint_meta", {}))
+    return Teacher(backend, ckpt, protocol, device), {"source": "trained", "key": key, **meta}
+
+
+def _train_into(work: Path, train: DetectionDataset, backend, *, protocol, seed: int, device: str, reporter) -> None:
+    """Train the teacher in ``work`` and write its record there, last."""
     work.mkdir(parents=True)
     started = time.perf_counter()
     ckpt = backend.train(train, protocol=protocol, seed=seed, workdir=work, device=device, reporter=reporter)
@@ -120,14 +137,6 @@ def _fetch_or_train(
     (work / "teacher.json").write_text(json.dumps(meta, indent=2))
     for folder in ("ultralytics", "yolo-data"):
         shutil.rmtree(work / folder, ignore_errors=True)
-    try:
-        os.replace(work, root)
-    except OSError:  # another process cached the same teacher meanwhile; theirs is equivalent
-        shutil.rmtree(work, ignore_errors=True)
-    meta = json.loads((root / "teacher.json").read_text())
-    log.info("teacher %s: trained in %.0f s and cached in %s", key, meta.get("train_s", 0.0), root)
-    ckpt = Checkpoint(backend.name, root / meta["weights"], meta.get("checkpoint_meta", {}))
-    return Teacher(backend, ckpt, protocol, device), {"source": "trained", "key": key, **meta}
 
 
 def _note(reporter, message: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 from collections.abc import Mapping
 from pathlib import Path
@@ -16,6 +17,8 @@ from dcbench.evaluation.coco_eval import METRICS
 from dcbench.harness.cell import FULL_KIND
 from dcbench.harness.labels import STORED, row_suffix, setting_text
 from dcbench.harness.staleness import method_drift
+
+log = logging.getLogger(__name__)
 
 REFERENCE_METHOD = "random"  # the paper's deltas are against Random
 NO_TRAIN_SET = "no train set"  # the dataset of a set scored by ``dcbench eval`` without --train (no ratio either)
@@ -132,14 +135,42 @@ def _charge_shared_features(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+# the columns the tables group and label rows by, and those they average: what a result file held there must be
+# text, or a number (None: not recorded)
+_TEXT_COLUMNS = ("dataset", "eval_detector", "protocol", "protocol_text", "label", "method", "condensed_with", "cell")
+_OPTIONAL_TEXT = ("device", "_timed_on", "_features")
+_TIMINGS = ("condense_s", "student_s", "total_s", "boxes_per_image", "_feature_s", "_extract_s")
+_NUMBER_COLUMNS = (*METRICS, "ratio", *_TIMINGS)
+
+
+def _check_row(row: dict) -> None:
+    """A TypeError (caught with the others: the file is skipped) when a row holds what the tables cannot use."""
+    for column in (*_TEXT_COLUMNS, *_OPTIONAL_TEXT):
+        if not isinstance(row[column], str) and (row[column] is not None or column in _TEXT_COLUMNS):
+            raise TypeError(f"{column} is {type(row[column]).__name__}, expected text")
+    for column in _NUMBER_COLUMNS:
+        value = row[column]
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise TypeError(f"{column} is {type(value).__name__}, expected a number")
+
+
 def load_results(root: str | Path) -> pd.DataFrame:
+    """One row per result file under ``root``. A file that is not a readable result (damaged, of a newer dcbench,
+    or holding values of the wrong kind) is skipped with a warning naming it, and the table is made of the rest:
+    one bad file must not hide a whole results tree. Only when nothing valid is left is it an error."""
     root = Path(root)
     if not root.is_dir():
         raise DatasetError(root, "results folder not found")
     rows: list[dict] = []
+    skipped: list[DatasetError] = []
     current: dict[tuple[str, str], dict | None] = {}  # method_drift's memo: each (method, options)'s settings now
     for f in sorted(root.rglob(RESULT_FILE)):
-        r = read_result_record(f)
+        try:
+            r = read_result_record(f)
+        except DatasetError as exc:
+            skipped.append(exc)
+            continue
+        built = len(rows)
         try:
             cfg = r["config"]
             eval_detector = cfg.get("eval_detector") or cfg["detector"]
@@ -181,10 +212,16 @@ def load_results(root: str | Path) -> pd.DataFrame:
                     **_compute(r, full),
                 }
             )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise DatasetError(f, f"not a dcbench result file ({type(exc).__name__}: {exc})") from None
+            _check_row(rows[-1])
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
+            del rows[built:]  # built, then found to hold a value of the wrong kind
+            skipped.append(DatasetError(f, f"not a dcbench result file ({type(exc).__name__}: {exc})"))
     if not rows:
+        if skipped:
+            raise DatasetError(root, f"no valid {RESULT_FILE} under this folder: {skipped[0]}")
         raise DatasetError(root, f"no {RESULT_FILE} files under this folder")
+    for problem in skipped:
+        log.warning("%s; skipped", problem)
     frame = _charge_shared_features(pd.DataFrame(rows))
     dupes = frame[frame.duplicated(["dataset", "eval_detector", "protocol", "label", "ratio", "seed"], keep=False)]
     if len(dupes):

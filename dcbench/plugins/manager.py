@@ -3,6 +3,11 @@
 Built-in plugins are registered first, then every entry point of the ``dcbench`` group (unless autoloading is
 disabled). A plugin that fails to import, or whose hook raises or clashes with a name already taken, is recorded
 in :attr:`Registries.problems` -- reported by name, one line each -- and skipped; the rest keep working.
+
+"Fails" means anything a third-party plugin can do: an exception, but also ``sys.exit()`` or a
+``KeyboardInterrupt`` raised at import (a script reading ``dcbench list``'s exit status must not take a plugin's
+``sys.exit(0)`` for success), a hook that returns something, or a target that is no class, function or lazy
+reference. A built-in plugin that fails is a bug in dcbench and raises.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from typing import Any
 
 import pluggy
 
-from dcbench.errors import DcbenchError
+from dcbench.errors import DcbenchError, RegistryError
 from dcbench.plugins import PROJECT, hookspecs
 from dcbench.plugins.registry import Registrar, Registry
 
@@ -55,9 +60,24 @@ def _is_callable(obj: Any) -> str | None:
 class PluginProblem:
     plugin: str
     error: str
+    distribution: str | None = None  # "name version" of the installed package that declares the plugin
 
     def __str__(self) -> str:
-        return f"plugin {self.plugin!r} skipped: {self.error}"
+        source = f" ({self.distribution})" if self.distribution else ""
+        return f"plugin {self.plugin!r}{source} skipped: {self.error}"
+
+
+def what_it_did(exc: BaseException) -> str:
+    """What a plugin raised, in one line: ``SystemExit: sys.exit(0)``, ``KeyboardInterrupt``, ``ValueError: ...``."""
+    if isinstance(exc, SystemExit):
+        return f"SystemExit: sys.exit({exc.code!r})"
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _distribution(ep) -> dict | None:
+    dist = getattr(ep, "dist", None)
+    return None if dist is None else {"name": dist.name, "version": dist.version, "plugin": ep.name}
 
 
 @dataclass
@@ -102,27 +122,31 @@ def make_plugin_manager(
         for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
             if pm.get_plugin(ep.name) is not None or pm.is_blocked(ep.name):
                 continue
-            try:
-                plugin = ep.load()
-                declared = str(getattr(plugin, "dcbench_contract", hookspecs.CONTRACT_VERSION))
-                if declared.split(".")[0] != hookspecs.CONTRACT_VERSION.split(".")[0]:
-                    problems.append(
-                        PluginProblem(
-                            ep.name,
-                            f"written for plugin contract {declared}, this dcbench has {hookspecs.CONTRACT_VERSION}",
-                        )
-                    )
-                    continue
-                pm.register(plugin, name=ep.name)
-                dist = getattr(ep, "dist", None)
-                if dist is not None:
-                    distributions[ep.name] = {"name": dist.name, "version": dist.version, "plugin": ep.name}
-            except Exception as exc:  # a broken third-party plugin must not take the CLI down
-                problems.append(
-                    PluginProblem(ep.name, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
-                )
+            dist = _distribution(ep)
+            problem = _register_entry_point(pm, ep)
+            if problem is not None:
+                label = f"{dist['name']} {dist['version']}" if dist else None
+                problems.append(PluginProblem(ep.name, problem, label))
+            elif dist is not None:
+                distributions[ep.name] = dist
     problems += _unknown_hooks(pm, builtin=set(BUILTIN_PLUGINS))
     return pm, problems, distributions
+
+
+def _register_entry_point(pm: pluggy.PluginManager, ep) -> str | None:
+    """Import and register one entry point's plugin; None when done, else what went wrong, in one line."""
+    try:
+        plugin = ep.load()
+    except BaseException as exc:  # noqa: BLE001 - even sys.exit() or a KeyboardInterrupt at import: the plugin's fault
+        return f"{what_it_did(exc)} at import"
+    try:
+        declared = str(getattr(plugin, "dcbench_contract", hookspecs.CONTRACT_VERSION))
+        if declared.split(".")[0] != hookspecs.CONTRACT_VERSION.split(".")[0]:
+            return f"written for plugin contract {declared}, this dcbench has {hookspecs.CONTRACT_VERSION}"
+        pm.register(plugin, name=ep.name)
+    except BaseException as exc:  # noqa: BLE001 - a broken third-party plugin must not take the CLI down
+        return what_it_did(exc)
+    return None
 
 
 def _unknown_hooks(pm: pluggy.PluginManager, *, builtin: set[str]) -> list[PluginProblem]:
@@ -167,13 +191,20 @@ def build_registries(*, autoload: bool = True, extra: tuple[Any, ...] = ()) -> R
         for impl in getattr(pm.hook, hook_name).get_hookimpls():  # registration order: built-ins first
             registrar = Registrar(registry, impl.plugin_name)
             try:
-                impl.function(registry=registrar)
+                returned = impl.function(registry=registrar)
+                if returned is not None:
+                    raise RegistryError(
+                        f"returned a {type(returned).__name__} ({returned!r:.40}); a hook registers with "
+                        "registry.add(...) and returns nothing"
+                    )
                 registrar.commit()
-            except Exception as exc:
+            except BaseException as exc:  # noqa: BLE001 - sys.exit() and KeyboardInterrupt in a hook too
                 if impl.plugin_name in builtin:
                     raise
-                message = str(exc) if isinstance(exc, DcbenchError) else f"{type(exc).__name__}: {exc}"
-                regs.problems.append(PluginProblem(impl.plugin_name, f"{hook_name}: {message}"))
+                message = str(exc) if isinstance(exc, DcbenchError) else what_it_did(exc)
+                dist = distributions.get(impl.plugin_name)
+                label = f"{dist['name']} {dist['version']}" if dist else None
+                regs.problems.append(PluginProblem(impl.plugin_name, f"{hook_name}: {message}", label))
     regs.plugins = [name for name, _ in pm.list_name_plugin()]
     return regs
 

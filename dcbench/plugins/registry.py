@@ -88,10 +88,11 @@ class Registry:
             obj = import_target(entry.target) if isinstance(entry.target, str) else entry.target
         except RegistryError:
             raise
-        except Exception as exc:  # an ImportError from a missing optional dependency is the common case
+        except (Exception, SystemExit) as exc:  # an ImportError from a missing optional dependency is the common case
+            what = f"sys.exit({exc.code!r})" if isinstance(exc, SystemExit) else exc
             raise RegistryError(
                 f"{self.kind} {name!r} (from {entry.source}) could not be loaded from {entry.target_repr}: "
-                f"{type(exc).__name__}: {exc}"
+                f"{type(exc).__name__}: {what}"
             ) from exc
         problem = self.check(obj) if self.check else None
         if problem:
@@ -126,6 +127,10 @@ class Registrar:
 
     def commit(self) -> None:
         names = [n for n, _, _ in self._staged]
+        for name, target, _ in self._staged:
+            problem = _target_problem(target)
+            if problem:
+                raise RegistryError(f"{self.kind} {name!r}: {problem}")
         for name in names:
             if names.count(name) > 1:
                 raise RegistryError(f"duplicate {self.kind} name {name!r}: registered twice by {self.source}")
@@ -143,3 +148,15 @@ class Registrar:
             for name in added:  # all or nothing: an invalid later name takes back the earlier ones
                 self._registry._entries.pop(name, None)
             raise
+
+
+def _target_problem(target: Any) -> str | None:
+    """Why ``target`` can be no registry target (a lazy ``"package.module:attribute"`` reference, or the class or
+    function itself), found when the plugin registers it rather than when a run first uses it."""
+    if isinstance(target, str):
+        module, sep, attr = target.partition(":")
+        return None if sep and module and attr else f"target {target!r} is not of the form 'package.module:attribute'"
+    if callable(target):
+        return None
+    kind = type(target).__name__
+    return f"target {target!r:.60} is a {kind}, not a class, a function or a 'module:attribute' reference"

@@ -51,20 +51,34 @@ def execute_cell(
         result, here = run_or_read_cell(config, out, device=device, reporter=reporter, wait=wait)
     except LockHeld:
         raise
-    except Exception as exc:  # noqa: BLE001 - a failing cell must not stop the matrix
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - no failing cell (a plugin's sys.exit too) stops the matrix
         message = f"{type(exc).__name__}: {exc}".splitlines()[0]
-        cell_dir.mkdir(parents=True, exist_ok=True)
-        record = {
-            "cell": config.cell_name(),
-            "status": "failed",
-            "error": message,
-            "traceback": traceback.format_exc(),
-            "upstream_errors": list(upstream_errors or []),
-            "config": config.as_dict(),
-            "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        }
-        atomic_write_text(cell_dir / FAILED_FILE, json.dumps(record, indent=2, default=str) + "\n")
+        unrecorded = _record_failure(cell_dir, config, message, upstream_errors)
+        if unrecorded:  # said with the outcome: the next run retries the cell all the same (no result.json)
+            message += f"; and its {FAILED_FILE} could not be written ({unrecorded})"
         return Outcome(config.cell_name(), "failed", round(time.perf_counter() - started, 3), message)
     (cell_dir / FAILED_FILE).unlink(missing_ok=True)
     seconds = round(time.perf_counter() - started, 3)
     return Outcome(config.cell_name(), "ok", seconds, cell_seconds=result["timings"]["total_s"], here=here)
+
+
+def _record_failure(cell_dir: Path, config: CellConfig, message: str, upstream_errors: list[str] | None) -> str | None:
+    """Write the cell's ``failed.json`` (best effort: on a full disk it may fail too, and an earlier record is then
+    left as it was, whole); None when written, else why not."""
+    from dcbench.errors import DcbenchError
+
+    record = {
+        "cell": config.cell_name(),
+        "status": "failed",
+        "error": message,
+        "traceback": traceback.format_exc(),
+        "upstream_errors": list(upstream_errors or []),
+        "config": config.as_dict(),
+        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    try:
+        cell_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(cell_dir / FAILED_FILE, json.dumps(record, indent=2, default=str) + "\n")
+    except (OSError, DcbenchError) as exc:
+        return getattr(exc, "strerror", None) or str(exc)
+    return None
