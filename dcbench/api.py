@@ -227,9 +227,13 @@ class ResultRecord(TypedDict, total=False):
     # student's); "condensed" is then the relabelled copy, with the stored set under condensed["stored"]
     labels: dict[str, Any]
     student: dict[str, Any]  # the trained evaluation detector: checkpoint, epochs, images
-    metrics: dict[str, float | None]  # mAP, AP50, AP75, APs, APm, APl on a 0-100 scale; None = undefined
+    # COCO's twelve (mAP, AP50, AP75, APs, APm, APl, AR1, AR10, AR100, ARs, ARm, ARl) on a 0-100 scale, None =
+    # undefined; and per_class_AP, {class name: AP or None}
+    metrics: dict[str, Any]
+    predictions: list[str]  # the students' test-set predictions beside result.json, COCO results files
+    classes: dict[str, Any]  # test classes with no box in the set the student trained on, and in the train split
     evaluator: dict[str, str | None]  # the COCO evaluator that scored it (name, version); absent in older results
-    metrics_per_student: list[dict[str, float | None]]  # with protocol.student_repeats > 1: metrics is their mean
+    metrics_per_student: list[dict[str, Any]]  # with protocol.student_repeats > 1: metrics is their mean
     timings: dict[str, float]  # seconds per stage
     device: dict[str, Any]  # name, model; on a CPU also cores and torch threads (absent in older results)
     environment: dict[str, str | None]  # library versions (None: not installed), machine
@@ -238,28 +242,57 @@ class ResultRecord(TypedDict, total=False):
 
 
 _REQUIRED = ("cell", "config", "metrics", "budget", "condensed", "method")
+# what each required key must hold: a leaderboard or the matrix reads them without checking again
+_REQUIRED_TYPES = {"cell": str, "config": dict, "metrics": dict, "budget": int, "condensed": dict, "method": dict}
 
 
 def read_result_record(path: str | Path) -> ResultRecord:
-    """A result file as a ResultRecord (schema 1 files upgraded); a DatasetError naming the file when it is not
-    one."""
+    """A result file as a ResultRecord (schema 1 files upgraded); a one-line DatasetError naming the file when it
+    is not one: unreadable, not UTF-8 JSON, not an object, a required key missing or of the wrong type, a schema
+    that is not a whole number, or one newer than this dcbench reads (never taken for an older one)."""
     import json
 
     from dcbench.errors import DatasetError
 
     path = Path(path)
+
+    def bad(problem: str) -> DatasetError:
+        return DatasetError(path, f"not a dcbench result file ({problem})")
+
     try:
-        record = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise DatasetError(path, f"not a dcbench result file ({type(exc).__name__}: {exc})") from None
+        record = json.loads(path.read_bytes().decode("utf-8"))
+    except OSError as exc:
+        raise bad(f"{type(exc).__name__}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise bad(f"not UTF-8 text: byte 0x{exc.object[exc.start]:02x} at offset {exc.start}") from None
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError, as is an int too long to read
+        raise bad(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from None
     if not isinstance(record, dict):
-        raise DatasetError(path, "not a dcbench result file (not a JSON object)")
+        raise bad("not a JSON object")
     missing = [k for k in _REQUIRED if k not in record]
     if missing:
-        raise DatasetError(path, f"not a dcbench result file (KeyError: {missing[0]!r})")
-    if int(record.get("schema", 1)) < 2:
+        raise bad(f"KeyError: {missing[0]!r}")
+    for key, kind in _REQUIRED_TYPES.items():
+        if not isinstance(record[key], kind) or isinstance(record[key], bool):
+            raise bad(f"{key!r} is {_json_type(record[key])}, expected {_json_type(kind())}")
+    schema = record.get("schema", 1)
+    if not isinstance(schema, int) or isinstance(schema, bool) or schema < 1:
+        raise bad(f"schema {json.dumps(schema)[:40]} is not a schema number")
+    if schema > RESULT_SCHEMA:
+        raise DatasetError(
+            path, f"written by a newer dcbench (result schema {schema}; this one reads up to {RESULT_SCHEMA})"
+        )
+    if schema < 2:
         record.setdefault("plugin", {"name": "unknown (schema 1)", "version": None})
     return record  # type: ignore[return-value]
+
+
+def _json_type(value: Any) -> str:
+    """What a JSON value is, in JSON's words, for a message about a file."""
+    if value is None:
+        return "null"
+    names = {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "a list", dict: "an object"}
+    return names.get(type(value), type(value).__name__)
 
 
 # -- helpers a method may build on (imported on first use: they build on the types above) --------------------------

@@ -247,3 +247,40 @@ def test_a_condense_that_returns_the_wrong_type_is_one_line_and_leaves_no_comple
     err = capsys.readouterr().err
     assert "returns-a-list" in err and "list, not a CondensedSet" in err and "Traceback" not in err
     assert not list(out.rglob("condense.json")) and not list(out.rglob("result.json"))
+
+
+class _Exits(_ReturnsAList):
+    name = "exits"
+
+    def condense(self, train, budget, *, context):
+        raise SystemExit(0)
+
+
+def test_a_condense_that_calls_sys_exit_does_not_end_run_silently(tmp_path, capsys):
+    from dcbench.plugins import hookimpl, manager
+    from tests.conftest import TINY_SHAPES
+
+    class Plugin:
+        @hookimpl
+        def dcbench_register_methods(self, registry):
+            registry.add("exits", _Exits, "calls sys.exit(0) in condense")
+
+    out = tmp_path / "runs"
+    with manager.registered(Plugin()):
+        assert main(smoke_run(out, method="exits", dataset=TINY_SHAPES)) == 2
+    assert "condense() called sys.exit(0)" in capsys.readouterr().err
+    assert not list(out.rglob("condense.json"))
+
+
+def test_a_set_interrupted_while_it_is_written_leaves_no_partial_folder(tmp_path):
+    from dcbench.api import write_condensed
+    from dcbench.data.spec import load_dataset
+
+    ds = load_dataset(f"voc:{_voc_with_jpegs(tmp_path / 'voc', n=3)}")
+
+    def interrupted(k, path):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        write_condensed(ds, tmp_path / "set", {"method": "test"}, image_writer=interrupted)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["voc"]

@@ -618,13 +618,13 @@ def test_a_cell_taken_while_this_process_prepares_it_is_passed_over_not_waited_f
     give_up = threading.Timer(60, other_lane.release)
     prepare, taken = cell_module.prepare, []
 
-    def prepare_while_the_other_lane_takes_the_cell(config):
+    def prepare_while_the_other_lane_takes_the_cell(config, reporter=None):
         if config == first and not taken:
             taken.append(threading.Thread(target=other_lane.acquire))  # another thread: filelock sees no deadlock
             taken[0].start()
             taken[0].join()
             give_up.start()
-        return prepare(config)
+        return prepare(config, reporter)
 
     def other_lane_finishes(outcome) -> None:
         if outcome.cell == second.cell_name():

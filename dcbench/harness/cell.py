@@ -181,7 +181,13 @@ def _condense_locked(config: CellConfig, workdir: Path, *, device: str, inputs: 
     with timed(timings, "condense_s"):
         workdir.mkdir(parents=True, exist_ok=True)
         context = CondenseContext(teacher, config.seed, workdir, config.protocol, device, reporter)
-        condensed = inputs.method.condense(inputs.split.train, inputs.budget, context=context)
+        try:
+            condensed = inputs.method.condense(inputs.split.train, inputs.budget, context=context)
+        except SystemExit as exc:  # a plugin's sys.exit() must not end dcbench with the plugin's exit code, silently
+            plugin = _method_provider(config.method).get("name") or "?"
+            raise ConfigError(
+                f"method {config.method!r} (plugin {plugin}): condense() called sys.exit({exc.code!r})"
+            ) from None
     check_condensed(condensed, config.method)
     if len(condensed) != inputs.budget:
         raise ConfigError(f"method {config.method!r} returned {len(condensed)} images for a budget of {inputs.budget}")

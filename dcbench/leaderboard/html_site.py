@@ -65,9 +65,9 @@ def scan_cells(results: Path) -> dict[str, CellFile]:
     cells: dict[str, CellFile] = {}
     for f in sorted(results.rglob(RESULT_FILE)):
         try:
-            record = json.loads(f.read_text())
-        except (OSError, json.JSONDecodeError):
-            continue  # load_results read it a moment ago: replaced since, it has no page this time
+            record = json.loads(f.read_text(encoding="utf-8"))
+        except (OSError, ValueError, RecursionError):  # ValueError: bad JSON and text that is not UTF-8 alike
+            continue  # load_results skipped it with a warning, or it was replaced since: no page this time
         name = record.get("cell") if isinstance(record, dict) else None
         if isinstance(name, str) and name not in cells:
             cells[name] = CellFile(f.parent.relative_to(results), record)

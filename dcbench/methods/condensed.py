@@ -59,6 +59,18 @@ def write_condensed(ds: DetectionDataset, out: Path, manifest: dict, *, image_wr
     # the process id keeps two runs writing the same set from sharing (and deleting) one temporary folder
     tmp = partial_name(out)
     shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        _write_set_files(ds, tmp, manifest, image_writer)
+    except BaseException:  # Ctrl-C or a full disk: no half-written set left behind
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if out.exists():
+        shutil.rmtree(out)
+    os.replace(tmp, out)
+    return load_condensed(out)
+
+
+def _write_set_files(ds: DetectionDataset, tmp: Path, manifest: dict, image_writer) -> None:
     (tmp / "images").mkdir(parents=True)
     (tmp / "labels").mkdir()
     names = yolo_file_names(ds)
@@ -79,10 +91,6 @@ def write_condensed(ds: DetectionDataset, out: Path, manifest: dict, *, image_wr
     ]
     (tmp / "data.yaml").write_text("\n".join(yaml_lines) + "\n")
     atomic_write_text(tmp / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-    if out.exists():
-        shutil.rmtree(out)
-    os.replace(tmp, out)
-    return load_condensed(out)
 
 
 def load_condensed(path: str | Path) -> CondensedSet:
