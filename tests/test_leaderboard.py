@@ -250,6 +250,7 @@ def test_compute_columns_and_total_time(tmp_path):
         r["condensed"]["timings"] = {"condense_s": 50.0 if dcod else 0.01}
         r["condensed"]["boxes"] = r["condensed"]["images"] * (4 if dcod else 2) + (r["config"]["seed"] == 0)
         r["device"] = {"name": "cpu"}
+        r["teacher"] = {"key": "k", "train_s": 900.0} if dcod else None  # the teacher DCOD inverts
         f.write_text(json.dumps(r))
     table = summarise(load_results(root))[0]
     row = table.summary[table.summary["label"] == "dcod"].iloc[0]
@@ -259,8 +260,8 @@ def test_compute_columns_and_total_time(tmp_path):
     # 10 images with 41, 40, 40 boxes over the seeds: the mean over seeds of each set's boxes per image
     assert row["boxes_per_image_mean"] == pytest.approx(4.0 + 0.1 / 3)
     assert (
-        "| dcod | 1 % | 50 | 101 | 4.0 | cpu |" in md
-        and "| random | 1 % | 0 | 101 | 2.0 | cpu |" in md
+        "| dcod | 1 % | 50 | 101 | 900 | 4.0 | cpu |" in md
+        and "| random | 1 % | 0 | 101 | – | 2.0 | cpu |" in md
         and "The 6 cells of this table took 6.00 h" in md
     )
     assert "+2.00 [+2.00, +2.00]▲ n=3" in md
@@ -417,3 +418,12 @@ def test_features_read_from_the_cache_are_charged_the_cost_the_cache_recorded(tm
         f.write_text(json.dumps(r))
     summary = summarise(load_results(root))[0].summary.set_index("label")
     assert summary.loc["herding", "condense_s_mean"] == pytest.approx(0.03 + 20.0 - 0.01)
+
+
+def test_the_ar_flag_adds_coco_recall_columns_and_the_default_keeps_the_six(results, tmp_path, capsys):
+    out = tmp_path / "tables"
+    assert main(["leaderboard", str(results), "--out", str(out), "--no-plots", "--ar"]) == 0
+    md = (out / "shapes__yolov3-tiny__quick.md").read_text()
+    assert "1 % (10 img) AR100" in md and "1 % (10 img) ARl" in md
+    assert main(["leaderboard", str(results), "--out", str(out), "--no-plots"]) == 0
+    assert "AR100" not in (out / "shapes__yolov3-tiny__quick.md").read_text()

@@ -32,12 +32,15 @@ def leaderboard(
     latex: Path | None = typer.Option(
         None, "--latex", help="Write each table as a booktabs LaTeX table (<table>.tex, ready to \\input) here."
     ),
+    ar: bool = typer.Option(False, "--ar", help="Show COCO's six AR numbers beside its six AP (Markdown and CSV)."),
 ) -> None:
     """Aggregate result files into one table per (dataset, evaluation detector, protocol): mean ± std over seeds,
     the delta against Random and the full-data row. With --html or --latex only those are written, unless --out
     is given too."""
+    from dcbench.evaluation.coco_eval import ALL_METRICS, METRICS
     from dcbench.leaderboard.write import check_leaderboards, write_leaderboards
 
+    metrics = ALL_METRICS if ar else METRICS
     results = _results_folder(results_arg)
     if html is not None or latex is not None:
         if check:
@@ -48,7 +51,7 @@ def leaderboard(
         if getattr(ctx.get_parameter_source("out"), "name", None) in (None, "DEFAULT", "DEFAULT_MAP"):
             return
     if check:
-        stale = check_leaderboards(results, out)
+        stale = check_leaderboards(results, out, metrics=metrics)
         if stale:
             console.err.print(
                 Text.assemble(
@@ -64,7 +67,7 @@ def leaderboard(
     from dcbench.io import writable_dir
 
     written = write_leaderboards(
-        results, writable_dir(out, what="leaderboard folder"), plots=plots, overwrite=overwrite
+        results, writable_dir(out, what="leaderboard folder"), plots=plots, overwrite=overwrite, metrics=metrics
     )
     for path in written:
         console.info(f"wrote {path}")

@@ -13,7 +13,7 @@ import pandas as pd
 
 from dcbench.api import RESULT_FILE, read_result_record
 from dcbench.errors import DatasetError
-from dcbench.evaluation.coco_eval import METRICS
+from dcbench.evaluation.coco_eval import ALL_METRICS
 from dcbench.harness.cell import FULL_KIND
 from dcbench.harness.labels import STORED, row_suffix, setting_text
 from dcbench.harness.staleness import method_drift
@@ -92,6 +92,8 @@ def _compute(r: Mapping[str, Any], full: bool) -> dict:
     return {
         "condense_s": condensed_t.get("condense_s", timings.get("condense_s")),
         "student_s": student_s,
+        # the Fetch teacher a row needs (its method's or its labels'): what it cost to train, cached or not
+        "teacher_s": None if full else (r.get("teacher") or {}).get("train_s"),
         "total_s": timings.get("total_s"),
         "device": (r.get("device") or {}).get("name"),
         "_timed_on": timed_on(r.get("device") or {}),
@@ -139,8 +141,8 @@ def _charge_shared_features(frame: pd.DataFrame) -> pd.DataFrame:
 # text, or a number (None: not recorded)
 _TEXT_COLUMNS = ("dataset", "eval_detector", "protocol", "protocol_text", "label", "method", "condensed_with", "cell")
 _OPTIONAL_TEXT = ("device", "_timed_on", "_features")
-_TIMINGS = ("condense_s", "student_s", "total_s", "boxes_per_image", "_feature_s", "_extract_s")
-_NUMBER_COLUMNS = (*METRICS, "ratio", *_TIMINGS)
+_TIMINGS = ("condense_s", "student_s", "teacher_s", "total_s", "boxes_per_image", "_feature_s", "_extract_s")
+_NUMBER_COLUMNS = (*ALL_METRICS, "ratio", *_TIMINGS)
 
 
 def _check_row(row: dict) -> None:
@@ -208,7 +210,7 @@ def load_results(root: str | Path) -> pd.DataFrame:
                     "budget": int(r["budget"]),
                     "seed": int(cfg["seed"]),
                     "cell": r["cell"],
-                    **{m: r["metrics"].get(m) for m in METRICS},
+                    **{m: r["metrics"].get(m) for m in ALL_METRICS},
                     **_compute(r, full),
                 }
             )

@@ -50,6 +50,7 @@ class Table:
     missing_classes: tuple[tuple[str, float, float], ...] = ()
     test_classes: int = 0
     missing_in_train: int = 0
+    metrics: tuple[str, ...] = METRICS  # the columns shown: COCO's six AP by default, all twelve with AR
 
     @property
     def timed_on_text(self) -> str:
@@ -118,7 +119,7 @@ def _references(rows: list[dict], setting: dict[str, str], eval_detector: str) -
     }
 
 
-def summarise(frame: pd.DataFrame) -> list[Table]:
+def summarise(frame: pd.DataFrame, metrics: tuple[str, ...] = METRICS) -> list[Table]:
     tables = []
     for key, group in sorted(frame.groupby(list(KEY), sort=True), key=lambda kv: kv[0]):
         rows = []
@@ -135,9 +136,9 @@ def summarise(frame: pd.DataFrame) -> list[Table]:
                 "n_seeds": len(cells),
                 "seeds": " ".join(str(s) for s in sorted(cells["seed"])),
             }
-            for m in METRICS:
-                row[f"{m}_mean"], row[f"{m}_std"] = _mean_std(cells[m])
-            for c in ("condense_s", "student_s", "boxes_per_image"):
+            for m in metrics:
+                row[f"{m}_mean"], row[f"{m}_std"] = _mean_std(cells[m] if m in cells else pd.Series(dtype=float))
+            for c in ("condense_s", "student_s", "teacher_s", "boxes_per_image"):
                 row[f"{c}_mean"] = _mean_std(cells[c])[0] if c in cells else None
             row["device"] = " ".join(sorted({str(d) for d in cells.get("device", []) if isinstance(d, str)}))
             rows.append(row)
@@ -174,6 +175,7 @@ def summarise(frame: pd.DataFrame) -> list[Table]:
                 stale=_stale_rows(group),
                 timed_on=_timed_on(group),
                 **_missing_classes(group),
+                metrics=metrics,
             )
         )
     return tables
@@ -312,7 +314,7 @@ def to_markdown(table: Table) -> str:
     if table.protocol.split("+")[0] == "smoke":
         lines += ["", SMOKE_NOTE]
     if ratios or not ratioless.any():  # a table of sets scored with no ratio at all has no ratio columns to show
-        lines += ["", *_ratio_table(s[~ratioless], ratios)]
+        lines += ["", *_ratio_table(s[~ratioless], ratios, table.metrics)]
         verdicts = glance(s[~ratioless])
         if verdicts:
             lines += ["", GLANCE_HEADING, "", *(f"- {v}" for v in verdicts)]
@@ -322,16 +324,16 @@ def to_markdown(table: Table) -> str:
             "",
             "Full train set (the upper bound):",
             "",
-            "| train images | seeds | " + " | ".join(METRICS) + " |",
-            "|" + "---|" * (2 + len(METRICS)),
+            "| train images | seeds | " + " | ".join(table.metrics) + " |",
+            "|" + "---|" * (2 + len(table.metrics)),
         ]
         for _, row in full.iterrows():
             lines.append(
                 f"| {row['budget']} | {row['seeds']} | "
-                + " | ".join(_fmt(row[f"{m}_mean"], row[f"{m}_std"], row["n_seeds"]) for m in METRICS)
+                + " | ".join(_fmt(row[f"{m}_mean"], row[f"{m}_std"], row["n_seeds"]) for m in table.metrics)
                 + " |"
             )
-    lines += _ratioless_lines(s[ratioless])
+    lines += _ratioless_lines(s[ratioless], table.metrics)
     lines += [
         "",
         f"mean ± sample std over seeds {_seed_list(s).replace(' ', ', ')} (a row run on fewer names its seeds); "
@@ -362,12 +364,12 @@ def to_markdown(table: Table) -> str:
     return "\n".join(lines + _compute_lines(table))
 
 
-def _ratio_table(s: pd.DataFrame, ratios: list[float]) -> list[str]:
+def _ratio_table(s: pd.DataFrame, ratios: list[float], metrics: tuple[str, ...] = METRICS) -> list[str]:
     """The paper's table: a row per method, per ratio its metrics and its difference to Random."""
     header = ["method"]
     for r in ratios:
         budget = s.loc[(s["ratio"] == r) & ~s["full"], "budget"].iloc[0]
-        header += [f"{_pct(r)} ({budget} img) {m}" for m in METRICS] + [f"{_pct(r)} ΔmAP vs Random [95 % CI]"]
+        header += [f"{_pct(r)} ({budget} img) {m}" for m in metrics] + [f"{_pct(r)} ΔmAP vs Random [95 % CI]"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     table_seeds = _seed_list(s)
     for label in dict.fromkeys(s.loc[~s["full"], "label"]):
@@ -375,12 +377,12 @@ def _ratio_table(s: pd.DataFrame, ratios: list[float]) -> list[str]:
         for r in ratios:
             hit = s[(s["label"] == label) & (s["ratio"] == r)]
             if hit.empty:
-                cells += ["–"] * (len(METRICS) + 1)
+                cells += ["–"] * (len(metrics) + 1)
                 continue
             row = hit.iloc[0]
-            cells += [_fmt(row[f"{m}_mean"], row[f"{m}_std"], row["n_seeds"]) for m in METRICS]
+            cells += [_fmt(row[f"{m}_mean"], row[f"{m}_std"], row["n_seeds"]) for m in metrics]
             if row["seeds"] != table_seeds:  # the footnote names the table's seeds; a row short of them says so
-                cells[-len(METRICS)] += f" (seed{'s' if row['n_seeds'] > 1 else ''} {row['seeds']})"
+                cells[-len(metrics)] += f" (seed{'s' if row['n_seeds'] > 1 else ''} {row['seeds']})"
             cells.append(_delta_cell(row))
         lines.append("| " + " | ".join(cells) + " |")
     return lines
@@ -401,7 +403,7 @@ _RELABELLED_NOTE = (
 )
 
 
-def _ratioless_lines(rows: pd.DataFrame) -> list[str]:
+def _ratioless_lines(rows: pd.DataFrame, metrics: tuple[str, ...] = METRICS) -> list[str]:
     """Sets scored with no train set given (``dcbench eval`` without --train): no ratio, so a table of their own."""
     if rows.empty:
         return []
@@ -409,13 +411,17 @@ def _ratioless_lines(rows: pd.DataFrame) -> list[str]:
         "",
         "Sets scored with no train set to take a ratio against:",
         "",
-        "| method | images | seeds | " + " | ".join(METRICS) + " |",
-        "|" + "---|" * (3 + len(METRICS)),
+        "| method | images | seeds | " + " | ".join(metrics) + " |",
+        "|" + "---|" * (3 + len(metrics)),
     ]
     for _, row in rows.iterrows():
-        metrics = " | ".join(_fmt(row[f"{m}_mean"], row[f"{m}_std"], row["n_seeds"]) for m in METRICS)
-        lines.append(f"| {row['label']} | {row['budget']} | {row['seeds']} | {metrics} |")
+        shown = " | ".join(_fmt(row[f"{m}_mean"], row[f"{m}_std"], row["n_seeds"]) for m in metrics)
+        lines.append(f"| {row['label']} | {row['budget']} | {row['seeds']} | {shown} |")
     return lines
+
+
+def _seconds(value) -> str:
+    return "–" if _missing(value) else f"{value:.0f}"
 
 
 def _compute_lines(table: Table) -> list[str]:
@@ -425,18 +431,18 @@ def _compute_lines(table: Table) -> list[str]:
         return []
     lines = [
         "Compute, mean seconds per cell (condense: making the set, teachers excluded; student: training the "
-        "evaluated detector, for the full train set its teacher; boxes / image: the labelled objects per image the "
-        "student trained on):",
+        "evaluated detector, for the full train set its teacher, for a distilled student its teacher's forward passes "
+        "included; teacher: training the Fetch teacher the row needs for its method or its labels, once per seed and "
+        "shared by the rows that need it; boxes / image: the labelled objects per image the student trained on):",
         "",
-        "| method | ratio | condense (s) | student (s) | boxes / image | device |",
-        "|---|---|---|---|---|---|",
+        "| method | ratio | condense (s) | student (s) | teacher (s) | boxes / image | device |",
+        "|---|---|---|---|---|---|---|",
     ]
     for _, row in s.iterrows():
-        cond = "–" if _missing(row["condense_s_mean"]) else f"{row['condense_s_mean']:.0f}"
-        stud = "–" if _missing(row["student_s_mean"]) else f"{row['student_s_mean']:.0f}"
+        cond, stud, teach = (_seconds(row.get(f"{c}_mean")) for c in ("condense_s", "student_s", "teacher_s"))
         boxes = "–" if _missing(row.get("boxes_per_image_mean")) else f"{row['boxes_per_image_mean']:.1f}"
         device = row["device"] or "–"
-        lines.append(f"| {row['label']} | {_pct(row['ratio'])} | {cond} | {stud} | {boxes} | {device} |")
+        lines.append(f"| {row['label']} | {_pct(row['ratio'])} | {cond} | {stud} | {teach} | {boxes} | {device} |")
     total = f"The {table.n_cells} cells of this table took {table.total_s / 3600:.2f} h of wall time in all."
     lines += ["", f"{total} {table.timed_on_text}".rstrip(), ""]
     return lines

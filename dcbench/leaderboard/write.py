@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 
 from dcbench.errors import ConfigError
+from dcbench.evaluation.coco_eval import METRICS
 from dcbench.io import atomic_write_text
 from dcbench.leaderboard.collect import load_results
 from dcbench.leaderboard.tables import Table, summarise, to_csv, to_markdown
@@ -85,10 +86,12 @@ def _gone(sources_before: dict[str, dict], sources_after: dict[str, dict]) -> li
     return sorted(set(sources_before) - set(sources_after))
 
 
-def write_leaderboards(results: Path, out: Path, *, plots: bool = True, overwrite: bool = False) -> list[Path]:
+def write_leaderboards(
+    results: Path, out: Path, *, plots: bool = True, overwrite: bool = False, metrics: tuple[str, ...] = METRICS
+) -> list[Path]:
     from dcbench.leaderboard.plot import plot_ratio_sweep
 
-    tables = summarise(load_results(results))
+    tables = summarise(load_results(results), metrics)
     out.mkdir(parents=True, exist_ok=True)
     before = read_sources(out)
     sources = _merged(tables, results, out, overwrite=overwrite)
@@ -106,9 +109,9 @@ def write_leaderboards(results: Path, out: Path, *, plots: bool = True, overwrit
     return written
 
 
-def check_leaderboards(results: Path, out: Path) -> list[str]:
+def check_leaderboards(results: Path, out: Path, *, metrics: tuple[str, ...] = METRICS) -> list[str]:
     """Names of the text files in ``out`` that differ from what ``results`` gives (missing ones included)."""
-    tables = summarise(load_results(results))
+    tables = summarise(load_results(results), metrics)
     sources = read_sources(out)
     me = _source_id(results, out)
     mine = {t.slug for t in tables}
