@@ -94,8 +94,8 @@ def execute_stored(
 # -- pulling ----------------------------------------------------------------------------------------------------
 def pull_for(stage: str, config: CellConfig, store: Store, out: Path) -> None:
     from dcbench.harness.cell import cell_teacher_id, prepare
+    from dcbench.harness.labels import DISTILL, relabelled_name
     from dcbench.harness.labels import TEACHER as TEACHER_LABELS
-    from dcbench.harness.labels import relabelled_name
 
     inputs = prepare(config)  # loads the dataset: the teachers' keys hold its fingerprint
     condensing = None if config.teacher_checkpoint else _teacher_key(config, inputs, inputs.detector)
@@ -113,6 +113,8 @@ def pull_for(stage: str, config: CellConfig, store: Store, out: Path) -> None:
         name = relabelled_name(config.condense_name(), config.label_score, cell_teacher_id(config, inputs))
         if not _pull_condensed(store, out, name):
             _pull_teacher(store, condensing)
+    if stage == CELL and config.labels == DISTILL:  # every distilled student needs its teacher, copy or not
+        _pull_teacher(store, condensing)
 
 
 def _teacher_key(config: CellConfig, inputs, backend) -> str:
