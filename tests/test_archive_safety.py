@@ -18,18 +18,9 @@ import pytest
 from dcbench.cli.app import main
 from dcbench.errors import DatasetError
 from tests.conftest import TINY_SHAPES, write_png
+from tests.test_archive import MANIFEST as PLAIN_MANIFEST
 
-MANIFEST = {
-    "method": "random",
-    "kind": "selection",
-    "budget": 2,
-    "n_train": 20,
-    "seed": 0,
-    "options": {},
-    "source": "shapes:?n_train=20",
-    "source_fingerprint": "0123456789abcdef",
-    "selected_ids": ["im0", "im1"],
-}
+MANIFEST = {**PLAIN_MANIFEST, "selected_ids": ["im0", "im1"]}
 ROOT = "tiny"
 
 

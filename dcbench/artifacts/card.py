@@ -171,10 +171,6 @@ def parse_card(data: bytes, where: str | Path) -> dict:
 
 def read_card(file: Path) -> dict:
     """:func:`parse_card` of a card on disk."""
-    try:
-        if file.stat().st_size > MAX_CARD_BYTES:
-            raise DatasetError(file, f"over {MAX_CARD_BYTES >> 20} MiB: not a dcbench dataset card")
-        data = file.read_bytes()
-    except OSError as exc:
-        raise DatasetError(file, f"cannot be read ({exc.strerror or type(exc).__name__})") from None
-    return parse_card(data, file)
+    from dcbench.artifacts.schema import read_capped
+
+    return parse_card(read_capped(file, MAX_CARD_BYTES, "a dcbench dataset card"), file)

@@ -102,15 +102,19 @@ def parse_manifest(data: bytes, where: str | Path) -> dict:
     return check_manifest(manifest, where)
 
 
-def read_manifest(file: Path) -> dict:
-    """:func:`parse_manifest` of a manifest on disk."""
+def read_capped(file: Path, limit: int, what: str) -> bytes:
+    """The bytes of ``file``, refused in one line when it is over ``limit`` (it cannot be ``what``) or unreadable."""
     try:
-        if file.stat().st_size > MAX_MANIFEST_BYTES:
-            raise DatasetError(file, f"over {MAX_MANIFEST_BYTES >> 20} MiB: too large for a manifest")
-        data = file.read_bytes()
+        if file.stat().st_size > limit:
+            raise DatasetError(file, f"over {limit >> 20} MiB: not {what}")
+        return file.read_bytes()
     except OSError as exc:
         raise DatasetError(file, f"cannot be read ({exc.strerror or type(exc).__name__})") from None
-    return parse_manifest(data, file)
+
+
+def read_manifest(file: Path) -> dict:
+    """:func:`parse_manifest` of a manifest on disk."""
+    return parse_manifest(read_capped(file, MAX_MANIFEST_BYTES, "a manifest"), file)
 
 
 def _json_type(value: Any) -> str:
