@@ -72,7 +72,9 @@ def atomic_write_bytes(path: str | Path, data: bytes, *, durable: bool = False) 
     return atomic_write(path, lambda tmp: tmp.write_bytes(data), durable=durable)
 
 
-_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F)} | {0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t"}
+# C0 and C1 controls and Unicode's own line and paragraph separators: everything str.splitlines breaks at
+_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0))} | {0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t"}
+_CONTROL |= {c: f"\\u{c:04x}" for c in (0x2028, 0x2029)}
 
 
 def one_line(text: str) -> str:

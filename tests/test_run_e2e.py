@@ -7,6 +7,7 @@ import pytest
 pytest.importorskip("ultralytics")
 
 from dcbench.cli.app import main  # noqa: E402
+from dcbench.evaluation.coco_eval import ALL_METRICS, PER_CLASS  # noqa: E402
 from dcbench.methods.condensed import load_condensed  # noqa: E402
 from tests.conftest import shared  # noqa: E402
 
@@ -40,7 +41,7 @@ def test_random_smoke_on_shapes_and_resume(tmp_path, capsys, monkeypatch):
     assert main(argv) == 0
     cell, result = _result(out)
     assert result["status"] == "ok" and result["budget"] == 100 and result["config"]["protocol"]["name"] == "smoke"
-    assert set(result["metrics"]) == {"mAP", "AP50", "AP75", "APs", "APm", "APl"}
+    assert set(result["metrics"]) == {*ALL_METRICS, PER_CLASS}  # COCO's twelve numbers and per-class AP
     assert {"load_s", "condense_s", "train_s", "predict_s", "evaluate_s", "total_s"} <= set(result["timings"])
     assert result["environment"]["torch"] and result["environment"]["ultralytics"]
     assert result["evaluator"]["name"] == "faster-coco-eval" and result["evaluator"]["version"]
