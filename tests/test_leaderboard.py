@@ -427,3 +427,24 @@ def test_the_ar_flag_adds_coco_recall_columns_and_the_default_keeps_the_six(resu
     assert "1 % (10 img) AR100" in md and "1 % (10 img) ARl" in md
     assert main(["leaderboard", str(results), "--out", str(out), "--no-plots"]) == 0
     assert "AR100" not in (out / "shapes__yolov3-tiny__quick.md").read_text()
+
+
+def test_the_table_footnotes_test_classes_its_students_saw_no_box_of(tmp_path):
+    root = tmp_path / "results"
+    for seed in range(3):
+        fake_result(root, "random", 0.01, seed, 1.0 + seed)
+        fake_result(root, "dcod", 0.01, seed, 2.0 + seed)
+    for f in root.rglob("result.json"):
+        r = json.loads(f.read_text())
+        missing = ["bird", "cow"][: 2 if r["config"]["method"] == "random" else r["config"]["seed"] % 2]
+        r["classes"] = {"test_classes": 6, "without_box_in_set": missing, "without_box_in_train_split": ["cow"][:0]}
+        f.write_text(json.dumps(r))
+    md = to_markdown(summarise(load_results(root))[0])
+    assert (
+        "Test classes the students saw no box of (mean over seeds, of 6 test classes): dcod at 1 %: 0.3; random at 1 %: 2.0."
+        in md
+    )
+
+
+def test_results_from_before_classes_were_recorded_get_no_footnote(results):
+    assert "saw no box of" not in to_markdown(summarise(load_results(results))[1])

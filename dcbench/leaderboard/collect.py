@@ -105,6 +105,18 @@ def _compute(r: Mapping[str, Any], full: bool) -> dict:
     }
 
 
+def _class_coverage(r: Mapping[str, Any]) -> dict:
+    """How many test classes the cell's student saw no box of, in its set and in the whole train split, of how many
+    (None for results from before cells recorded it)."""
+    classes = r.get("classes") or {}
+    counts = {
+        "missing_in_set": classes.get("without_box_in_set"),
+        "missing_in_train": classes.get("without_box_in_train_split"),
+        "test_classes": classes.get("test_classes"),
+    }
+    return {k: len(v) if isinstance(v, list) else v if isinstance(v, int) else None for k, v in counts.items()}
+
+
 def timed_on(device: Mapping[str, Any]) -> str | None:
     """The machine a cell's timings come from, as far as its record says: a GPU's name, or a CPU's model with the
     threads torch used; None where the record does not say (a CPU result from before dcbench recorded threads)."""
@@ -142,7 +154,8 @@ def _charge_shared_features(frame: pd.DataFrame) -> pd.DataFrame:
 _TEXT_COLUMNS = ("dataset", "eval_detector", "protocol", "protocol_text", "label", "method", "condensed_with", "cell")
 _OPTIONAL_TEXT = ("device", "_timed_on", "_features")
 _TIMINGS = ("condense_s", "student_s", "teacher_s", "total_s", "boxes_per_image", "_feature_s", "_extract_s")
-_NUMBER_COLUMNS = (*ALL_METRICS, "ratio", *_TIMINGS)
+_COUNTS = ("missing_in_set", "missing_in_train", "test_classes")
+_NUMBER_COLUMNS = (*ALL_METRICS, "ratio", *_TIMINGS, *_COUNTS)
 
 
 def _check_row(row: dict) -> None:
@@ -212,6 +225,7 @@ def load_results(root: str | Path) -> pd.DataFrame:
                     "cell": r["cell"],
                     **{m: r["metrics"].get(m) for m in ALL_METRICS},
                     **_compute(r, full),
+                    **_class_coverage(r),
                 }
             )
             _check_row(rows[-1])
