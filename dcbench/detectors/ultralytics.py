@@ -182,6 +182,33 @@ class _DistillCriterion:
             h.remove()
 
 
+def _train_args(protocol: TrainProtocol, n_images: int, seed: int, workdir: Path, device: str) -> dict:
+    """Ultralytics' training arguments for a dcbench protocol: from scratch, seeded, deterministic, no validation,
+    plots or per-epoch checkpoints, its run folder under ``workdir``."""
+    cpu = device == "cpu"
+    return {
+        "imgsz": protocol.imgsz,
+        "batch": min(protocol.batch, n_images),
+        "nbs": protocol.nominal_batch,
+        "device": ultralytics_device(device),
+        "workers": 0 if cpu else min(8, os.cpu_count() or 1),
+        "seed": seed,
+        "deterministic": True,
+        "val": False,
+        "plots": False,
+        "pretrained": False,
+        "amp": not cpu,
+        "project": str(workdir),
+        "name": "ultralytics",
+        "exist_ok": True,
+        "verbose": False,
+        "cache": False,
+        # only the final checkpoint: a per-epoch last.pt was half the wall time of a 10-image student (300 one-batch
+        # epochs). The cost: a NaN loss now fails the run instead of reloading last.pt.
+        "save": False,
+    }
+
+
 class UltralyticsDetector:
     """Any Ultralytics detection model config. ``ultralytics:yolov8n.yaml`` selects the config by name."""
 
@@ -225,7 +252,6 @@ class UltralyticsDetector:
         model = YOLO(self.config, task="detect")
         run_dir = workdir / "ultralytics"
         shutil.rmtree(run_dir, ignore_errors=True)
-        cpu = device == "cpu"
         with (reporter or SILENT).stage(
             f"train {self.config} on {len(dataset)} images", total=epochs, unit="epoch"
         ) as step:
@@ -236,27 +262,7 @@ class UltralyticsDetector:
             model.add_callback("on_pretrain_routine_end", lambda tr: _check_images_kept(tr, dataset))
             log = self._add_distillation(model, distill, device) if distill is not None else None
             model.train(
-                data=str(data_yaml),
-                epochs=epochs,
-                imgsz=protocol.imgsz,
-                batch=min(protocol.batch, len(dataset)),
-                nbs=protocol.nominal_batch,
-                device=ultralytics_device(device),
-                workers=0 if cpu else min(8, os.cpu_count() or 1),
-                seed=seed,
-                deterministic=True,
-                val=False,
-                plots=False,
-                pretrained=False,
-                amp=not cpu,
-                project=str(workdir),
-                name="ultralytics",
-                exist_ok=True,
-                verbose=False,
-                cache=False,
-                # only the final checkpoint: a per-epoch last.pt was half the wall time of a 10-image student
-                # (300 one-batch epochs). The cost: a NaN loss now fails the run instead of reloading last.pt.
-                save=False,
+                data=str(data_yaml), epochs=epochs, **_train_args(protocol, len(dataset), seed, workdir, device)
             )
         target = _keep_weights_and_log(run_dir, workdir)
         shutil.rmtree(data_dir, ignore_errors=True)  # a copy (or links) of the training images; not needed now

@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from dcbench.api import RESULT_FILE, read_result_record
+from dcbench.api import RESULT_FILE, ResultRecord, read_result_record
 from dcbench.errors import DatasetError
 from dcbench.evaluation.coco_eval import ALL_METRICS
 from dcbench.harness.cell import FULL_KIND
@@ -169,6 +169,48 @@ def _check_row(row: dict) -> None:
             raise TypeError(f"{column} is {type(value).__name__}, expected a number")
 
 
+def _row(r: ResultRecord, current: dict) -> dict:
+    """The table row of one result record (a KeyError, TypeError or ValueError when it is not a result)."""
+    cfg = r["config"]
+    eval_detector = cfg.get("eval_detector") or cfg["detector"]
+    # a set made without a teacher (Random, ...) does not depend on the detector: it is the same set
+    # whichever detector the cell names, so it is this table's own row (and Random its reference)
+    condensed_with = cfg["detector"] if r.get("teacher") else eval_detector
+    full = r["condensed"].get("manifest", {}).get("kind") == FULL_KIND
+    variant = r["method"].get("variant", {})
+    labels = label_setting(r)
+    drift = method_drift(r, current)
+    return {
+        "dataset": (cfg.get("dataset_id") or cfg["dataset"] or NO_TRAIN_SET)
+        + (f" | test {cfg['test_dataset']}" if cfg.get("test_dataset") else ""),
+        "eval_detector": eval_detector,
+        "protocol": cfg["protocol"]["protocol_id"],
+        "protocol_text": protocol_text(cfg["protocol"]),
+        # a result may name its own row (dcbench eval's "external:<set>"); else it follows from the method
+        "label": (
+            r["method"].get("label") or row_label(cfg["method"], variant, condensed_with, eval_detector, full, labels)
+        )
+        + (STALE_SUFFIX if drift else ""),
+        "stale": ", ".join(drift),
+        # which Random row a row is compared with: the one trained on labels of the same kind
+        "labels": setting_text(*labels),
+        "method": cfg["method"],
+        "variant": _variant_text(variant),
+        "condensed_with": condensed_with,
+        "full": full,
+        # one set whatever the seed (an external set): its seeds are not Random's, it is compared unpaired
+        "fixed_set": bool(r["method"].get("fixed_set", False)),
+        # no ratio: a set scored without a train set to take one against
+        "ratio": math.nan if cfg["ratio"] is None else float(cfg["ratio"]),
+        "budget": int(r["budget"]),
+        "seed": int(cfg["seed"]),
+        "cell": r["cell"],
+        **{m: r["metrics"].get(m) for m in ALL_METRICS},
+        **_compute(r, full),
+        **_class_coverage(r),
+    }
+
+
 def load_results(root: str | Path) -> pd.DataFrame:
     """One row per result file under ``root``. A file that is not a readable result (damaged, of a newer dcbench,
     or holding values of the wrong kind) is skipped with a warning naming it, and the table is made of the rest:
@@ -187,47 +229,7 @@ def load_results(root: str | Path) -> pd.DataFrame:
             continue
         built = len(rows)
         try:
-            cfg = r["config"]
-            eval_detector = cfg.get("eval_detector") or cfg["detector"]
-            # a set made without a teacher (Random, ...) does not depend on the detector: it is the same set
-            # whichever detector the cell names, so it is this table's own row (and Random its reference)
-            condensed_with = cfg["detector"] if r.get("teacher") else eval_detector
-            full = r["condensed"].get("manifest", {}).get("kind") == FULL_KIND
-            variant = r["method"].get("variant", {})
-            labels = label_setting(r)
-            drift = method_drift(r, current)
-            rows.append(
-                {
-                    "dataset": (cfg.get("dataset_id") or cfg["dataset"] or NO_TRAIN_SET)
-                    + (f" | test {cfg['test_dataset']}" if cfg.get("test_dataset") else ""),
-                    "eval_detector": eval_detector,
-                    "protocol": cfg["protocol"]["protocol_id"],
-                    "protocol_text": protocol_text(cfg["protocol"]),
-                    # a result may name its own row (dcbench eval's "external:<set>"); else it follows from the method
-                    "label": (
-                        r["method"].get("label")
-                        or row_label(cfg["method"], variant, condensed_with, eval_detector, full, labels)
-                    )
-                    + (STALE_SUFFIX if drift else ""),
-                    "stale": ", ".join(drift),
-                    # which Random row a row is compared with: the one trained on labels of the same kind
-                    "labels": setting_text(*labels),
-                    "method": cfg["method"],
-                    "variant": _variant_text(variant),
-                    "condensed_with": condensed_with,
-                    "full": full,
-                    # one set whatever the seed (an external set): its seeds are not Random's, it is compared unpaired
-                    "fixed_set": bool(r["method"].get("fixed_set", False)),
-                    # no ratio: a set scored without a train set to take one against
-                    "ratio": math.nan if cfg["ratio"] is None else float(cfg["ratio"]),
-                    "budget": int(r["budget"]),
-                    "seed": int(cfg["seed"]),
-                    "cell": r["cell"],
-                    **{m: r["metrics"].get(m) for m in ALL_METRICS},
-                    **_compute(r, full),
-                    **_class_coverage(r),
-                }
-            )
+            rows.append(_row(r, current))
             _check_row(rows[-1])
         except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
             del rows[built:]  # built, then found to hold a value of the wrong kind
