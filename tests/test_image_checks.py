@@ -284,3 +284,18 @@ def test_a_set_interrupted_while_it_is_written_leaves_no_partial_folder(tmp_path
     with pytest.raises(KeyboardInterrupt):
         write_condensed(ds, tmp_path / "set", {"method": "test"}, image_writer=interrupted)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["voc"]
+
+
+def test_a_photo_with_a_block_appended_after_its_end_marker_is_whole_and_truncation_is_caught_either_way(
+    tmp_path, monkeypatch
+):
+    from PIL import ImageFile
+
+    from dcbench.data.images import decode_check
+
+    root = _voc_with_jpegs(tmp_path / "voc", n=2)
+    whole, cut = root / "JPEGImages" / "i00.jpg", _truncate(root / "JPEGImages" / "i01.jpg")
+    whole.write_bytes(whole.read_bytes() + b"SEFH" + bytes(20000))  # as some phones append
+    assert decode_check(whole).ok and not decode_check(cut).ok
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)  # as a library may set it for everyone
+    assert decode_check(whole).ok and "truncated" in (decode_check(cut).problem or "")

@@ -78,10 +78,11 @@ class ImageCheck:
 
 
 def decode_check(path: str | Path) -> ImageCheck:
-    """Decode every pixel of the image: a truncated or corrupt file fails here, not minutes into training. A JPEG
-    without its end marker counts as truncated whatever Pillow's tolerance is set to (Ultralytics would rewrite
-    it, which trains on other pixels than the ones checked)."""
-    from PIL import Image
+    """Decode every pixel of the image: a truncated or corrupt file fails here, not minutes into training. Pillow
+    refuses a truncated file itself, unless some library has set its global ``LOAD_TRUNCATED_IMAGES``; then a JPEG
+    without its end marker near its end still counts as truncated. (Not always: phones append blocks of their own
+    after the marker, and such photos are whole.)"""
+    from PIL import Image, ImageFile
 
     path = Path(path)
     try:
@@ -90,7 +91,7 @@ def decode_check(path: str | Path) -> ImageCheck:
             im.load()
             w, h = int(im.width), int(im.height)
             jpeg = im.format == "JPEG"
-        if jpeg and not _has_jpeg_end(path):
+        if jpeg and ImageFile.LOAD_TRUNCATED_IMAGES and not _has_jpeg_end(path):
             return ImageCheck(problem="unreadable image: truncated JPEG (no end-of-image marker)")
     except Exception as exc:
         if isinstance(exc, FileNotFoundError):
@@ -103,9 +104,9 @@ def decode_check(path: str | Path) -> ImageCheck:
 
 
 def _has_jpeg_end(path: Path) -> bool:
-    # The marker may be followed by padding or an appended block (some phones add one): look at the last 4 KiB.
+    # The marker may be followed by padding or a block a phone appends: look at the last 64 KiB.
     with open(path, "rb") as f:
         f.seek(0, 2)
         size = f.tell()
-        f.seek(max(0, size - 4096))
+        f.seek(max(0, size - 65536))
         return b"\xff\xd9" in f.read()
