@@ -299,3 +299,34 @@ def test_a_photo_with_a_block_appended_after_its_end_marker_is_whole_and_truncat
     assert decode_check(whole).ok and not decode_check(cut).ok
     monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)  # as a library may set it for everyone
     assert decode_check(whole).ok and "truncated" in (decode_check(cut).problem or "")
+
+
+def _spec(tmp_path: Path, root: Path, skip: bool | None = None) -> Path:
+    skip_line = "" if skip is None else f"skip_bad_images = {str(skip).lower()}\n"
+    spec = tmp_path / "spec.toml"
+    spec.write_text(
+        f'name = "t"\nprotocol = "smoke"\ndatasets = ["voc:{root}"]\ndetectors = ["yolov3-tiny"]\n'
+        f'ratios = [0.2]\nseeds = [0]\n{skip_line}\n[[methods]]\nname = "random"\n'
+    )
+    return spec
+
+
+def test_the_matrix_checks_every_image_before_its_first_cell(voc_one_truncated, tmp_path, capsys):
+    root, bad = voc_one_truncated
+    out = tmp_path / "out"
+    assert main(["matrix", str(_spec(tmp_path, root)), "--out", str(out), "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert bad.name in err and "--skip-bad-images" in err and "Traceback" not in err
+    assert not list(out.rglob("result.json")) and not list(out.rglob("failed.json"))
+
+
+def test_a_matrix_that_skips_bad_images_finishes_and_its_cells_stay_done(voc_one_truncated, tmp_path, capsys):
+    root, bad = voc_one_truncated
+    out = tmp_path / "out"
+    spec = _spec(tmp_path, root, skip=True)
+    assert main(["matrix", str(spec), "--out", str(out), "--device", "cpu"]) == 0
+    (result,) = out.rglob("result.json")
+    assert [s["file"] for s in json.loads(result.read_text())["data"]["images"]["skipped"]] == [str(bad)]
+    capsys.readouterr()
+    assert main(["matrix", str(spec), "--out", str(out), "--dry-run"]) == 0
+    assert "1 done" in capsys.readouterr().out  # its fingerprints are those of the dataset without the bad file

@@ -70,8 +70,7 @@ def matrix(
             store.check_writable()
         elif out is not None:
             usable_dir(out, what="results folder")
-    matrix_spec = load_spec(spec)
-    matrix_spec.skip_bad_images = matrix_spec.skip_bad_images or skip_bad_images
+    matrix_spec = load_spec(spec, skip_bad_images=skip_bad_images)
     target: Path | str
     if store is not None:
         # the driver reads states (and measured costs) from a local mirror of the store's result files

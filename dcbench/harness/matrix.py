@@ -166,7 +166,9 @@ def _flag(raw: dict, key: str, path: Path) -> bool:
     return value
 
 
-def load_spec(path: str | Path) -> MatrixSpec:
+def load_spec(path: str | Path, *, skip_bad_images: bool = False) -> MatrixSpec:
+    """The spec at ``path``, every name in it checked and every image of its datasets decoded (data.verify); with
+    ``skip_bad_images`` (``--skip-bad-images``) bad images are left out whatever the spec says."""
     path = Path(path)
     try:
         raw = tomllib.loads(path.read_bytes().decode("utf-8"))
@@ -203,7 +205,7 @@ def load_spec(path: str | Path) -> MatrixSpec:
         if not 0 < r <= 1:
             raise _fail(path, f"ratio {r:g} is not a fraction in (0, 1] (1 % is 0.01)")
     methods = _methods(raw, path)
-    full_data, skip_bad_images = (_flag(raw, key, path) for key in ("full_data", "skip_bad_images"))
+    full_data, spec_skip = (_flag(raw, key, path) for key in ("full_data", "skip_bad_images"))
     spec = MatrixSpec(
         path=path,
         name=str(raw.get("name", path.stem)),
@@ -215,7 +217,7 @@ def load_spec(path: str | Path) -> MatrixSpec:
         seeds=_list(raw, "seeds", path, int),
         methods=methods,
         full_data=full_data,
-        skip_bad_images=skip_bad_images,
+        skip_bad_images=bool(spec_skip) or skip_bad_images,
     )
     _check_names(spec)
     return spec
@@ -248,6 +250,7 @@ def _methods(raw: dict, path: Path) -> list[MethodEntry]:
 def _check_names(spec: MatrixSpec) -> None:
     """Unknown plugins, unreadable datasets and invalid method options fail here, before anything is trained."""
     from dcbench.data.spec import dataset_identity, load_dataset, parse_spec, resolve_train_test
+    from dcbench.data.verify import verified
     from dcbench.harness.cell import make_method
     from dcbench.harness.identity import check_method_labels
     from dcbench.plugins.manager import get_registries
@@ -260,8 +263,11 @@ def _check_names(spec: MatrixSpec) -> None:
             whole = load_dataset(ds.spec)
             spec.identities[ds.spec] = dataset_identity(ds.spec, whole)
             split = resolve_train_test(whole, load_dataset(ds.test) if ds.test else None)
-            spec.fingerprints[(ds.spec, ds.test)] = (split.train.fingerprint(), split.test.fingerprint())
-            spec.train_sizes[ds.spec] = len(split.train)
+            # every image decoded before the first cell (cached: the cells' own checks are then instant); the
+            # fingerprints are those of what the cells will train and test on, bad images left out or not
+            parts, _ = verified({"train": split.train, "test": split.test}, skip=spec.skip_bad_images)
+            spec.fingerprints[(ds.spec, ds.test)] = (parts["train"].fingerprint(), parts["test"].fingerprint())
+            spec.train_sizes[ds.spec] = len(parts["train"])
         for m in spec.methods:
             make_method(m.name, m.options)
             check_method_labels(m.name, m.labels)
