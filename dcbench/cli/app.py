@@ -30,6 +30,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # click's plain help: a flag is a flag (rich help prints "--help <bool>", as if it took a value), and the text
+    # reads the same in a terminal, a pipe and the generated CLI reference
+    rich_markup_mode=None,
 )
 
 

@@ -10,7 +10,7 @@ from rich.text import Text
 
 from dcbench.cli import console
 
-app = typer.Typer(help="Inspect and validate datasets.", no_args_is_help=True)
+app = typer.Typer(help="Inspect and validate datasets.", no_args_is_help=True, rich_markup_mode=None)
 
 
 def box_scale(ds) -> dict:
