@@ -34,7 +34,14 @@ class Reporter:
             yield lambda n=None, info="": None
             return
         if self.rich:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
 
             if self.console is None:  # nothing below the CLI reaches up into it for one
                 from rich.console import Console
@@ -45,6 +52,8 @@ class Reporter:
                 BarColumn(),
                 MofNCompleteColumn(),
                 TimeElapsedColumn(),
+                TextColumn("eta"),
+                TimeRemainingColumn(),
                 TextColumn("{task.fields[info]}"),
                 console=self.console,
                 transient=False,
@@ -72,10 +81,27 @@ class Reporter:
                 last[0] = now
                 where = f"{n}/{total}" if total is not None and n is not None else (str(n) if n is not None else "")
                 where = f"{unit} {where}" if unit and where else where
-                print(f"[dcbench] {name}: {where} {info}".rstrip(), file=sys.stderr, flush=True)
+                timing = _timing(now - start, n, total)
+                text = " ".join(part for part in (where, info, timing) if part)
+                print(f"[dcbench] {name}: {text}", file=sys.stderr, flush=True)
 
         yield line
         print(f"[dcbench] {name}: done in {time.perf_counter() - start:.1f}s", file=sys.stderr, flush=True)
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+def _timing(elapsed: float, done: int | None, total: int | None) -> str:
+    """``(0:01:40 elapsed, eta 0:03:20)``: the rest at the pace so far, once a stage that knows its total is under
+    way; elapsed time alone otherwise."""
+    if total is None or not done:
+        return f"({_clock(elapsed)} elapsed)"
+    if done >= total:
+        return f"({_clock(elapsed)} elapsed)"
+    return f"({_clock(elapsed)} elapsed, eta {_clock(elapsed / done * (total - done))})"
 
 
 SILENT = Reporter(enabled=False)
