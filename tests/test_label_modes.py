@@ -146,7 +146,11 @@ def _run(out: Path, *extra: str, method: str = "random", ratio: str = "0.25", de
 @pytest.mark.parametrize(
     "method, extra, problem",
     [
-        ("random", ("--labels", "teachr"), "labels 'teachr' is not a label mode (use one of: stored, teacher, distill)"),
+        (
+            "random",
+            ("--labels", "teachr"),
+            "labels 'teachr' is not a label mode (use one of: stored, teacher, distill)",
+        ),
         ("random", ("--label-score", "0.3"), "--label-score applies only with --labels teacher"),
         ("random", ("--labels", "teacher", "--label-score", "-1"), "label_score -1.0 is not a detection score"),
         ("full", ("--labels", "teacher"), "trains the teacher itself"),
