@@ -18,7 +18,7 @@ No GPU is needed (none could be reached where dcbench's reference figures were m
    convolutional detector at batch 16; the printed range shows how the answer moves with it). The forge runs in
    TF32 (PyTorch's default for convolutions), training in mixed precision (Ultralytics' AMP).
 
-The result is an estimate to plan with, not a measurement; the README reports it as such.
+The result is an estimate to plan with, not a measurement; docs/results.md reports it as such.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Install Detectron2's pure-Python part into the running Python environment, for CPUs and Python 3.11+.
 
 Detectron2 is not published on PyPI under its own name; its authors ask users to build it from its repository
-(see the README). On machines where that is not possible, this script uses ``sal-detectron2==0.7.2``, an
+(see docs/detectors.md). On machines where that is not possible, this script uses ``sal-detectron2==0.7.2``, an
 unmodified copy of upstream published as a cp310 wheel: it downloads the wheel with pip, copies the
 ``detectron2`` package into site-packages *without* the compiled ``_C`` extension (it will not load on another
 Python; Faster R-CNN R50-FPN does not need it: ROIAlign and NMS come from torchvision), records a

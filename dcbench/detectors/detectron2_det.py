@@ -1,6 +1,6 @@
 """Detectron2 backend (Apache-2.0): Faster R-CNN from a model-zoo config, trained from scratch.
 
-Install: the official way is from Detectron2's repository (see the README); ``python scripts/install_detectron2.py``
+Install: the official way is from Detectron2's repository (see docs/detectors.md); ``python scripts/install_detectron2.py``
 installs its pure-Python part where building it is not possible. Nothing is downloaded at run time:
 ``MODEL.WEIGHTS`` is emptied, and training from scratch uses ``MODEL.RESNETS.NORM = "BN"`` with nothing frozen
 (``MODEL.BACKBONE.FREEZE_AT = 0``); with the config's frozen BN the loss diverges. Images are resized so that
@@ -53,7 +53,7 @@ def _import():
     except ImportError as exc:
         raise ConfigError(
             f"Detectron2 is not installed ({exc}): install it from its repository, or run "
-            "`python scripts/install_detectron2.py` (see the README)"
+            "`python scripts/install_detectron2.py` (see docs/detectors.md)"
         ) from None
 
 

@@ -35,7 +35,7 @@ class DCODConfig:
     erase_p: float = 0.5  # per box and iteration
     ipe_schedule: str = "1:0,2:0.3333,3:0.6667"  # k:start-fraction of the run
     # "crop": each patch shows a window of its source at native scale (measured: the only PatchExpand that beats
-    # Random on the reference, see the README); "rescale": the paper's literal "rescaled image" (objects shrink
+    # Random on the reference, see docs/methods/dcod.md); "rescale": the paper's literal "rescaled image" (objects shrink
     # k-fold, and a student trained on them fails on full-size test objects)
     ipe_fit: str = "crop"
     # crop only: a box the window cuts keeps its label while this much of its area shows. 0.1 is Ultralytics' rule
