@@ -172,6 +172,7 @@ def _results(tmp_path):
         (["--method", "kcenter", "--extractr", "teacher"], "method 'kcenter' does not take option(s) extractr"),
     ],
 )
+@pytest.mark.slow
 def test_a_bad_run_flag_is_one_line_and_leaves_no_cell_folder(argv, message, tmp_path, capsys):
     out = tmp_path / "runs"
     assert main(["run", *argv, "--protocol", "smoke", "--out", str(out)]) == 2
@@ -189,6 +190,7 @@ def test_show_on_a_folder_that_holds_no_condensed_set_says_so(tmp_path, capsys):
     assert not (tmp_path / "g.png").exists()
 
 
+@pytest.mark.slow
 def test_run_says_where_the_condensed_set_is_what_the_scale_is_and_counts_epochs(tmp_path, capsys):
     assert main(smoke_run(tmp_path)) == 0
     captured = capsys.readouterr()

@@ -39,6 +39,7 @@ def _fetch(setup, notes=None):
     return fetch_teacher(train, backend, protocol=smoke, seed=0, device="cpu", reporter=notes)
 
 
+@pytest.mark.slow
 def test_a_killed_trainings_leftover_is_removed(teacher_setup):
     root = teacher_setup[3]
     dead = root.with_name(f"{root.name}.partial999999")  # no such process
@@ -70,6 +71,7 @@ def test_a_damaged_cached_teacher_is_trained_again_in_one_line(teacher_setup, da
 
 
 @pytest.mark.parametrize("damage", ["truncated", "altered"])
+@pytest.mark.slow
 def test_damaged_cached_features_are_extracted_again(teacher_setup, damage):
     import numpy as np
 

@@ -104,6 +104,7 @@ def test_reading_a_coco_file_resolves_paths_a_fixed_number_of_times(coco_scale, 
     assert len(ds) == 600 and len(calls) < 10, f"{len(calls)} realpath calls for {len(ds)} images"
 
 
+@pytest.mark.slow
 def test_reading_a_coco_file_does_not_hold_its_masks(coco_scale, tmp_path):
     # masks are most of COCO's JSON; held while the records were built they took the check of 118k images to 2.9 GB
     # of memory (1.0 GB without). What the reader holds beyond the file's text must not grow with the masks.

@@ -33,6 +33,7 @@ def _slots(ds, n=3):
     ]
 
 
+@pytest.mark.slow
 def test_short_forge_lowers_the_total_loss(setup, tmp_path):
     ds, target = setup
     cfg = DCODConfig(
@@ -74,6 +75,7 @@ class _KillingReporter:
 
 
 @pytest.mark.parametrize("fit", ["rescale", "crop"])
+@pytest.mark.slow
 def test_interrupted_forge_resumes_to_the_same_result(setup, tmp_path, fit):
     ds, target = setup
     cfg = DCODConfig(iterations=12, forge_batch=2, checkpoint_every=4, lr=0.05, ipe_fit=fit)  # FBD + IPE: 1 -> 2 -> 3
@@ -90,6 +92,7 @@ def test_interrupted_forge_resumes_to_the_same_result(setup, tmp_path, fit):
     assert len(straight.targets[0][0]) >= len(ds.images[0].boxes)  # 3x3 canvas carries the boxes of 9 sources
 
 
+@pytest.mark.slow
 def test_changing_a_reporting_option_keeps_the_resume_state(setup, tmp_path):
     """snapshots and checkpoint_every change what is saved, not the pixels: a killed forge resumes under them."""
     from dataclasses import replace
@@ -176,6 +179,7 @@ def test_unknown_method_flag_is_a_clear_error(tmp_path, capsys):
     assert "unknown dcod option(s) fdb" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_crop_patchexpand_keeps_object_scale(setup, tmp_path):
     ds, target = setup
     sides = lambda boxes: np.sort(np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]))  # noqa: E731

@@ -41,6 +41,7 @@ def decomposed(tmp_path):
     return decompose(load_results(root), 0.01, ("dcod",))
 
 
+@pytest.mark.slow
 def test_each_mode_is_compared_with_random_in_the_same_mode(decomposed):
     cells = decomposed["cells"]
     assert cells["random"]["teacher"].mean == pytest.approx(12.0) and cells["random"]["teacher"].vs_random is None
@@ -62,6 +63,7 @@ def test_the_labels_share_and_the_label_robust_score_by_hand(decomposed):
     assert "| dcod | 9.17 (n=3) / -1.83" in md and "Full train set (stored labels): 51.00 mAP." in md
 
 
+@pytest.mark.slow
 def test_the_checked_in_decomposition_is_what_the_results_give():
     run = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "label_decomposition.py"), "--check"], capture_output=True, text=True

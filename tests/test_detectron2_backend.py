@@ -21,6 +21,7 @@ def trained(tmp_path_factory):
     return ds, backend, protocol, ckpt
 
 
+@pytest.mark.slow
 def test_train_predict_features(trained):
     ds, backend, protocol, ckpt = trained
     assert ckpt.meta["iterations"] == 1 and ckpt.path.is_file()
@@ -34,6 +35,7 @@ def test_train_predict_features(trained):
     assert f.shape[0] == len(test) and f.shape[1] == 256
 
 
+@pytest.mark.slow
 def test_inversion_loss_gradient_reaches_the_image(trained):
     _, backend, protocol, ckpt = trained
     target = backend.inversion_target(ckpt, protocol=protocol, device="cpu")
@@ -51,6 +53,7 @@ def test_inversion_loss_gradient_reaches_the_image(trained):
     assert torch.equal(bn.running_var, before) and not target.module.training
 
 
+@pytest.mark.slow
 def test_random_smoke_with_the_faster_rcnn_alias(tmp_path):
     import json
 

@@ -48,6 +48,7 @@ def _distilled(out, detector: str, epochs: int) -> dict:
 
 
 @pytest.mark.parametrize("detector", ["yolo11n", "torchvision"])
+@pytest.mark.slow
 def test_a_distilled_student_at_smoke_records_a_distillation_term_that_falls(detector, tmp_path):
     if detector == "yolo11n":
         pytest.importorskip("ultralytics")

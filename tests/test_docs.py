@@ -26,6 +26,7 @@ def _installed(module: str) -> bool:
         return False
 
 
+@pytest.mark.slow
 def test_the_site_builds_strictly(tmp_path):
     needed = {"mkdocs": "mkdocs", "material": "mkdocs-material", "mkdocstrings_handlers.python": "mkdocstrings[python]"}
     missing = [package for module, package in needed.items() if not _installed(module)]

@@ -102,6 +102,7 @@ def _cases():
 
 
 @pytest.mark.parametrize("case", list(_cases()), ids=lambda c: c[0])
+@pytest.mark.slow
 def test_faster_coco_eval_agrees_with_pycocotools(case):
     ds, dets = case[1]
     ref = evaluate(ds, dets, backend="pycocotools")

@@ -51,6 +51,7 @@ def _same_weights(a: Path, b: Path) -> bool:
     return sa.keys() == sb.keys() and len(sa) > 0 and all(torch.equal(sa[k], sb[k]) for k in sa)
 
 
+@pytest.mark.slow
 def test_eval_of_a_cells_set_reproduces_the_cell_also_after_export_and_import(tmp_path, capsys):
     runs = tmp_path / "runs"
     assert main(smoke_run(runs, detector=DETECTOR)) == 0
@@ -95,6 +96,7 @@ def test_eval_of_a_cells_set_reproduces_the_cell_also_after_export_and_import(tm
     assert labels[0] == "random" and f"external:{set_dir.name}" in labels and "external:imported" in labels
 
 
+@pytest.mark.slow
 def test_eval_of_a_set_that_holds_a_test_image_warns_and_records_it(tmp_path, capsys):
     """A COCO set with one train image and one test image of the tiny dataset, scored on its test split with
     --test only: leakage is warned about (one line) and recorded; with no train set there is no ratio, and the
@@ -152,6 +154,7 @@ def test_eval_needs_a_test_set_and_a_set(tmp_path, capsys):
     assert json.loads((tmp_path / "set" / "manifest.json").read_text())["method"] == "random"
 
 
+@pytest.mark.slow
 def test_eval_takes_the_protocol_overrides_a_cell_had_and_lands_in_its_table(tmp_path):
     """A reference spec overrides its preset (``[protocol_overrides]``); ``eval`` with the same flags scores a set
     under that very rule and protocol id, so the set joins the spec's table instead of a table of its own."""

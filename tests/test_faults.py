@@ -172,6 +172,7 @@ def test_a_full_disk_while_the_dataset_is_generated_leaves_nothing_behind(tmp_pa
     assert not leftovers(cache) and not list((cache / "datasets").iterdir())
 
 
+@pytest.mark.slow
 def test_show_onto_a_folder_or_a_full_disk_is_one_line_and_leaves_no_file(finished, tmp_path, capsys, monkeypatch):
     set_dir = next((finished / "condensed").iterdir())
     folder = tmp_path / "grid.png"
@@ -330,6 +331,7 @@ def test_the_leaderboard_of_nothing_but_damaged_results_is_one_error(tmp_path, c
     assert str(bad) in line and "no valid" in line
 
 
+@pytest.mark.slow
 def test_run_reruns_a_cell_whose_result_is_damaged_and_force_rebuilds_it(finished, tmp_path, capsys):
     out, result = copy_of(finished, tmp_path)
     argv = smoke_run(out)
@@ -345,6 +347,7 @@ def test_run_reruns_a_cell_whose_result_is_damaged_and_force_rebuilds_it(finishe
     assert read_result_record(result)["schema"] == RESULT_SCHEMA
 
 
+@pytest.mark.slow
 def test_the_matrix_says_which_results_are_damaged_and_redoes_them(tmp_path, capsys):
     spec = tmp_path / "spec.toml"
     spec.write_text(SPEC.replace("ratios = [0.1, 0.2]", "ratios = [0.1]"))

@@ -92,6 +92,7 @@ def _gz(tar: bytes) -> bytes:
 # -- manifests -----------------------------------------------------------------------------------------------------
 @FUZZ
 @given(key=KEYS, value=JSON, drop=st.booleans())
+@pytest.mark.slow
 def test_manifest_fields(tmp_path, base, key, value, drop):
     """Any JSON in any field: the set loads with exactly that manifest, and then exports and imports again; or it
     is refused in one line."""
@@ -113,6 +114,7 @@ def test_manifest_fields(tmp_path, base, key, value, drop):
 
 @FUZZ
 @given(data=st.binary(max_size=200) | JSON.map(lambda v: json.dumps(v).encode()))
+@pytest.mark.slow
 def test_manifest_bytes(tmp_path, base, data):
     folder = tmp_path / f"b{next(_n)}"
     shutil.copytree(base["set"], folder)
@@ -135,6 +137,7 @@ def _card_lines(base) -> list[str]:
     text=st.text(max_size=30),
     data=st.binary(max_size=100),
 )
+@pytest.mark.slow
 def test_card_edits(tmp_path, base, how, line, text, data):
     lines = _card_lines(base)
     k = line % len(lines)
@@ -162,6 +165,7 @@ def _same_set(base, dest: Path | None) -> None:
 
 @FUZZ
 @given(where=st.floats(0, 1, exclude_max=True), compressed=st.booleans())
+@pytest.mark.slow
 def test_truncated(tmp_path, base, where, compressed):
     if compressed:
         data = base["archive"][: int(where * len(base["archive"]))]
@@ -172,6 +176,7 @@ def test_truncated(tmp_path, base, where, compressed):
 
 @FUZZ
 @given(flips=st.lists(st.tuples(st.floats(0, 1, exclude_max=True), st.integers(1, 255)), min_size=1, max_size=4))
+@pytest.mark.slow
 def test_flipped_bytes(tmp_path, base, flips):
     for source in ("archive", "tar"):
         data = bytearray(base[source])
@@ -189,6 +194,7 @@ def test_flipped_bytes(tmp_path, base, flips):
     listed=st.booleans(),
     folder=st.booleans(),
 )
+@pytest.mark.slow
 def test_extra_entries(tmp_path, base, prefix, name, payload, at, listed, folder):
     items = list(base["items"])
     try:
@@ -205,6 +211,7 @@ def test_extra_entries(tmp_path, base, prefix, name, payload, at, listed, folder
 
 @FUZZ
 @given(which=st.integers(0, 40), prefix=PREFIXES, name=NAMES, listed=st.booleans())
+@pytest.mark.slow
 def test_renamed_entries(tmp_path, base, which, prefix, name, listed):
     items = list(base["items"])
     k = which % len(items)

@@ -172,6 +172,7 @@ def test_a_valid_coco_file_loads_every_box(png, boxes):
 
 @FUZZ
 @given(boxes=COCO_BOXES, data=st.data())
+@pytest.mark.slow
 def test_coco_with_a_value_replaced_anywhere(png, boxes, data):
     doc = substitute(coco_doc(boxes), data, JSON_VALUES)
     with tempfile.TemporaryDirectory() as tmp:
@@ -180,6 +181,7 @@ def test_coco_with_a_value_replaced_anywhere(png, boxes, data):
 
 @FUZZ
 @given(boxes=COCO_BOXES, edits=EDITS)
+@pytest.mark.slow
 def test_coco_with_damaged_bytes(png, boxes, edits):
     with tempfile.TemporaryDirectory() as tmp:
         load_or_refuse(write_coco(Path(tmp), png, damage(json.dumps(coco_doc(boxes)).encode(), edits)))
@@ -223,6 +225,7 @@ def write_voc(folder: Path, png: bytes, xml: bytes) -> str:
 
 @FUZZ
 @given(objects=VOC_OBJECTS)
+@pytest.mark.slow
 def test_a_valid_voc_file_loads_every_box(png, objects):
     with tempfile.TemporaryDirectory() as tmp:
         ds = load_or_refuse(write_voc(Path(tmp), png, voc_xml(objects).encode()))
@@ -255,6 +258,7 @@ def _xml_text_replaced(xml: str, data: st.DataObject) -> str:
 
 @FUZZ
 @given(objects=VOC_OBJECTS.map(lambda objects: objects[:2]), data=st.data())  # few elements: each is hit often
+@pytest.mark.slow
 def test_voc_with_elements_changed(png, objects, data):
     try:
         xml = _xml_text_replaced(voc_xml(objects), data)
@@ -266,6 +270,7 @@ def test_voc_with_elements_changed(png, objects, data):
 
 @FUZZ
 @given(objects=VOC_OBJECTS, edits=EDITS)
+@pytest.mark.slow
 def test_voc_with_damaged_bytes(png, objects, edits):
     with tempfile.TemporaryDirectory() as tmp:
         load_or_refuse(write_voc(Path(tmp), png, damage(voc_xml(objects).encode(), edits)))
@@ -273,6 +278,7 @@ def test_voc_with_damaged_bytes(png, objects, edits):
 
 @FUZZ
 @given(split=st.binary(max_size=40) | st.text(max_size=40).map(str.encode))
+@pytest.mark.slow
 def test_voc_with_any_split_file(png, split):
     with tempfile.TemporaryDirectory() as tmp:
         spec = write_voc(Path(tmp), png, voc_xml([("cat", 1, 1, 5, 5, False)]).encode())
@@ -312,6 +318,7 @@ def write_yolo(folder: Path, png: bytes, label: bytes, names: tuple[str, bytes] 
 
 @FUZZ
 @given(boxes=YOLO_BOXES)
+@pytest.mark.slow
 def test_a_valid_yolo_label_file_loads_every_box(png, boxes):
     with tempfile.TemporaryDirectory() as tmp:
         ds = load_or_refuse(write_yolo(Path(tmp), png, yolo_label(boxes).encode()))
@@ -326,6 +333,7 @@ YOLO_TOKENS = st.sampled_from(["0", "1", "2", "3", "-1", "0.5", "1.5", "nan", "i
 
 @FUZZ
 @given(lines=st.lists(st.lists(YOLO_TOKENS, max_size=6).map(" ".join) | st.text(max_size=20), max_size=5))
+@pytest.mark.slow
 def test_yolo_with_any_label_lines(png, lines):
     with tempfile.TemporaryDirectory() as tmp:
         load_or_refuse(write_yolo(Path(tmp), png, "\n".join(lines).encode("utf-8", "surrogatepass")))
@@ -333,6 +341,7 @@ def test_yolo_with_any_label_lines(png, lines):
 
 @FUZZ
 @given(boxes=YOLO_BOXES, edits=EDITS)
+@pytest.mark.slow
 def test_yolo_with_damaged_label_bytes(png, boxes, edits):
     with tempfile.TemporaryDirectory() as tmp:
         load_or_refuse(write_yolo(Path(tmp), png, damage(yolo_label(boxes).encode(), edits)))
@@ -365,6 +374,7 @@ def _yaml_document(data: st.DataObject) -> bytes:
 
 @FUZZ
 @given(data=st.data())
+@pytest.mark.slow
 def test_yolo_with_any_data_yaml(png, data):
     content = _yaml_document(data)
     with tempfile.TemporaryDirectory() as tmp:
@@ -380,6 +390,7 @@ NAME_TEXT = st.text(st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp"))
 
 @FUZZ
 @given(names=st.lists(NAME_TEXT.filter(lambda t: t.strip() == t and t), unique=True, min_size=1))
+@pytest.mark.slow
 def test_valid_yolo_names_load_verbatim(png, names):
     import yaml
 
@@ -391,6 +402,7 @@ def test_valid_yolo_names_load_verbatim(png, names):
 
 @FUZZ
 @given(content=st.binary(max_size=40) | st.text(max_size=40).map(lambda t: t.encode("utf-8", "surrogatepass")))
+@pytest.mark.slow
 def test_yolo_with_any_classes_txt(png, content):
     with tempfile.TemporaryDirectory() as tmp:
         ds = load_or_refuse(write_yolo(Path(tmp), png, b"0 0.5 0.5 0.1 0.1\n", ("classes.txt", content)))

@@ -106,6 +106,7 @@ def test_random_toml_documents_are_a_spec_or_one_error(tmp_path, doc):
 
 @FUZZ
 @given(data=st.data())
+@pytest.mark.slow
 def test_mutated_valid_specs_are_a_spec_or_one_error(tmp_path, data):
     doc = mutated(VALID_SPEC, data, toml_values)
     path = tmp_path / "spec.toml"
@@ -135,6 +136,7 @@ PLACES = {  # where a value goes in a valid spec: the places a random document s
     options=st.dictionaries(st.sampled_from(OPTION_NAMES), toml_values, max_size=3),
     method=st.sampled_from(["random", "dcod", "herding", "kcenter", "uniform", "full"]),
 )
+@pytest.mark.slow
 def test_any_value_in_each_place_of_a_spec_is_a_spec_or_one_error(tmp_path, place, value, options, method):
     doc = copy.deepcopy(VALID_SPEC)
     PLACES[place](doc, value, options, method)
@@ -226,6 +228,7 @@ def _write(root: Path, data: bytes) -> None:
 
 @FUZZ
 @given(value=json_values)
+@pytest.mark.slow
 def test_random_json_is_a_result_or_one_error_and_the_leaderboard_skips_it(tmp_path, valid_record, value):
     _write(tmp_path, json.dumps(value).encode())
     result_or_error(tmp_path, valid_record)
@@ -233,6 +236,7 @@ def test_random_json_is_a_result_or_one_error_and_the_leaderboard_skips_it(tmp_p
 
 @FUZZ
 @given(data=st.data())
+@pytest.mark.slow
 def test_mutated_results_are_a_result_or_one_error_and_the_leaderboard_skips_them(tmp_path, valid_record, data):
     _write(tmp_path, json.dumps(mutated(valid_record, data, json_values)).encode())
     result_or_error(tmp_path, valid_record)
@@ -240,6 +244,7 @@ def test_mutated_results_are_a_result_or_one_error_and_the_leaderboard_skips_the
 
 @FUZZ
 @given(data=st.data())
+@pytest.mark.slow
 def test_damaged_result_bytes_are_a_result_or_one_error(tmp_path, valid_record, data):
     text = json.dumps(valid_record).encode()
     cut = data.draw(st.integers(0, len(text)))

@@ -156,6 +156,7 @@ def test_run_stops_before_any_training_and_names_the_bad_file(voc_one_truncated,
     assert not list(out.rglob("result.json"))
 
 
+@pytest.mark.slow
 def test_run_with_skip_completes_and_its_result_lists_the_file(voc_one_truncated, tmp_path):
     root, bad = voc_one_truncated
     out = tmp_path / "runs"
@@ -195,6 +196,7 @@ def test_an_xml_size_that_disagrees_with_the_image_stops_run_and_says_by_how_muc
     assert "i05.jpg" in err and "annotated size 640x480" in err and "-576 x -432" in err
 
 
+@pytest.mark.slow
 def test_a_result_names_the_test_classes_its_student_saw_no_box_of_and_per_class_ap(tmp_path):
     from PIL import Image
 
@@ -320,6 +322,7 @@ def test_the_matrix_checks_every_image_before_its_first_cell(voc_one_truncated, 
     assert not list(out.rglob("result.json")) and not list(out.rglob("failed.json"))
 
 
+@pytest.mark.slow
 def test_a_matrix_that_skips_bad_images_finishes_and_its_cells_stay_done(voc_one_truncated, tmp_path, capsys):
     root, bad = voc_one_truncated
     out = tmp_path / "out"

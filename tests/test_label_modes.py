@@ -261,6 +261,7 @@ def test_teacher_labels_train_the_student_on_the_teachers_boxes(tmp_path, fake_d
     assert relabelled.manifest["labels"]["teacher_boxes"] == 10
 
 
+@pytest.mark.slow
 def test_the_relabelled_copy_is_reused_and_follows_the_score(tmp_path, fake_detector):
     out = tmp_path / "runs"
     assert main(_run(out, "--labels", "teacher")) == 0

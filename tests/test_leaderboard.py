@@ -286,6 +286,7 @@ def test_compute_says_which_machines_timed_the_cells(tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_leaderboard_command_writes_and_checks(results, tmp_path, capsys):
     out = tmp_path / "lb"
     assert main(["leaderboard", str(results), "--out", str(out)]) == 0

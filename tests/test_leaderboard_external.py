@@ -78,6 +78,7 @@ def test_sets_without_a_ratio_get_a_section_and_no_ratio_column(results):
     assert "nan" not in to_markdown(tables["shapes"])
 
 
+@pytest.mark.slow
 def test_leaderboard_command_writes_tables_and_plots_with_external_rows(results, tmp_path):
     from dcbench.cli.app import main
 

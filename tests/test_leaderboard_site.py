@@ -104,6 +104,7 @@ def assert_same_number(col: str, shown: str, value: str) -> None:
         assert abs(float(shown) - float(value)) <= 0.5 * 10**-decimals + 5e-5 + 1e-9, (col, shown, value)
 
 
+@pytest.mark.slow
 def test_every_number_on_the_pages_is_the_csvs(built):
     site, tables = built
     csvs = sorted(tables.glob("*.csv"))
@@ -252,6 +253,7 @@ ROWS_JS = """rows => rows.map(r => {
 
 
 @pytest.mark.browser
+@pytest.mark.slow
 def test_the_index_lists_every_table(built, page):
     site, tables = built
     page.goto((site / "index.html").as_uri())

@@ -195,6 +195,7 @@ class _Boom:
         raise RuntimeError("the plugin broke")
 
 
+@pytest.mark.slow
 def test_results_of_changed_dataset_files_are_stale_and_redone(tmp_path, tiny_voc, capsys):
     spec = write_spec(
         tmp_path,
@@ -259,6 +260,7 @@ def test_full_data_method_refuses_a_ratio_below_1(tmp_path, capsys):
     assert "use ratio 1" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_failing_cell_is_recorded_and_the_matrix_goes_on(tmp_path, monkeypatch, capsys):
     from dcbench.plugins import hookimpl, manager
 
@@ -426,6 +428,7 @@ def test_an_unknown_method_in_a_cell_name_is_the_registrys_error():
         CellConfig("nosuch", "yolov3-tiny", 0.1, 0, get_protocol("smoke"), method_options={"x": 1}).cell_name()
 
 
+@pytest.mark.slow
 def test_cells_are_named_by_the_dataset_not_its_spelling(tiny_voc, tmp_path, monkeypatch):
     """voc:DIR, voc:DIR/ and the absolute or relative path are one dataset: one cell, one table."""
     import os
@@ -482,6 +485,7 @@ def test_two_runs_at_once_share_the_teacher_and_the_condensed_set(tmp_path, rati
     assert len(list((out / "condensed").glob("*/condensed/manifest.json"))) == len(set(ratios))
 
 
+@pytest.mark.slow
 def test_a_ratio_slice_runs_only_its_cells_and_the_slices_add_up_to_the_matrix(tmp_path, capsys):
     spec = write_spec(tmp_path, SMOKE_SPEC)
     out = tmp_path / "out"
@@ -524,6 +528,7 @@ def test_a_method_slice_takes_that_methods_cells(tmp_path, capsys):
     assert str(spec) in err and "no cells at method dcod (the spec's methods: full, herding, random)" in err
 
 
+@pytest.mark.slow
 def test_two_matrices_on_one_folder_share_the_cells_instead_of_queueing(tmp_path, caplog):
     """A cell another process holds is passed over and come back to after the rest; a cell another process
     finished meanwhile is not run again (its result is newer than this run)."""
@@ -561,6 +566,7 @@ def test_two_matrices_on_one_folder_share_the_cells_instead_of_queueing(tmp_path
     assert (out / done_elsewhere.cell_name() / "result.json").read_text() == "{}"  # not run again
 
 
+@pytest.mark.slow
 def test_a_cell_passed_over_before_is_passed_over_again_after_this_process_finishes_one(tmp_path):
     """Two lanes: this one passed over two cells whose locks the other held and ran a third. The other lane has
     since finished one of the two and taken the first's place on the other: this lane runs the free one instead of
@@ -598,6 +604,7 @@ def test_a_cell_passed_over_before_is_passed_over_again_after_this_process_finis
     assert all(o.status == "ok" and o.here for o in outcomes)
 
 
+@pytest.mark.slow
 def test_a_cell_taken_while_this_process_prepares_it_is_passed_over_not_waited_for(tmp_path, monkeypatch):
     """Two lanes started together both find the first cell free; the one that loses its lock by a moment goes on to
     the next cell instead of waiting for the whole of the first (the lock is tried, not glanced at)."""
@@ -638,6 +645,7 @@ def test_a_cell_taken_while_this_process_prepares_it_is_passed_over_not_waited_f
     assert all(o.status == "ok" for o in outcomes)
 
 
+@pytest.mark.slow
 def test_a_cell_whose_condensed_set_another_process_is_making_is_passed_over(tmp_path):
     """A lock taken deep inside a cell (its condensed set, shared by both label modes of a row; its teacher) held
     by another lane: the cell is given up at once and come back to, not waited through."""
@@ -669,6 +677,7 @@ def test_a_cell_whose_condensed_set_another_process_is_making_is_passed_over(tmp
     assert not (out / first.cell_name() / "failed.json").exists()
 
 
+@pytest.mark.slow
 def test_a_cell_another_process_finishes_while_this_one_waits_is_not_counted_as_run_here(tmp_path):
     """The last cell of a queue is waited for, not passed over; when the other process finishes it, the outcome
     says so, and the matrix does not count it among the cells it finished."""

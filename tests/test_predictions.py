@@ -25,6 +25,7 @@ def smoke_cell(tmp_path_factory):
     return result.parent
 
 
+@pytest.mark.slow
 def test_a_cell_keeps_its_predictions_and_all_twelve_coco_numbers(smoke_cell):
     from dcbench.evaluation.coco_eval import ALL_METRICS, PER_CLASS
 

@@ -92,6 +92,7 @@ def _train(split, tmp_path, workers, name):
     return torch.load(ckpt.path, weights_only=False)["model"]
 
 
+@pytest.mark.slow
 def test_training_is_deterministic_per_seed_whatever_the_workers(train_split, tmp_path):
     a = _train(train_split, tmp_path, 1, "a")
     b = _train(train_split, tmp_path, 1, "b")

@@ -557,6 +557,7 @@ CASES = [
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.__name__ for c in CASES])
+@pytest.mark.slow
 def test_a_bad_file_is_one_line_naming_it(case, tmp_path, capsys):
     spec, name, problem = case(tmp_path)
     status = main(["data", "check", spec])

@@ -9,6 +9,7 @@ from tests.conftest import shared
 pytestmark = pytest.mark.realdata
 
 
+@pytest.mark.slow
 def test_bccd_drops_the_two_zero_size_boxes(capsys):
     root = shared("bccd") / "BCCD"
     ds = load_dataset(f"voc:{root}")

@@ -10,6 +10,7 @@ from dcbench.errors import DatasetError
 from tests.conftest import smoke_run
 
 
+@pytest.mark.slow
 def test_a_result_records_its_schema_and_the_package_that_provided_the_method(tmp_path):
     assert main(smoke_run(tmp_path)) == 0
     record = read_result_record(next(tmp_path.glob("*/result.json")))

@@ -104,6 +104,7 @@ def test_bccd_smoke_end_to_end(tmp_path):
     assert result["budget"] == 15 and result["data"]["categories"] == ["Platelets", "RBC", "WBC"]
 
 
+@pytest.mark.slow
 def test_student_repeats_average_several_students_of_one_condensed_set(tmp_path):
     from dcbench.api import read_result_record
     from tests.conftest import smoke_run

@@ -168,6 +168,7 @@ def reference(tmp_path) -> Path:
     return tmp_path / "local"
 
 
+@pytest.mark.slow
 def test_the_local_executor_into_a_store_matches_a_local_folder_and_resumes(tmp_path, reference):
     from tests.test_matrix import _tables
 

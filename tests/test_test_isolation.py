@@ -6,7 +6,10 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
 
+
+@pytest.mark.slow
 def test_the_suite_does_not_use_the_users_cache(tmp_path):
     user_cache = tmp_path / "user-cache"
     scratch = tmp_path / "scratch"  # the session's TMPDIR: what the run leaves there is what it leaks

@@ -10,6 +10,7 @@ def test_builtin_selection_methods_pass_the_kit(name, tmp_path):
     check_method(name, tmp_path)
 
 
+@pytest.mark.slow
 def test_dcod_passes_the_kit_with_a_smoke_teacher(tmp_path):
     pytest.importorskip("ultralytics")
     check_method("dcod", tmp_path, budgets=(2,))  # the kit trains the teacher DCOD inverts
@@ -54,6 +55,7 @@ def test_the_kit_catches_a_method_that_ignores_the_budget(tmp_path):
         check_method("greedy", tmp_path, plugin=Plugin())
 
 
+@pytest.mark.slow
 def test_the_builtin_yolo_backend_passes_check_detector(tmp_path):
     pytest.importorskip("ultralytics")
     from dcbench.testing import check_detector

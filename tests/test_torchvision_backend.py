@@ -20,6 +20,7 @@ def trained(tmp_path_factory):
     return ds, backend, protocol, ckpt
 
 
+@pytest.mark.slow
 def test_train_predict_features(trained):
     ds, backend, protocol, ckpt = trained
     assert ckpt.path.is_file() and ckpt.meta["iterations"] == 1 and ckpt.meta["anchor_sizes"][0][0] == 4
@@ -31,6 +32,7 @@ def test_train_predict_features(trained):
     assert f.shape[0] == len(test) and f.ndim == 2
 
 
+@pytest.mark.slow
 def test_inversion_loss_reaches_the_image_with_frozen_batchnorm(trained):
     ds, backend, protocol, ckpt = trained
     target = backend.inversion_target(ckpt, protocol=protocol, device="cpu")

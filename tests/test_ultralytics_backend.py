@@ -25,6 +25,7 @@ def trained(tiny, tmp_path_factory):
     return backend, protocol, ckpt
 
 
+@pytest.mark.slow
 def test_train_writes_one_checkpoint_and_predict_covers_every_image(tiny, trained):
     backend, protocol, ckpt = trained
     assert ckpt.path.is_file() and ckpt.meta["epochs"] == 1
@@ -92,6 +93,7 @@ def test_ultralytics_stays_offline_and_out_of_home(tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_nominal_batch_is_ultralytics_nbs_and_the_default_keeps_old_ids(tiny, trained, tmp_path):
     """64 (Ultralytics' own) leaves protocol ids and checkpoint meta as they were; another value reaches nbs."""
     import yaml
