@@ -27,3 +27,40 @@ def test_a_stage_that_knows_its_total_says_elapsed_time_and_an_eta(capsys, monke
     lines = capsys.readouterr().err.splitlines()
     assert "epoch 1/4 (0:00:10 elapsed, eta 0:00:30)" in lines[1]
     assert lines[-2].endswith("epoch 4/4 (0:00:40 elapsed)") and lines[-1].endswith("done in 41.0s")
+
+
+class _KeepFirst:
+    """A method with one option, to see how options reach it."""
+
+    name = "keep-first"
+
+    def __init__(self, offset: int = 0):
+        self.offset = offset
+
+    def describe(self) -> dict:
+        return {"offset": self.offset}
+
+    def condense(self, train, budget, *, context):
+        from dcbench.api import write_condensed
+
+        subset = train.subset(list(range(self.offset, self.offset + budget)))
+        return write_condensed(subset, context.workdir / "condensed", {"method": "keep-first", "budget": budget})
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how", [["-O", "offset=1"], ["--offset", "1"]], ids=["-O", "flag"])
+def test_a_method_option_goes_with_o_and_the_flag_form_still_works_with_a_warning(how, tmp_path, capsys):
+    from dcbench.plugins import hookimpl, manager
+    from tests.conftest import TINY_SHAPES, smoke_run
+
+    class Plugin:
+        @hookimpl
+        def dcbench_register_methods(self, registry):
+            registry.add("keep-first", _KeepFirst, "the first images after an offset")
+
+    with manager.registered(Plugin()):
+        assert main(smoke_run(tmp_path / "runs", method="keep-first", dataset=TINY_SHAPES, extra=tuple(how))) == 0
+    err = capsys.readouterr().err
+    assert ("deprecated" in err and "-O offset=1" in err) == (how[0] == "--offset")
+    (cell,) = (tmp_path / "runs").glob("*keep-first*offset=1*")
+    assert (cell / "result.json").is_file()

@@ -139,7 +139,7 @@ def test_dcod_end_to_end_and_plain_inversion(tmp_path):
         "cpu",
     ]
     assert main(base + ["-O", "snapshots=0,4"]) == 0
-    assert main(base + ["--no-fbd", "--no-ipe"]) == 0
+    assert main(base + ["-O", "fbd=false", "-O", "ipe=false"]) == 0
     results = [json.loads(p.read_text()) for p in sorted(out.rglob("result.json"))]
     assert len(results) == 2
     # paired starts: DCOD forges exactly the images Random selects at the same seed
