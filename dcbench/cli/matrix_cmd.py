@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import inspect
-import math
 import time
 from collections import Counter
 from pathlib import Path
@@ -59,7 +58,7 @@ def matrix(
     ),
 ) -> None:
     """Run every cell of SPEC that has no result yet (failed cells are retried). Exit status 1 when a cell failed."""
-    from dcbench.harness.matrix import cell_state, load_spec
+    from dcbench.harness.matrix import cell_state, load_spec, slice_cells
     from dcbench.harness.staleness import damaged_result
     from dcbench.io import resolved, usable_dir, writable_dir
     from dcbench.store import Store, is_url, mirror_dir
@@ -80,7 +79,7 @@ def matrix(
         target = results = results if dry_run else writable_dir(results, what="results folder")
     cells = matrix_spec.cells()
     for field, wanted in (("ratio", ratio), ("seed", seed), ("method", method)):
-        cells = _slice(cells, field, wanted, spec)
+        cells = slice_cells(cells, field, wanted, spec)
     states = {c.cell_name(): cell_state(results, c, matrix_spec.fingerprints) for c in cells}
     counts = Counter(states.values())
     summary = ", ".join(f"{counts[s]} {s}" for s in STATES if counts[s])
@@ -99,27 +98,6 @@ def matrix(
     if todo:
         options = {k: v for k, v in {"address": address, "num_cpus": num_cpus}.items() if v is not None}
         _run(todo, target, executor, device, options)
-
-
-def _slice(cells: list, field: str, wanted: list | None, spec: Path) -> list:
-    """The cells whose ``field`` (ratio, seed or method) is one of ``wanted`` (all of them when none are given); a
-    value the spec does not have is an error, not an empty run."""
-    if not wanted:
-        return cells
-
-    def same(a, b) -> bool:
-        return a == b if isinstance(a, str) else math.isclose(a, b)
-
-    def show(v) -> str:
-        return v if isinstance(v, str) else f"{v:g}"
-
-    have = sorted({getattr(c, field) for c in cells})
-    for w in wanted:
-        if not any(same(w, h) for h in have):
-            raise ConfigError(
-                f"{spec}: no cells at {field} {show(w)} (the spec's {field}s: {', '.join(map(show, have))})"
-            )
-    return [c for c in cells if any(same(getattr(c, field), w) for w in wanted)]
 
 
 def _show_plan(

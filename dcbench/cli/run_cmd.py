@@ -18,7 +18,6 @@ from dcbench.cli.protocol_flags import (
     MIN_ITERATIONS,
     NOMINAL_BATCH,
     STUDENT_REPEATS,
-    protocol_with,
 )
 from dcbench.errors import ConfigError
 
@@ -168,26 +167,23 @@ def run(
     the student on the condensing detector's Fetch teacher's boxes on the condensed images instead of the set's own.
     (Options as flags of their own, ``--no-fbd``, still work in this release, with a warning; they go in the next.)
     """
-    from dcbench.data.spec import dataset_identity
     from dcbench.device import resolve_device
-    from dcbench.harness.cell import CellConfig, run_cell
-    from dcbench.harness.labels import DEFAULT_LABEL_SCORE
+    from dcbench.harness.cell import run_cell
     from dcbench.io import usable_dir, writable_dir
-    from dcbench.methods.base import budget_for
     from dcbench.progress import Reporter
+    from dcbench.protocols import get_protocol
+    from dcbench.runner import cell
 
     out = usable_dir(out)
-    if not 0 < ratio <= 1:  # before the dataset is named: naming the built-in one generates it
-        budget_for(ratio, 1)  # raises the standard message
-    proto = protocol_with(
-        protocol,
-        imgsz=imgsz,
-        epochs=epochs,
-        batch=batch,
-        min_iterations=min_iterations,
-        student_repeats=student_repeats,
-        nominal_batch=nominal_batch,
-    )
+    overrides = {
+        "imgsz": imgsz,
+        "epochs": epochs,
+        "batch": batch,
+        "min_iterations": min_iterations,
+        "student_repeats": student_repeats,
+        "nominal_batch": nominal_batch,
+    }
+    get_protocol(protocol).with_overrides(**overrides)  # a bad protocol or override fails before the dataset loads
     extra = parse_extra_flags(list(ctx.args))
     _no_misspelled_run_flag(ctx, method, extra)
     if extra:
@@ -196,23 +192,22 @@ def run(
             + " ".join(f"-O {k}={json.dumps(v)}" for k, v in extra.items())
         )
     _check_label_flags(method, labels, label_score)
-    config = CellConfig(
-        method=method,
-        detector=detector,
-        ratio=ratio,
-        seed=seed,
-        protocol=proto,
+    config = cell(
+        method,
+        detector,
+        ratio,
         dataset=dataset,
-        test_dataset=test,
+        test=test,
+        protocol=protocol,
+        seed=seed,
         eval_detector=eval_detector,
-        method_options={**parse_options(option), **extra},
-        teacher_checkpoint=str(teacher) if teacher else None,
-        dataset_id=dataset_identity(dataset),
+        options={**parse_options(option), **extra},
         labels=labels,
-        label_score=DEFAULT_LABEL_SCORE if label_score is None else label_score,
+        label_score=label_score,
+        teacher=teacher,
         skip_bad_images=skip_bad_images,
+        **overrides,
     )
-    config.check_labels()
     cell_dir = out / config.cell_name()
     if console.shown_existing(cell_dir, force, metrics_table):
         return

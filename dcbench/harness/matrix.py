@@ -34,6 +34,7 @@ name and its ``result.json``; the spec is a convenience, never needed to read re
 
 from __future__ import annotations
 
+import math
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -273,6 +274,27 @@ def _check_names(spec: MatrixSpec) -> None:
             check_method_labels(m.name, m.labels)
     except DcbenchError as exc:
         raise _fail(spec.path, str(exc)) from None
+
+
+def slice_cells(cells: list, field: str, wanted: list | None, spec: str | Path) -> list:
+    """The cells whose ``field`` (ratio, seed or method) is one of ``wanted`` (all of them when none are given); a
+    value the spec does not have is an error, not an empty run."""
+    if not wanted:
+        return cells
+
+    def same(a, b) -> bool:
+        return a == b if isinstance(a, str) else math.isclose(a, b)
+
+    def show(v) -> str:
+        return v if isinstance(v, str) else f"{v:g}"
+
+    have = sorted({getattr(c, field) for c in cells})
+    for w in wanted:
+        if not any(same(w, h) for h in have):
+            raise ConfigError(
+                f"{spec}: no cells at {field} {show(w)} (the spec's {field}s: {', '.join(map(show, have))})"
+            )
+    return [c for c in cells if any(same(getattr(c, field), w) for w in wanted)]
 
 
 # -- state of a results folder -------------------------------------------------------------------------------------
