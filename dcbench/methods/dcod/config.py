@@ -15,6 +15,11 @@ REDUCTIONS = ("mean", "sum")
 CONFIG_VERSION = 3
 
 
+# options that change what DCOD reports or how often it saves, not the pixels it forges: they name no new cell and
+# are left out of a forge state's resume digest
+BOOKKEEPING_OPTIONS = ("snapshots", "checkpoint_every")
+
+
 @dataclass(frozen=True)
 class DCODConfig:
     # -- from the paper ------------------------------------------------------------------------------------

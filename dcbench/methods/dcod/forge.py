@@ -17,7 +17,7 @@ import torch
 
 from dcbench.io import atomic_write, stable_hash
 from dcbench.methods.dcod.augment import shift_and_flip
-from dcbench.methods.dcod.config import DCODConfig
+from dcbench.methods.dcod.config import BOOKKEEPING_OPTIONS, DCODConfig
 from dcbench.methods.dcod.fbd import background_weight, box_mask, damp_update, random_erase
 from dcbench.methods.dcod.ipe import expand, k_at, parse_schedule, place_boxes, plan_views, stage_starts
 from dcbench.methods.dcod.priors import BatchNormStatistics, l2_prior, total_variation
@@ -86,9 +86,7 @@ def _atomic_save(obj, path: Path) -> None:
 def _resume_digest(cfg: DCODConfig, seed: int) -> str:
     """What a saved forge state must match to be resumed: every setting that changes the pixels, and nothing that
     only reports (snapshots) or paces the saving (checkpoint_every)."""
-    from dcbench.methods.dcod.method import DCOD
-
-    values = {k: v for k, v in cfg.as_dict().items() if k not in DCOD.bookkeeping_options}
+    values = {k: v for k, v in cfg.as_dict().items() if k not in BOOKKEEPING_OPTIONS}
     return stable_hash(values, 12) + f"-s{seed}"
 
 

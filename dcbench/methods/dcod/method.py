@@ -15,7 +15,7 @@ from dcbench.errors import ConfigError
 from dcbench.io import letterbox
 from dcbench.methods.base import CondenseContext
 from dcbench.methods.condensed import CondensedSet, write_condensed
-from dcbench.methods.dcod.config import DCODConfig
+from dcbench.methods.dcod.config import BOOKKEEPING_OPTIONS, DCODConfig
 from dcbench.methods.dcod.forge import Slot, Source, forge
 from dcbench.methods.dcod.ipe import parse_schedule
 from dcbench.methods.selection import rng_for
@@ -43,7 +43,7 @@ class DCOD:
 
     requires_teacher = True
     name = "dcod"
-    bookkeeping_options = ("snapshots", "checkpoint_every")
+    bookkeeping_options = BOOKKEEPING_OPTIONS
     protocol_fields = ("forge_iterations", "forge_batch")  # the protocol's forge settings are its defaults
 
     def __init__(self, **options):
