@@ -18,6 +18,16 @@ from dcbench.protocols import Protocol
 FULL_KIND = "full train split"  # the condensed "kind" of a full-data cell, how leaderboards find the upper-bound row
 
 
+@dataclass(frozen=True)
+class MethodTraits:
+    """What the harness needs to know of a method to name and run a cell: whether condensing needs the Fetch
+    teacher, whether its student is the teacher (the full-data row), and its options that only report."""
+
+    uses_teacher: bool
+    student_is_teacher: bool
+    bookkeeping: frozenset
+
+
 @dataclass
 class CellConfig:
     method: str
@@ -39,6 +49,7 @@ class CellConfig:
     # the bad-image policy (data.verify): False stops at the first check naming every bad file; True leaves them out,
     # which makes another dataset, so the cell and its condensed set are named apart
     skip_bad_images: bool = False
+    _traits: MethodTraits | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.label_score = check_labels(self.labels, self.label_score)
@@ -74,9 +85,21 @@ class CellConfig:
         parts += [f"r{self.ratio:g}", f"s{self.seed}"] + ([self.protocol.protocol_id] if condensing else [])
         return re.sub(r"[^A-Za-z0-9._=+-]+", "_", "__".join(parts)).strip("_")
 
+    def traits(self) -> MethodTraits:
+        """What the cell's method is, resolved once from the registry (a cell's names are asked for many times, and
+        each answer would otherwise load the method and make an instance of it)."""
+        if self._traits is None:
+            cls = self._method_class()
+            self._traits = MethodTraits(
+                uses_teacher=needs_teacher(make_method(self.method, self.method_options)),
+                student_is_teacher=bool(getattr(cls, "student_is_teacher", False)),
+                bookkeeping=frozenset(getattr(cls, "bookkeeping_options", ())),
+            )
+        return self._traits
+
     def method_uses_teacher(self) -> bool:
         """Whether the condensation itself needs the Fetch teacher (what names the condensed set)."""
-        return needs_teacher(make_method(self.method, self.method_options))
+        return self.traits().uses_teacher
 
     def uses_teacher(self) -> bool:
         """Whether the cell needs the condensing detector's Fetch teacher: for its method, or for its labels (a
@@ -88,7 +111,7 @@ class CellConfig:
 
     def student_is_teacher(self) -> bool:
         """The full-data row: its student is the evaluation detector's teacher (see methods.full)."""
-        return bool(getattr(self._method_class(), "student_is_teacher", False))
+        return self.traits().student_is_teacher
 
     def _method_class(self):
         from dcbench.plugins.manager import get_registries
@@ -103,10 +126,11 @@ class CellConfig:
         """Options that change how a method reports, not what it produces (e.g. DCOD's snapshots): they do not
         make a new cell. A method lists them in its ``bookkeeping_options`` class attribute. An unknown method is
         the registry's one-line error, not an empty set."""
-        return frozenset(getattr(self._method_class(), "bookkeeping_options", ()))
+        return self.traits().bookkeeping
 
     def as_dict(self) -> dict:
         d = asdict(self)
+        d.pop("_traits", None)  # derived from the method, not part of what the cell is
         d["protocol"] = self.protocol.as_dict()
         return d
 
