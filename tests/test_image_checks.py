@@ -234,23 +234,6 @@ class _ReturnsAList:
         return list(train.images[:budget])
 
 
-def test_a_condense_that_returns_the_wrong_type_is_one_line_and_leaves_no_completion_marker(tmp_path, capsys):
-    from dcbench.plugins import hookimpl, manager
-    from tests.conftest import TINY_SHAPES
-
-    class Plugin:
-        @hookimpl
-        def dcbench_register_methods(self, registry):
-            registry.add("returns-a-list", _ReturnsAList, "returns the wrong type")
-
-    out = tmp_path / "runs"
-    with manager.registered(Plugin()):
-        assert main(smoke_run(out, method="returns-a-list", dataset=TINY_SHAPES)) == 2
-    err = capsys.readouterr().err
-    assert "returns-a-list" in err and "list, not a CondensedSet" in err and "Traceback" not in err
-    assert not list(out.rglob("condense.json")) and not list(out.rglob("result.json"))
-
-
 class _Exits(_ReturnsAList):
     name = "exits"
 
@@ -258,20 +241,26 @@ class _Exits(_ReturnsAList):
         raise SystemExit(0)
 
 
-def test_a_condense_that_calls_sys_exit_does_not_end_run_silently(tmp_path, capsys):
+@pytest.mark.parametrize(
+    "method, said",
+    [(_ReturnsAList, "condense() returned list, not a CondensedSet"), (_Exits, "condense() called sys.exit(0)")],
+    ids=["wrong type", "sys.exit"],
+)
+def test_a_condense_that_misbehaves_is_one_line_and_leaves_no_completion_marker(method, said, tmp_path, capsys):
     from dcbench.plugins import hookimpl, manager
     from tests.conftest import TINY_SHAPES
 
     class Plugin:
         @hookimpl
         def dcbench_register_methods(self, registry):
-            registry.add("exits", _Exits, "calls sys.exit(0) in condense")
+            registry.add(method.name, method, "misbehaves")
 
     out = tmp_path / "runs"
     with manager.registered(Plugin()):
-        assert main(smoke_run(out, method="exits", dataset=TINY_SHAPES)) == 2
-    assert "condense() called sys.exit(0)" in capsys.readouterr().err
-    assert not list(out.rglob("condense.json"))
+        assert main(smoke_run(out, method=method.name, dataset=TINY_SHAPES)) == 2
+    err = capsys.readouterr().err
+    assert f"method {method.name!r}" in err and said in err and "Traceback" not in err
+    assert not list(out.rglob("condense.json")) and not list(out.rglob("result.json"))
 
 
 def test_a_set_interrupted_while_it_is_written_leaves_no_partial_folder(tmp_path):
