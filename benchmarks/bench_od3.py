@@ -61,8 +61,9 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
 
+    from dcbench.budget import budget_for
     from dcbench.data.spec import load_dataset, resolve_train_test
-    from dcbench.methods.base import CondenseContext, budget_for
+    from dcbench.methods.base import CondenseContext
     from dcbench.protocols import get_protocol
     from dcbench_od3.method import OD3
 

@@ -226,8 +226,8 @@ def _selection_stages(m: Meter, ds, n: int, dim: int, workdir: Path) -> None:
     import numpy as np
 
     from dcbench.api import CondenseContext
-    from dcbench.methods.base import budget_for
-    from dcbench.methods.condensed import write_condensed
+    from dcbench.budget import budget_for
+    from dcbench.condensed import write_condensed
     from dcbench.methods.feature_selection import HerdingSelection, KCenterSelection
     from dcbench.methods.features import image_features
     from dcbench.methods.random import RandomSelection

@@ -91,8 +91,8 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
 
+    from dcbench.budget import budget_for
     from dcbench.harness.cell import make_detector
-    from dcbench.methods.base import budget_for
     from dcbench.protocols import get_protocol
 
     proto = get_protocol(args.protocol)

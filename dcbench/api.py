@@ -16,6 +16,13 @@ What a plugin receives or returns: :class:`DetectionDataset` and :class:`ImageRe
 :class:`TrainProtocol`, :class:`Checkpoint`, :class:`Detections` (a backend's predictions, in the pixels of the
 image they were made on), :class:`InversionTarget` (a frozen detector with a differentiable loss). What the harness
 writes for every cell is a :class:`ResultRecord` (``result.json``).
+
+What a plugin builds on, all importable from here (``__all__`` lists them): the errors it raises
+(:class:`DatasetError` naming a file, :class:`ConfigError`, :class:`RegistryError`), the :class:`Reporter` its
+long stages report to, the :class:`Registrar` its hooks receive, the dataset helpers (:func:`make_record` validates
+an image's boxes, :func:`safe_join` a file name, :func:`read_image_size` and :func:`open_rgb` read images as
+displayed, :func:`split_options` parses ``path?k=v``), the selection helpers (:class:`IndexSelection`,
+:func:`rng_for`, :func:`budget_for`) and :func:`letterbox`.
 """
 
 from __future__ import annotations
@@ -25,39 +32,66 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypedDict, runtime_checkable
 
+from dcbench.budget import budget_for
+from dcbench.condensed import MANIFEST, CondensedSet, load_condensed, write_condensed
 from dcbench.data.images import open_rgb, oriented_size
-from dcbench.data.model import DetectionDataset, ImageRecord
+from dcbench.data.model import DetectionDataset, ImageRecord, LoadReport
+from dcbench.data.spec import split_options
+from dcbench.data.validate import make_record, read_class_names, read_image_size, require_images, safe_join
+from dcbench.errors import ConfigError, DatasetError, DcbenchError, RegistryError
 from dcbench.evaluation.detections import Detections
-from dcbench.methods.condensed import CondensedSet, load_condensed, write_condensed
+from dcbench.io import Letterbox, letterbox
+from dcbench.methods.selection import IndexSelection, rng_for
 from dcbench.plugins.hookspecs import CONTRACT_VERSION  # defined with the hooks, read by the plugin loader
+from dcbench.plugins.registry import Registrar
+from dcbench.progress import SILENT, Reporter
 from dcbench.protocols import Protocol as TrainProtocol
 
 if TYPE_CHECKING:
     import numpy as np
     import torch
 
-    from dcbench.progress import Reporter
-
-__all__ = [
-    "CONTRACT_VERSION",
+__all__ = [  # everything a plugin author implements, receives, raises or builds on: import it from here
+    "budget_for",
     "Checkpoint",
     "CondensationMethod",
     "CondenseContext",
     "CondensedSet",
+    "ConfigError",
+    "CONTRACT_VERSION",
+    "DatasetError",
     "DatasetLoader",
+    "DcbenchError",
     "DetectionDataset",
     "Detections",
     "DetectorBackend",
     "ImageRecord",
+    "IndexSelection",
     "InversionTarget",
+    "Letterbox",
+    "letterbox",
+    "load_condensed",
+    "LoadReport",
+    "make_record",
+    "MANIFEST",
+    "open_rgb",
+    "oriented_size",
+    "read_class_names",
+    "read_image_size",
+    "read_result_record",
+    "Registrar",
+    "RegistryError",
+    "Reporter",
+    "require_images",
     "RESULT_FILE",
     "RESULT_SCHEMA",
     "ResultRecord",
+    "rng_for",
+    "safe_join",
+    "SILENT",
+    "split_options",
     "Teacher",
     "TrainProtocol",
-    "load_condensed",
-    "open_rgb",
-    "oriented_size",
     "write_condensed",
 ]
 
@@ -293,21 +327,3 @@ def _json_type(value: Any) -> str:
         return "null"
     names = {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "a list", dict: "an object"}
     return names.get(type(value), type(value).__name__)
-
-
-# -- helpers a method may build on (imported on first use: they build on the types above) --------------------------
-_HELPERS = {
-    "IndexSelection": "dcbench.methods.selection",
-    "rng_for": "dcbench.methods.selection",
-    "budget_for": "dcbench.methods.base",
-}
-
-
-def __getattr__(name: str) -> Any:
-    """``IndexSelection`` (a teacher-free selector implements only ``select``), ``rng_for(seed, *stream)`` (the only
-    source of randomness a method should use) and ``budget_for(ratio, n)`` (the budget rule)."""
-    if name in _HELPERS:
-        import importlib
-
-        return getattr(importlib.import_module(_HELPERS[name]), name)
-    raise AttributeError(f"module 'dcbench.api' has no attribute {name!r}")

@@ -47,10 +47,10 @@ def cell(
     trained on the set under ``protocol`` and scored on the test split. ``options`` are the method's (as a matrix
     spec's options table); ``overrides`` are the protocol's (``imgsz``, ``epochs``, ``batch``, ``min_iterations``,
     ``student_repeats``, ``nominal_batch``). ``labels``: ``stored``, ``teacher`` or ``distill``."""
+    from dcbench.budget import budget_for
     from dcbench.data.spec import dataset_identity
     from dcbench.harness.identity import CellConfig
     from dcbench.harness.labels import DEFAULT_LABEL_SCORE, TEACHER
-    from dcbench.methods.base import budget_for
     from dcbench.protocols import get_protocol
 
     if not 0 < ratio <= 1:  # before the dataset is named: naming the built-in one generates it

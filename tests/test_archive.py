@@ -30,8 +30,8 @@ MANIFEST = {
 @pytest.fixture
 def condensed(tmp_path: Path) -> Path:
     """A two-image condensed set written as a cell writes one, in a cell's ``OUT/condensed/<name>/condensed``."""
+    from dcbench.condensed import write_condensed
     from dcbench.data.model import DetectionDataset, ImageRecord
-    from dcbench.methods.condensed import write_condensed
 
     images = [
         ImageRecord(f"im{k}", write_png(tmp_path / "src" / f"im{k}.png", seed=k), 64, 48, [[4, 4, 30, 30]], [k], [0])

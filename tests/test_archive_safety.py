@@ -27,8 +27,8 @@ ROOT = "tiny"
 # -- helpers (the fuzz tests use them too) -------------------------------------------------------------------------
 def make_set(folder: Path, manifest: dict | None = None) -> Path:
     """A two-image condensed set at ``folder`` (its inner folder, as an import writes it)."""
+    from dcbench.condensed import write_condensed
     from dcbench.data.model import DetectionDataset, ImageRecord
-    from dcbench.methods.condensed import write_condensed
 
     src = folder.parent / f"{folder.name}-src"
     images = [
@@ -278,7 +278,7 @@ BAD_MANIFESTS = [
 
 @pytest.mark.parametrize("data,problem", BAD_MANIFESTS, ids=[str(k) for k in range(len(BAD_MANIFESTS))])
 def test_a_malformed_manifest_is_one_error_naming_the_file_and_the_key(tmp_path, data, problem):
-    from dcbench.methods.condensed import load_condensed
+    from dcbench.condensed import load_condensed
 
     set_dir = make_set(tmp_path / "set")
     (set_dir / "manifest.json").write_bytes(data)
@@ -326,7 +326,7 @@ BAD_CARDS = [
 
 @pytest.mark.parametrize("edit,problem", BAD_CARDS, ids=[str(k) for k in range(len(BAD_CARDS))])
 def test_a_malformed_card_is_refused_on_import_and_load(tmp_path, good, capsys, edit, problem):
-    from dcbench.methods.condensed import load_condensed
+    from dcbench.condensed import load_condensed
 
     card = edit(_card(good[1]))
     bad = write_archive(tmp_path / "bad.tar.gz", resign(replaced(good[1], {"README.md": card})))
@@ -407,7 +407,7 @@ def test_the_writer_checks_its_own_claims(tmp_path):
 
 def test_eval_refuses_lies(tmp_path, good, capsys):
     """A cell's set edited after it was made, and an imported set whose card was edited: refused, one line."""
-    from dcbench.methods.condensed import load_condensed
+    from dcbench.condensed import load_condensed
 
     rc, _ = run_import(good[0], tmp_path / "imported", capsys)
     assert rc == 0

@@ -132,8 +132,8 @@ def test_a_student_never_trains_on_fewer_images_than_recorded(tmp_path):
 
 
 def test_a_condensed_set_shares_no_inode_with_its_source(tmp_path, monkeypatch):
+    from dcbench.condensed import write_condensed
     from dcbench.data.shapes import ShapesConfig, shapes_dataset
-    from dcbench.methods.condensed import write_condensed
 
     monkeypatch.setenv("DCBENCH_CACHE", str(tmp_path / "cache"))
     ds = shapes_dataset(ShapesConfig(n_train=4, n_test=2, size=64, max_extent=28))

@@ -135,8 +135,8 @@ def test_eval_of_a_set_that_holds_a_test_image_warns_and_records_it(tmp_path, ca
 
 def test_eval_needs_a_test_set_and_a_set(tmp_path, capsys):
     """Bad arguments are one line (exit 2) before anything is written."""
+    from dcbench.condensed import write_condensed
     from dcbench.data.spec import load_dataset
-    from dcbench.methods.condensed import write_condensed
 
     ds = load_dataset(TINY_SHAPES)
     write_condensed(ds.subset([0, 1]), tmp_path / "set", {"method": "random", "budget": 2})

@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 
 from dcbench.artifacts.archive import import_archive
 from dcbench.artifacts.schema import FIELDS
+from dcbench.condensed import load_condensed
 from dcbench.errors import DcbenchError
-from dcbench.methods.condensed import load_condensed
 from tests.test_archive_safety import ROOT, entry, export, make_set, members, replaced, resign, tar_bytes
 
 FUZZ = settings(

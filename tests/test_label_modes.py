@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 
 from dcbench.cli.app import main
+from dcbench.condensed import load_condensed
 from dcbench.detectors.base import Checkpoint
 from dcbench.errors import ConfigError
 from dcbench.evaluation.detections import Detections
 from dcbench.harness.cell import CellConfig
 from dcbench.harness.labels import DEFAULT_LABEL_SCORE
 from dcbench.harness.matrix import load_spec
-from dcbench.methods.condensed import load_condensed
 from dcbench.plugins import hookimpl, manager
 from dcbench.protocols import get_protocol
 from tests.test_leaderboard import fake_result

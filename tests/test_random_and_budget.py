@@ -2,9 +2,10 @@ import warnings
 
 import pytest
 
+from dcbench.budget import budget_for
+from dcbench.condensed import load_condensed
 from dcbench.errors import ConfigError
-from dcbench.methods.base import CondenseContext, budget_for
-from dcbench.methods.condensed import load_condensed
+from dcbench.methods.base import CondenseContext
 from dcbench.methods.random import RandomSelection
 from dcbench.protocols import get_protocol
 
@@ -61,8 +62,8 @@ def test_incomplete_condensed_set_is_not_loaded(tmp_path):
 
 def test_two_writers_of_one_condensed_set_do_not_share_a_temporary_folder(tiny_voc, tmp_path):
     """Another process writing the same set keeps its half-written folder: the temporary name has the pid."""
+    from dcbench.condensed import write_condensed
     from dcbench.data.voc import read_voc
-    from dcbench.methods.condensed import write_condensed
 
     ds = read_voc(tiny_voc)
     out = tmp_path / "condensed"

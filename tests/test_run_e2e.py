@@ -7,8 +7,8 @@ import pytest
 pytest.importorskip("ultralytics")
 
 from dcbench.cli.app import main  # noqa: E402
+from dcbench.condensed import load_condensed  # noqa: E402
 from dcbench.evaluation.coco_eval import ALL_METRICS, PER_CLASS  # noqa: E402
-from dcbench.methods.condensed import load_condensed  # noqa: E402
 from tests.conftest import shared  # noqa: E402
 
 

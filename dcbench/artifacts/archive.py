@@ -39,9 +39,9 @@ from dcbench.artifacts.card import CARD, dataset_card
 from dcbench.artifacts.claims import check_fingerprint
 from dcbench.artifacts.content import content_fingerprint
 from dcbench.artifacts.locate import condense_record, require_condensed_dir, set_name
+from dcbench.condensed import MANIFEST, load_condensed
 from dcbench.errors import ConfigError, DatasetError, DcbenchError
 from dcbench.io import atomic_write, partial_name, remove_dead_partials, sha256_file
-from dcbench.methods.condensed import MANIFEST, load_condensed
 
 log = logging.getLogger(__name__)
 

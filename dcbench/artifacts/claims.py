@@ -21,10 +21,10 @@ RATIO_DIGITS_TOLERANCE = 5e-4  # a ratio printed to 4 significant digits is this
 
 
 def budget_rule(ratio: float, n_train: int) -> int | None:
-    """The harness's budget for ``ratio`` of ``n_train`` images (:func:`dcbench.methods.base.budget_for`), or None
+    """The harness's budget for ``ratio`` of ``n_train`` images (:func:`dcbench.budget.budget_for`), or None
     where the rule refuses the ratio."""
+    from dcbench.budget import budget_for
     from dcbench.errors import ConfigError
-    from dcbench.methods.base import budget_for  # imported late: dcbench.api imports this package's caller
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # its rounding warning is for a cell being configured, not for a check

@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from dcbench.condensed import MANIFEST
 from dcbench.errors import DatasetError
-from dcbench.methods.condensed import MANIFEST
 
 CONDENSE_RECORD = "condense.json"
 INNER = "condensed"

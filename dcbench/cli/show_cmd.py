@@ -60,8 +60,8 @@ def show(
 ) -> None:
     """Draw a contact sheet of a condensed set with its boxes and class names."""
     from dcbench.artifacts.locate import require_condensed_dir
+    from dcbench.condensed import load_condensed
     from dcbench.io import atomic_write_bytes
-    from dcbench.methods.condensed import load_condensed
 
     cs = load_condensed(require_condensed_dir(condensed))  # either folder, as eval and export take
     sheet = contact_sheet(cs.dataset, columns=columns, tile=tile, limit=limit)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from dcbench.api import RESULT_FILE, RESULT_SCHEMA, ResultRecord, read_result_record
+from dcbench.budget import budget_for
 from dcbench.data.spec import TrainTest, load_dataset, resolve_train_test
 from dcbench.errors import ConfigError
 
@@ -27,7 +28,7 @@ from dcbench.harness.labels import DISTILL, STORED, TEACHER
 from dcbench.harness.provenance import run_provenance
 from dcbench.harness.staleness import current_settings, read_result, settings_drift
 from dcbench.io import atomic_write_text, exclusive, waiting_for_locks
-from dcbench.methods.base import CondenseContext, budget_for, needs_teacher
+from dcbench.methods.base import CondenseContext, needs_teacher
 from dcbench.progress import Reporter
 
 log = logging.getLogger(__name__)
@@ -146,7 +147,7 @@ def condense_cell(
 
 
 def _condense_locked(config: CellConfig, workdir: Path, *, device: str, inputs: CellInputs, reporter):
-    from dcbench.methods.condensed import MANIFEST, load_condensed
+    from dcbench.condensed import MANIFEST, load_condensed
 
     timings: dict[str, float] = {}
     teacher = teacher_record = None
@@ -207,7 +208,7 @@ def _condense_locked(config: CellConfig, workdir: Path, *, device: str, inputs: 
 def check_condensed(condensed: Any, method: str) -> None:
     """What ``condense`` returned is a complete condensed set, or one line naming the method and its plugin; checked
     before ``condense.json`` is written, whose presence says the set exists."""
-    from dcbench.methods.condensed import MANIFEST, CondensedSet
+    from dcbench.condensed import MANIFEST, CondensedSet
 
     if isinstance(condensed, CondensedSet) and (Path(condensed.path) / MANIFEST).is_file():
         return

@@ -168,8 +168,8 @@ def estimate(
     cached when this machine's teacher cache holds it (on a fresh machine, the teachers of finished cells train
     again); without them, when a finished cell used it. ``machine``: this machine's device model, whose own
     measurements are preferred."""
+    from dcbench.budget import budget_for
     from dcbench.harness.cell import make_detector, make_method
-    from dcbench.methods.base import budget_for
 
     known = {**MEASURED, **measured_in(out, machine)}
     known_teachers = {**known, **teachers_measured_in(out, machine)}

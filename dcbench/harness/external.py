@@ -116,7 +116,7 @@ class EvalInputs:
 
 def load_external_set(spec: str) -> ExternalSet:
     """A condensed set folder (found by its manifest) or, for anything else, a dataset spec."""
-    from dcbench.methods.condensed import load_condensed
+    from dcbench.condensed import load_condensed
 
     path = Path(spec).expanduser()
     found = condensed_dir(path) if path.is_dir() else None

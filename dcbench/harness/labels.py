@@ -30,9 +30,9 @@ from typing import Any
 import numpy as np
 
 from dcbench.artifacts.content import content_fingerprint
+from dcbench.condensed import MANIFEST, CondensedSet, load_condensed, write_condensed
 from dcbench.errors import ConfigError
 from dcbench.io import atomic_write_text
-from dcbench.methods.condensed import MANIFEST, CondensedSet, load_condensed, write_condensed
 
 log = logging.getLogger(__name__)
 

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
+from dcbench.condensed import CondensedSet, write_condensed
 from dcbench.data.model import DetectionDataset
 from dcbench.errors import ConfigError
-from dcbench.methods.base import CondenseContext
-from dcbench.methods.condensed import CondensedSet, write_condensed
+
+if TYPE_CHECKING:  # dcbench.api exports this module's helpers: it is imported below the contract, never above it
+    from dcbench.api import CondenseContext
 
 
 def check_selection(indices: Sequence[int], n: int, budget: int) -> list[int]:

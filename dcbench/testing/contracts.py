@@ -99,8 +99,8 @@ def check_method(
     * survives a class without any box (the tiny dataset has one);
     * rejects an unknown option with a dcbench error (a clear one-line message), not a traceback.
     """
+    from dcbench.condensed import load_condensed
     from dcbench.harness.cell import make_method
-    from dcbench.methods.condensed import load_condensed
 
     workdir = Path(workdir)
     regs = _registries(plugin)

@@ -14,10 +14,16 @@ import csv
 from collections import defaultdict
 from pathlib import Path
 
-from dcbench.data.model import DetectionDataset, LoadReport
-from dcbench.data.spec import split_options
-from dcbench.data.validate import make_record, read_image_size, require_images, safe_join
-from dcbench.errors import DatasetError
+from dcbench.api import (
+    DatasetError,
+    DetectionDataset,
+    LoadReport,
+    make_record,
+    read_image_size,
+    require_images,
+    safe_join,
+    split_options,
+)
 
 REQUIRED = ("image", "x1", "y1", "x2", "y2", "label")
 

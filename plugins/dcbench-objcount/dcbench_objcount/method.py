@@ -12,9 +12,7 @@ from collections import Counter
 
 import numpy as np
 
-from dcbench.data.model import DetectionDataset
-from dcbench.errors import ConfigError
-from dcbench.methods.selection import IndexSelection, rng_for
+from dcbench.api import ConfigError, DetectionDataset, IndexSelection, rng_for
 
 
 class ObjectCountSelection(IndexSelection):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
 
-from dcbench.errors import ConfigError
+from dcbench.api import ConfigError
 
 MARGINS = ("none", "fixed", "dynamic")
 SCREEN_CLASSES = ("aware", "agnostic")

@@ -8,9 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dcbench.data.model import DetectionDataset, ImageRecord
-from dcbench.methods.base import CondenseContext
-from dcbench.methods.condensed import CondensedSet, write_condensed
+from dcbench.api import CondenseContext, CondensedSet, DetectionDataset, ImageRecord, write_condensed
 from dcbench_od3.config import OD3Config
 from dcbench_od3.observer import Observe, teacher_observer
 from dcbench_od3.synthesis import BACKGROUND_RULE, GROUP, ORDER_RULE, CanvasResult, Run, order_digest, synthesise

@@ -15,10 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dcbench.data.model import DetectionDataset, ImageRecord
-from dcbench.errors import ConfigError
-from dcbench.evaluation.detections import Detections
-from dcbench.methods.base import CondenseContext
+from dcbench.api import CondenseContext, ConfigError, DetectionDataset, Detections, ImageRecord
 
 Observe = Callable[[list[np.ndarray]], list[Detections]]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dcbench.evaluation.detections import Detections
+from dcbench.api import Detections
 from dcbench_od3.config import OD3Config
 from dcbench_od3.placement import Canvas
 

@@ -15,10 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dcbench.data.model import DetectionDataset
-from dcbench.io import letterbox
-from dcbench.methods.selection import rng_for
-from dcbench.progress import SILENT, Reporter
+from dcbench.api import SILENT, DetectionDataset, Reporter, letterbox, rng_for
 from dcbench_od3.config import OD3Config
 from dcbench_od3.crops import image_crops, largest_box_area
 from dcbench_od3.observer import Observe, observer_boxes
