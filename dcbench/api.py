@@ -203,12 +203,14 @@ class CondensationMethod(Protocol):
     """A condensation method: a class instantiated with the user's options (``Method(**options)``; an unknown
     option must raise ``dcbench.errors.ConfigError``).
 
-    Optional class attributes: ``bookkeeping_options`` (options that change reporting only, left out of a cell's
+    Required class attribute: ``name``, the method's name as its manifests record it. Optional class attributes:
+    ``bookkeeping_options`` (options that change reporting only, left out of a cell's
     identity), ``student_is_teacher`` (the method keeps the whole train split: the harness reuses the teacher as
     its student), ``protocol_fields`` (the protocol's method-only fields it reads, e.g. DCOD's forge length: a change
     to them makes its results stale, and no other method's). Optional method: ``estimated_steps(budget, protocol)
     -> (teacher_steps, images_per_step)`` for ``dcbench matrix --dry-run``'s time estimate."""
 
+    name: ClassVar[str]
     requires_teacher: ClassVar[bool]  # may also be a property: read off the configured instance
     bookkeeping_options: ClassVar[tuple[str, ...]]
     student_is_teacher: ClassVar[bool]

@@ -186,6 +186,7 @@ def test_killed_matrix_resumes_to_the_same_tables(tmp_path):
 
 
 class _Boom:
+    name = "boom"
     requires_teacher = False
 
     def describe(self):

@@ -174,6 +174,28 @@ def test_a_detector_backend_missing_part_of_the_protocol_is_refused_when_loaded(
         regs.detectors.load("half")
 
 
+def test_a_method_without_a_name_is_refused_at_registration():
+    from dcbench.api import IndexSelection
+
+    class Nameless(IndexSelection):  # would have been recorded as the base class's "selection"
+        def describe(self) -> dict:
+            return {}
+
+        def select(self, train_set, budget, seed):
+            return list(range(budget))
+
+    class Plugin:
+        __name__ = "nameless"
+
+        @hookimpl
+        def dcbench_register_methods(self, registry):
+            registry.add("nameless", Nameless, "no name")
+
+    regs = build_registries(autoload=False, extra=(Plugin(),))
+    with pytest.raises(RegistryError, match="does not provide name"):
+        regs.methods.load("nameless")
+
+
 def test_the_harness_imports_neither_the_cli_nor_typer_nor_a_rich_console():
     code = (
         "import sys, dcbench.harness.cell, dcbench.harness.matrix, dcbench.progress; "

@@ -24,6 +24,7 @@ def test_builtin_dataset_formats_pass_the_kit(tiny_voc):
 class _Greedy:
     """Breaks the contract: returns one image more than the budget."""
 
+    name = "greedy"
     requires_teacher = False
 
     def describe(self):

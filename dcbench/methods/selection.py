@@ -62,7 +62,7 @@ class IndexSelection:
     """Base for teacher-free selectors: implement ``select(train_set, budget, seed) -> indices``."""
 
     requires_teacher: ClassVar[bool] = False
-    name: ClassVar[str] = "selection"
+    name: ClassVar[str]  # every selector names itself: registration refuses one that does not
 
     def describe(self) -> dict:
         return {}

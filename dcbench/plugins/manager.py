@@ -35,6 +35,9 @@ BUILTIN_PLUGINS = (
 )
 
 
+REQUIRED_NAMES = {"CondensationMethod": ("name",)}  # class attributes a target must set, as text
+
+
 def _methods_of(protocol: type) -> tuple[str, ...]:
     """The methods a Protocol class declares: what a registered target must provide, derived, not hand-kept."""
     return tuple(n for n, v in vars(protocol).items() if callable(v) and not n.startswith("_"))
@@ -47,6 +50,8 @@ def _provides(protocol_path: str):
         module, name = protocol_path.split(":")
         protocol = getattr(importlib.import_module(module), name)
         missing = [n for n in _methods_of(protocol) if not callable(getattr(obj, n, None))]
+        # a required name: without one a method's manifests would carry a base class's, or fail after condensing
+        missing += [n for n in REQUIRED_NAMES.get(name, ()) if not isinstance(getattr(obj, n, None), str)]
         return (f"does not provide {', '.join(missing)} (see {name} in {module})") if missing else None
 
     return check
