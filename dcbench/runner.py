@@ -124,10 +124,16 @@ def run_matrix(
     """Run every cell of the matrix spec that has no result yet under ``out`` (default ``runs/<spec name>``),
     optionally only those at ``ratios``, ``seeds`` or of ``methods``; one :class:`Outcome` per cell run (a failed
     cell is recorded in its ``failed.json`` and the others go on)."""
+    from dcbench.errors import ConfigError
     from dcbench.harness.executors import get_executor
     from dcbench.harness.matrix import cell_state, load_spec, slice_cells
     from dcbench.io import writable_dir
+    from dcbench.store import is_url
 
+    if out is not None and is_url(str(out)):
+        raise ConfigError(
+            f"{out}: run_matrix writes to a local folder; into a store: dcbench matrix {spec} --out {out}"
+        )
     matrix = load_spec(spec, skip_bad_images=skip_bad_images)
     results = writable_dir(Path(out) if out is not None else Path("runs") / matrix.name, what="results folder")
     cells = matrix.cells()

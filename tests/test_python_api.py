@@ -17,6 +17,8 @@ def test_a_cell_is_configured_and_checked_without_running_anything():
         dcbench.cell(ratio=1.5)
     with pytest.raises(ConfigError, match="label_score"):
         dcbench.cell(labels="distill", label_score=0.3)
+    with pytest.raises(ConfigError, match="local folder"):
+        dcbench.run_matrix("spec.toml", "s3://bucket/runs")
 
 
 @pytest.mark.slow
