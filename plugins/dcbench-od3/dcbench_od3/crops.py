@@ -59,7 +59,7 @@ def cut(src, box: np.ndarray, label: int, s: float, cfg: OD3Config, cap: float, 
     # only shrink, keeping the aspect ratio: the cap bounds the longer side
     f = cfg.scale * min(1.0, cap / (rw * cfg.scale), cap / (rh * cfg.scale))
     tw, th = max(1, round(rw * f)), max(1, round(rh * f))
-    pixels = np.asarray(src.resize((tw, th), Image.BILINEAR, box=(x0 / s, y0 / s, x1 / s, y1 / s)))
+    pixels = np.asarray(src.resize((tw, th), Image.Resampling.BILINEAR, box=(x0 / s, y0 / s, x1 / s, y1 / s)))
     fx, fy = tw / rw, th / rh
     inner = np.array([(box[0] - x0) * fx, (box[1] - y0) * fy, (box[2] - x0) * fx, (box[3] - y0) * fy], np.float32)
     return Crop(pixels, np.clip(inner, 0, [tw, th, tw, th]).astype(np.float32), int(label))

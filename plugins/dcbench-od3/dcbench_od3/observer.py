@@ -30,7 +30,7 @@ def canvas_dataset(canvases: list[np.ndarray], folder: Path, categories: list[st
         # compress_level 1: these files live for one predict call
         Image.fromarray(pixels).save(file, format="PNG", compress_level=1)
         h, w = pixels.shape[:2]
-        records.append(ImageRecord(f"canvas-{k:06d}", file, w, h, np.zeros((0, 4)), [], []))
+        records.append(ImageRecord(f"canvas-{k:06d}", file, w, h, np.zeros((0, 4)), np.zeros(0), np.zeros(0, bool)))
     return DetectionDataset("od3-observe", list(categories), records, source="od3")
 
 

@@ -36,7 +36,7 @@ def seen(boxes: np.ndarray, labels: np.ndarray, dets: Detections, cfg: OD3Config
     match = iou_matrix(boxes, pred_boxes) > cfg.screen_iou
     if cfg.screen_classes == "aware":
         match &= np.asarray(labels)[:, None] == pred_labels[None, :]
-    return match.any(axis=1)
+    return np.asarray(match.any(axis=1), dtype=bool)
 
 
 def erase(canvas: Canvas, j: int) -> None:

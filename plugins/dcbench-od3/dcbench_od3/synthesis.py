@@ -70,6 +70,20 @@ class Run:
     ranking: list[int] = field(default_factory=list)
     clock: Stopwatch = field(default_factory=Stopwatch)
 
+    @property
+    def size(self) -> int:
+        """The canvas side: ``cfg.canvas``, which the method resolves (from the protocol) before synthesis."""
+        if self.cfg.canvas is None:
+            raise ValueError("OD3's canvas size is resolved before synthesis starts")
+        return self.cfg.canvas
+
+    @property
+    def observer(self) -> Observe:
+        """The observer that screens and relabels: present whenever screening or observer labels are asked for."""
+        if self.observe is None:
+            raise ValueError("this OD3 run has no observer")
+        return self.observe
+
 
 def make_slices(n: int, budget: int, seed: int) -> list[np.ndarray]:
     per = n // budget
@@ -93,7 +107,7 @@ def background_ranking(train: DetectionDataset, seed: int) -> list[int]:
 
 
 def new_canvas(run: Run, m: int) -> tuple[Canvas, str | None]:
-    size = run.cfg.canvas
+    size = run.size
     if run.cfg.background == "plain":
         return plain_canvas(size), None
     im = run.train.images[run.ranking[m % len(run.ranking)]]
@@ -111,7 +125,7 @@ def screen_group(run: Run, canvases: list[Canvas]) -> None:
     if not todo:
         return
     with run.clock("screen_s"):
-        dets = run.observe([c.pixels.copy() for c in todo])
+        dets = run.observer([c.pixels.copy() for c in todo])
         for canvas, d in zip(todo, dets):
             screen(canvas, d, run.cfg)
 
@@ -136,7 +150,7 @@ def fill_group(run: Run, ms: range) -> list[CanvasResult]:
     every = run.cfg.every(per)
     for k in range(per):
         for canvas, rng, m in zip(canvases, rngs, ms):
-            for crop in image_crops(run.train.images[run.slices[m][k]], run.cfg.canvas, run.cfg, run.max_area):
+            for crop in image_crops(run.train.images[run.slices[m][k]], run.size, run.cfg, run.max_area):
                 place_crop(canvas, crop, rng, run.cfg)
         if run.cfg.screen and screen_due(k + 1, per, every, run.cfg.screen_final):
             screen_group(run, canvases)
@@ -155,8 +169,8 @@ def relabel(run: Run, results: list[CanvasResult]) -> None:
             for r in part:
                 with Image.open(r.file) as im:
                     canvases.append(np.asarray(im.convert("RGB")))
-            for r, dets in zip(part, run.observe(canvases)):
-                boxes, labels = observer_boxes(dets, run.cfg.canvas, run.cfg.label_score)
+            for r, dets in zip(part, run.observer(canvases)):
+                boxes, labels = observer_boxes(dets, run.size, run.cfg.label_score)
                 ok = (labels >= 0) & (labels < n_classes)
                 r.boxes, r.labels = boxes[ok], labels[ok]
                 r.counts["final_boxes"] = int(ok.sum())
@@ -166,7 +180,7 @@ def synthesise(run: Run, budget: int, reporter: Reporter | None = None) -> list[
     """Fill, screen and (optionally) relabel ``budget`` canvases; PNG files go to ``run.out_dir``."""
     run.out_dir.mkdir(parents=True, exist_ok=True)
     run.slices = make_slices(len(run.train), budget, run.seed)
-    run.max_area = largest_box_area(run.train, run.cfg.canvas)
+    run.max_area = largest_box_area(run.train, run.size)
     run.ranking = background_ranking(run.train, run.seed) if run.cfg.background == "image" else []
     results: list[CanvasResult] = []
     with (
