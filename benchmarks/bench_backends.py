@@ -40,7 +40,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     from dcbench.data.shapes import ShapesConfig, shapes_dataset
     from dcbench.errors import DcbenchError
-    from dcbench.harness.cell import make_detector
+    from dcbench.harness.identity import make_detector
     from dcbench.protocols import get_protocol
 
     print(f"{'detector':<48} {'protocol':<8} {'imgsz':>5} {'batch':>5} {'s / iteration':>14}")

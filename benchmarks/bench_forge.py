@@ -30,9 +30,9 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
 
+    from dcbench.api import Checkpoint
     from dcbench.data.shapes import ShapesConfig, shapes_dataset
-    from dcbench.detectors.base import Checkpoint
-    from dcbench.harness.cell import make_detector
+    from dcbench.harness.identity import make_detector
     from dcbench.methods.dcod.config import DCODConfig
     from dcbench.methods.dcod.forge import Slot, forge
     from dcbench.methods.dcod.method import load_source

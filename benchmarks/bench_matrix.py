@@ -39,9 +39,9 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-matrix-"))
     os.environ["DCBENCH_CACHE"] = str(work / "cache")
 
-    from dcbench.harness.cell import read_result
     from dcbench.harness.executors.local import run_local
     from dcbench.harness.matrix import cell_state, load_spec
+    from dcbench.harness.staleness import read_result
 
     spec_file = work / "bench.toml"
     spec_file.write_text(

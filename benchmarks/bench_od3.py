@@ -25,9 +25,8 @@ VARIANTS = {
 
 
 def teacher_for(args, train, protocol, work: Path):
-    from dcbench.detectors.base import Checkpoint
-    from dcbench.harness.cell import make_detector
-    from dcbench.methods.base import Teacher
+    from dcbench.api import Checkpoint, Teacher
+    from dcbench.harness.identity import make_detector
 
     backend = make_detector(args.detector)
     if args.teacher:
@@ -61,9 +60,9 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
 
+    from dcbench.api import CondenseContext
     from dcbench.budget import budget_for
     from dcbench.data.spec import load_dataset, resolve_train_test
-    from dcbench.methods.base import CondenseContext
     from dcbench.protocols import get_protocol
     from dcbench_od3.method import OD3
 

@@ -25,7 +25,9 @@ from pathlib import Path
 
 def _point(method: str, ratio: float, seed: int, protocol, args, out: Path) -> dict:
     from dcbench.data.spec import dataset_identity
-    from dcbench.harness.cell import CellConfig, read_result, run_cell
+    from dcbench.harness.cell import run_cell
+    from dcbench.harness.identity import CellConfig
+    from dcbench.harness.staleness import read_result
 
     cell = CellConfig(
         method, args.detector, ratio, seed, protocol, dataset=args.dataset, dataset_id=dataset_identity(args.dataset)

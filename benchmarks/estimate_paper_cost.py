@@ -92,7 +92,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     from dcbench.budget import budget_for
-    from dcbench.harness.cell import make_detector
+    from dcbench.harness.identity import make_detector
     from dcbench.protocols import get_protocol
 
     proto = get_protocol(args.protocol)

@@ -7,7 +7,7 @@ import pytest
 pytest.importorskip("ultralytics")
 
 from dcbench.cache import cache_dir  # noqa: E402
-from dcbench.harness.cell import make_detector  # noqa: E402
+from dcbench.harness.identity import make_detector
 from dcbench.harness.teacher import fetch_teacher, teacher_key  # noqa: E402
 from dcbench.protocols import get_protocol  # noqa: E402
 from dcbench.testing import tiny_dataset  # noqa: E402
@@ -75,7 +75,7 @@ def test_a_damaged_cached_teacher_is_trained_again_in_one_line(teacher_setup, da
 def test_damaged_cached_features_are_extracted_again(teacher_setup, damage):
     import numpy as np
 
-    from dcbench.methods.base import Teacher
+    from dcbench.api import Teacher
     from dcbench.methods.features import image_features
 
     train, backend, smoke, _ = teacher_setup

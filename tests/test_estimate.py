@@ -5,7 +5,6 @@ import math
 
 import pytest
 
-from dcbench.harness.cell import CellConfig
 from dcbench.harness.estimate import (
     FORGE_FACTOR,
     MEASURED,
@@ -14,6 +13,7 @@ from dcbench.harness.estimate import (
     step_seconds,
     teachers_measured_in,
 )
+from dcbench.harness.identity import CellConfig
 from dcbench.protocols import get_protocol
 
 DATA = "shapes:?n_train=40&n_test=8&size=64&max_extent=28"
@@ -50,7 +50,7 @@ def test_a_teacher_the_cache_holds_is_not_counted(tmp_path, monkeypatch):
     # an ablation spec shares its teachers with the main spec; none of its own cells has used them yet
     from dcbench.cache import cache_dir
     from dcbench.data.spec import load_dataset, resolve_train_test
-    from dcbench.harness.cell import make_detector
+    from dcbench.harness.identity import make_detector
     from dcbench.harness.teacher import teacher_key
 
     monkeypatch.setenv("DCBENCH_CACHE", str(tmp_path / "cache"))

@@ -11,12 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from dcbench.api import Checkpoint
 from dcbench.cli.app import main
 from dcbench.condensed import load_condensed
-from dcbench.detectors.base import Checkpoint
 from dcbench.errors import ConfigError
 from dcbench.evaluation.detections import Detections
-from dcbench.harness.cell import CellConfig
+from dcbench.harness.identity import CellConfig
 from dcbench.harness.labels import DEFAULT_LABEL_SCORE
 from dcbench.harness.matrix import load_spec
 from dcbench.plugins import hookimpl, manager

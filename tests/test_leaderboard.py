@@ -179,7 +179,7 @@ def test_a_row_run_on_fewer_seeds_than_the_table_names_them(results):
 def test_a_row_made_by_an_older_version_of_its_method_is_marked_stale(tmp_path):
     import json as _json
 
-    from dcbench.harness.cell import make_method
+    from dcbench.harness.identity import make_method
 
     root = tmp_path / "results"
     now = _json.loads(_json.dumps(make_method("dcod", {}).describe(), default=str))

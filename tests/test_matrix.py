@@ -290,8 +290,9 @@ def test_failing_cell_is_recorded_and_the_matrix_goes_on(tmp_path, monkeypatch, 
 def test_results_made_with_other_protocol_values_or_method_defaults_are_stale(tmp_path):
     """A preset or a method default that changes between versions keeps the cell's name: the recorded settings
     tell the old result apart. Options added since (absent from the record) do not."""
-    from dcbench.harness.cell import CellConfig, current_settings
+    from dcbench.harness.identity import CellConfig
     from dcbench.harness.matrix import cell_state
+    from dcbench.harness.staleness import current_settings
     from dcbench.protocols import get_protocol
 
     cell = CellConfig("dcod", "yolov3-tiny", 0.01, 0, get_protocol("quick"), method_options={"ipe": False})
@@ -375,7 +376,8 @@ def test_teacher_key_follows_what_shapes_the_full_set_training(tiny_voc):
 
 
 def test_a_set_condensed_with_other_settings_is_redone_with_one_reason(tmp_path):
-    from dcbench.harness.cell import CellConfig, condense_cell
+    from dcbench.harness.cell import condense_cell
+    from dcbench.harness.identity import CellConfig
     from dcbench.protocols import get_protocol
 
     cell = CellConfig("random", "yolov3-tiny", 0.1, 0, get_protocol("smoke"), dataset=TINY)
@@ -400,8 +402,8 @@ def test_a_set_condensed_with_other_settings_is_redone_with_one_reason(tmp_path)
 
 def test_ray_stage_errors_reach_the_cells_failure_record(tmp_path, monkeypatch):
     """The Ray chain's teacher and condense errors are not dropped: they land in failed.json with the cell's own."""
-    from dcbench.harness.cell import CellConfig
     from dcbench.harness.executors.ray_executor import _condense_stage, _evaluate_stage
+    from dcbench.harness.identity import CellConfig
     from dcbench.plugins import hookimpl, manager
     from dcbench.protocols import get_protocol
 
@@ -422,7 +424,7 @@ def test_ray_stage_errors_reach_the_cells_failure_record(tmp_path, monkeypatch):
 
 def test_an_unknown_method_in_a_cell_name_is_the_registrys_error():
     from dcbench.errors import RegistryError
-    from dcbench.harness.cell import CellConfig
+    from dcbench.harness.identity import CellConfig
     from dcbench.protocols import get_protocol
 
     with pytest.raises(RegistryError, match="unknown method 'nosuch'"):
@@ -537,8 +539,8 @@ def test_two_matrices_on_one_folder_share_the_cells_instead_of_queueing(tmp_path
 
     from filelock import FileLock
 
-    from dcbench.harness.cell import CellConfig
     from dcbench.harness.executors.local import run_local
+    from dcbench.harness.identity import CellConfig
     from dcbench.progress import Reporter
     from dcbench.protocols import get_protocol
 
@@ -577,8 +579,9 @@ def test_a_cell_passed_over_before_is_passed_over_again_after_this_process_finis
 
     from filelock import FileLock
 
-    from dcbench.harness.cell import CellConfig, results_lock
+    from dcbench.harness.cell import results_lock
     from dcbench.harness.executors.local import run_local
+    from dcbench.harness.identity import CellConfig
     from dcbench.protocols import get_protocol
 
     out = tmp_path / "out"
@@ -614,8 +617,8 @@ def test_a_cell_taken_while_this_process_prepares_it_is_passed_over_not_waited_f
     from filelock import FileLock
 
     import dcbench.harness.cell as cell_module
-    from dcbench.harness.cell import CellConfig
     from dcbench.harness.executors.local import run_local
+    from dcbench.harness.identity import CellConfig
     from dcbench.protocols import get_protocol
 
     out = tmp_path / "out"
@@ -654,8 +657,9 @@ def test_a_cell_whose_condensed_set_another_process_is_making_is_passed_over(tmp
 
     from filelock import FileLock
 
-    from dcbench.harness.cell import CellConfig, results_lock
+    from dcbench.harness.cell import results_lock
     from dcbench.harness.executors.local import run_local
+    from dcbench.harness.identity import CellConfig
     from dcbench.protocols import get_protocol
 
     out = tmp_path / "out"
@@ -686,8 +690,9 @@ def test_a_cell_another_process_finishes_while_this_one_waits_is_not_counted_as_
 
     from filelock import FileLock
 
-    from dcbench.harness.cell import CellConfig, results_lock
+    from dcbench.harness.cell import results_lock
     from dcbench.harness.executors.local import run_local
+    from dcbench.harness.identity import CellConfig
     from dcbench.protocols import get_protocol
 
     out = tmp_path / "out"

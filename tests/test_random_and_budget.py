@@ -2,10 +2,10 @@ import warnings
 
 import pytest
 
+from dcbench.api import CondenseContext
 from dcbench.budget import budget_for
 from dcbench.condensed import load_condensed
 from dcbench.errors import ConfigError
-from dcbench.methods.base import CondenseContext
 from dcbench.methods.random import RandomSelection
 from dcbench.protocols import get_protocol
 

@@ -97,7 +97,7 @@ def test_uniform_properties(classes, frac, seed):
 def test_feature_selection_with_a_local_extractor_needs_no_teacher(tmp_path):
     """K-Center and Herding on ResNet-50 features use no teacher: their sets are shared across detectors and no
     teacher is trained for them (requires_teacher is read off the configured method, not its class)."""
-    from dcbench.harness.cell import CellConfig
+    from dcbench.harness.identity import CellConfig
     from dcbench.protocols import get_protocol
 
     quick = get_protocol("quick")

@@ -69,7 +69,7 @@ def test_inversion_loss_gradient_reaches_the_image(trained):
 
 def test_any_ultralytics_config_by_name_and_no_weight_files():
     from dcbench.errors import ConfigError
-    from dcbench.harness.cell import make_detector
+    from dcbench.harness.identity import make_detector
 
     assert make_detector("ultralytics:yolov8n.yaml").config == "yolov8n.yaml"
     assert make_detector("yolov3-spp").config == "yolov3-spp.yaml"

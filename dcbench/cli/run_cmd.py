@@ -86,7 +86,7 @@ def _no_misspelled_run_flag(ctx: typer.Context, method: str, extra: dict) -> Non
     ``run``'s own (``--ratoi``), is a typo: say so, with the closest flag, rather than the method's complaint."""
     import difflib
 
-    from dcbench.harness.cell import make_method
+    from dcbench.harness.identity import make_method
 
     try:
         make_method(method, extra)
@@ -104,7 +104,7 @@ def _check_label_flags(method: str, labels: str, label_score: float | None) -> N
     ``labels=observer``, ``label_score``), which before these flags existed reached it as ``--labels observer``: a
     value only the method would take says where the method's option goes now."""
     from dcbench.errors import DcbenchError
-    from dcbench.harness.cell import make_method
+    from dcbench.harness.identity import make_method
     from dcbench.harness.labels import LABEL_MODES, TEACHER
 
     def hint(option: str, value: object) -> str:

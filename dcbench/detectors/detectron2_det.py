@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from dcbench.api import Checkpoint, InversionTarget
 from dcbench.data.model import DetectionDataset
-from dcbench.detectors.base import Checkpoint, InversionTarget
 from dcbench.detectors.rcnn_common import (
     frozen,
     loss_mode,

@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from dcbench.api import Checkpoint, InversionTarget
 from dcbench.cache import cache_dir
 from dcbench.data.model import DetectionDataset
 from dcbench.data.writers import write_yolo
-from dcbench.detectors.base import Checkpoint, InversionTarget
 from dcbench.errors import ConfigError
 from dcbench.evaluation.detections import Detections
 from dcbench.progress import SILENT

@@ -17,35 +17,26 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from dcbench.api import RESULT_FILE, RESULT_SCHEMA, ResultRecord, read_result_record
+from dcbench.api import RESULT_FILE, RESULT_SCHEMA, CondenseContext, ResultRecord, read_result_record
 from dcbench.budget import budget_for
 from dcbench.data.spec import TrainTest, load_dataset, resolve_train_test
 from dcbench.errors import ConfigError
-
-# identity and staleness live in their own modules; these names stay importable from here
 from dcbench.harness.identity import FULL_KIND, CellConfig, make_detector, make_method
 from dcbench.harness.labels import DISTILL, STORED, TEACHER
 from dcbench.harness.provenance import run_provenance
-from dcbench.harness.staleness import current_settings, read_result, settings_drift
+from dcbench.harness.staleness import current_settings, settings_drift
 from dcbench.io import atomic_write_text, exclusive, waiting_for_locks
-from dcbench.methods.base import CondenseContext, needs_teacher
+from dcbench.methods.base import needs_teacher
 from dcbench.progress import Reporter
 
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "FULL_KIND",
-    "CellConfig",
     "condense_cell",
-    "current_settings",
-    "make_detector",
-    "make_method",
     "mean_metrics",
     "prepare",
-    "read_result",
     "run_cell",
     "score_students",
-    "settings_drift",
     "train_students",
 ]
 

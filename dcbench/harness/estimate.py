@@ -132,7 +132,7 @@ def _steps(n: int, protocol) -> int:
 
 
 def _teacher_key(c) -> tuple:
-    from dcbench.harness.cell import make_detector
+    from dcbench.harness.identity import make_detector
 
     return c.dataset, make_detector(c.evaluation_detector if c.student_is_teacher() else c.detector).name, c.seed
 
@@ -169,7 +169,7 @@ def estimate(
     again); without them, when a finished cell used it. ``machine``: this machine's device model, whose own
     measurements are preferred."""
     from dcbench.budget import budget_for
-    from dcbench.harness.cell import make_detector, make_method
+    from dcbench.harness.identity import make_detector, make_method
 
     known = {**MEASURED, **measured_in(out, machine)}
     known_teachers = {**known, **teachers_measured_in(out, machine)}

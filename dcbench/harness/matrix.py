@@ -41,9 +41,9 @@ from pathlib import Path
 from typing import Any
 
 from dcbench.errors import ConfigError, DcbenchError
-from dcbench.harness.cell import CellConfig, current_settings, read_result, settings_drift
+from dcbench.harness.identity import CellConfig
 from dcbench.harness.labels import DEFAULT_LABEL_SCORE, LABEL_MODES, STORED, TEACHER, check_labels
-from dcbench.harness.staleness import damaged_result
+from dcbench.harness.staleness import current_settings, damaged_result, read_result, settings_drift
 from dcbench.protocols import Protocol, get_protocol
 
 if sys.version_info >= (3, 11):
@@ -252,8 +252,7 @@ def _check_names(spec: MatrixSpec) -> None:
     """Unknown plugins, unreadable datasets and invalid method options fail here, before anything is trained."""
     from dcbench.data.spec import dataset_identity, load_dataset, parse_spec, resolve_train_test
     from dcbench.data.verify import verified
-    from dcbench.harness.cell import make_method
-    from dcbench.harness.identity import check_method_labels
+    from dcbench.harness.identity import check_method_labels, make_method
     from dcbench.plugins.manager import get_registries
 
     reg = get_registries()

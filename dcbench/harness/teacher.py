@@ -17,12 +17,11 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from dcbench.api import Checkpoint, Teacher
 from dcbench.cache import cache_dir
 from dcbench.data.model import DetectionDataset
-from dcbench.detectors.base import Checkpoint
 from dcbench.errors import ConfigError
 from dcbench.io import exclusive, os_error_at, remove_dead_partials, sha256_file, stable_hash
-from dcbench.methods.base import Teacher
 
 if TYPE_CHECKING:
     from dcbench.progress import Reporter

@@ -14,7 +14,7 @@ import pandas as pd
 from dcbench.api import RESULT_FILE, ResultRecord, read_result_record
 from dcbench.errors import DatasetError
 from dcbench.evaluation.coco_eval import ALL_METRICS
-from dcbench.harness.cell import FULL_KIND
+from dcbench.harness.identity import FULL_KIND
 from dcbench.harness.labels import STORED, row_suffix, setting_text
 from dcbench.harness.staleness import method_drift
 

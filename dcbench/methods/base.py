@@ -1,15 +1,11 @@
-"""Condensation methods: what one provides is :class:`dcbench.api.CondensationMethod` (re-exported here with the
-context it receives), and whether a configured method needs the teacher. The budget rule is
-:func:`dcbench.budget.budget_for`."""
+"""Condensation methods: what one provides is :class:`dcbench.api.CondensationMethod`; here, whether a configured
+method needs the teacher. The budget rule is :func:`dcbench.budget.budget_for`."""
 
 from __future__ import annotations
 
 from typing import Any
 
-# the contract lives in dcbench.api; these names stay importable from here
-from dcbench.api import CondensationMethod, CondenseContext, Teacher
-
-__all__ = ["CondensationMethod", "CondenseContext", "Teacher", "needs_teacher"]
+__all__ = ["needs_teacher"]
 
 
 def needs_teacher(method: Any) -> bool:

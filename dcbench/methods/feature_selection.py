@@ -6,9 +6,9 @@ import time
 
 import numpy as np
 
+from dcbench.api import CondenseContext
 from dcbench.condensed import CondensedSet
 from dcbench.data.model import DetectionDataset
-from dcbench.methods.base import CondenseContext
 from dcbench.methods.features import image_features, parse_extractor
 from dcbench.methods.greedy import herding, kcenter_greedy
 from dcbench.methods.selection import rng_for, selection_to_condensed

@@ -53,8 +53,8 @@ def _registries(plugin: Any | None):
 def smoke_teacher(train: DetectionDataset, workdir: str | Path, *, detector: str = "yolov3-tiny"):
     """A real Fetch teacher in seconds: ``detector`` trained on ``train`` at the ``smoke`` protocol (its quality is
     nil; what a method does with the teacher's backend -- features, predict, inversion -- runs for real)."""
-    from dcbench.harness.cell import make_detector
-    from dcbench.methods.base import Teacher
+    from dcbench.api import Teacher
+    from dcbench.harness.identity import make_detector
     from dcbench.protocols import get_protocol
 
     backend, protocol = make_detector(detector), get_protocol("smoke")
@@ -65,8 +65,8 @@ def smoke_teacher(train: DetectionDataset, workdir: str | Path, *, detector: str
 def _condense(
     name: str, options: dict, train: DetectionDataset, budget: int, seed: int, workdir: Path, regs, teacher=None
 ):
-    from dcbench.harness.cell import make_method
-    from dcbench.methods.base import CondenseContext
+    from dcbench.api import CondenseContext
+    from dcbench.harness.identity import make_method
     from dcbench.protocols import get_protocol
 
     method = make_method(name, options, regs)
@@ -100,7 +100,7 @@ def check_method(
     * rejects an unknown option with a dcbench error (a clear one-line message), not a traceback.
     """
     from dcbench.condensed import load_condensed
-    from dcbench.harness.cell import make_method
+    from dcbench.harness.identity import make_method
 
     workdir = Path(workdir)
     regs = _registries(plugin)

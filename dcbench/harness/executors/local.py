@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dcbench.api import RESULT_FILE
-from dcbench.harness.cell import CellConfig
 from dcbench.harness.executors.outcome import Outcome, execute_cell
+from dcbench.harness.identity import CellConfig
 from dcbench.io import LockHeld
 
 if TYPE_CHECKING:

@@ -10,7 +10,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dcbench.harness.cell import CellConfig, run_or_read_cell
+from dcbench.harness.cell import run_or_read_cell
+from dcbench.harness.identity import CellConfig
 from dcbench.harness.matrix import FAILED_FILE
 from dcbench.io import LockHeld, atomic_write_text
 

@@ -19,9 +19,9 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dcbench.harness.cell import CellConfig
 from dcbench.harness.executors.outcome import Outcome
 from dcbench.harness.executors.stored import CONDENSE, TEACHER, execute_stored, workspace
+from dcbench.harness.identity import CellConfig
 
 if TYPE_CHECKING:
     from dcbench.progress import Reporter

@@ -19,8 +19,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dcbench.harness.cell import CONDENSED_ROOT, CellConfig, results_lock
+from dcbench.harness.cell import CONDENSED_ROOT, results_lock
 from dcbench.harness.executors.outcome import Outcome, execute_cell
+from dcbench.harness.identity import CellConfig
 from dcbench.io import atomic_write, atomic_write_bytes
 from dcbench.store import (
     CELL_MARKER,

@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from dcbench.api import CondenseContext
 from dcbench.condensed import CondensedSet, write_condensed
 from dcbench.data.model import DetectionDataset, ImageRecord
 from dcbench.errors import ConfigError
 from dcbench.io import letterbox
-from dcbench.methods.base import CondenseContext
 from dcbench.methods.dcod.config import BOOKKEEPING_OPTIONS, DCODConfig
 from dcbench.methods.dcod.forge import Slot, Source, forge
 from dcbench.methods.dcod.ipe import parse_schedule

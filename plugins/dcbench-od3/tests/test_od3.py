@@ -6,11 +6,10 @@ import pytest
 from PIL import Image
 
 import dcbench_od3.plugin as plugin
+from dcbench.api import Checkpoint, CondenseContext, Teacher
 from dcbench.data.model import DetectionDataset, ImageRecord
-from dcbench.detectors.base import Checkpoint
 from dcbench.errors import ConfigError
 from dcbench.evaluation.detections import Detections
-from dcbench.methods.base import CondenseContext, Teacher
 from dcbench.methods.selection import rng_for
 from dcbench.plugins import hookimpl
 from dcbench.protocols import get_protocol
