@@ -322,3 +322,17 @@ def test_a_matrix_that_skips_bad_images_finishes_and_its_cells_stay_done(voc_one
     capsys.readouterr()
     assert main(["matrix", str(spec), "--out", str(out), "--dry-run"]) == 0
     assert "1 done" in capsys.readouterr().out  # its fingerprints are those of the dataset without the bad file
+
+
+def test_data_check_then_run_decodes_each_image_once(tmp_path):
+    """The whole dataset (data check), then its train and test splits (run): one cache per source, shared."""
+    from dcbench.data.spec import load_dataset, resolve_train_test
+    from dcbench.data.verify import check_images
+
+    root = _voc_with_jpegs(tmp_path / "voc", n=10)
+    (root / "ImageSets" / "Main").mkdir(parents=True)
+    (root / "ImageSets" / "Main" / "train.txt").write_text("".join(f"i{k:02d}\n" for k in range(7)))
+    (root / "ImageSets" / "Main" / "test.txt").write_text("".join(f"i{k:02d}\n" for k in range(7, 10)))
+    assert check_images(load_dataset(f"voc:{root}")).decoded == 10
+    split = resolve_train_test(load_dataset(f"voc:{root}"))
+    assert (check_images(split.train).decoded, check_images(split.test).decoded) == (0, 0)

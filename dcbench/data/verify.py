@@ -5,8 +5,9 @@ JPEG used to pass ``data check`` and stop a run after its teacher had trained. H
 decoded, in threads (Pillow releases the GIL while it decodes), and checked against the size its annotation
 gives (with EXIF orientation applied, as everywhere: :mod:`dcbench.data.images`).
 
-The verdict of each file is cached under the dataset's fingerprint together with the file's size and
-modification time, so checking an unchanged dataset again only stats its files.
+The verdict of each file is cached with the file's size and modification time, in one cache file per dataset
+source (its folder or file: the whole dataset, its splits and any subset share it), so checking an unchanged dataset
+again -- ``run`` after ``data check``, the test split after the train split -- only stats its files.
 
 What happens to a bad image is the user's choice, recorded with every result: ``fail`` (the default) names every
 bad file and stops; ``skip`` leaves them out. A dataset with files left out has another fingerprint, so the
@@ -65,9 +66,10 @@ def _stat_key(path: Path) -> list[int] | None:
 
 def cache_file(ds: DetectionDataset) -> Path | None:
     from dcbench.cache import cache_dir
+    from dcbench.io import stable_hash
 
     try:
-        return cache_dir("image-checks") / f"{ds.fingerprint()}.json"
+        return cache_dir("image-checks") / f"{stable_hash(ds.source or ds.name)}.json"
     except OSError:  # an unwritable cache costs time, never the check
         return None
 
@@ -141,7 +143,7 @@ def check_images(
             for f, s, c in zip(files, stats, checks)
             if c
         }
-        _write_cache(cache_path, entries)
+        _write_cache(cache_path, {**cached, **entries})  # the source's other files (another split) stay cached
     verdict = ImageVerdict(checked=len(files), decoded=len(todo))
     for im, check in zip(ds.images, checks):
         assert check is not None
