@@ -34,13 +34,14 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypedDict, runtime_ch
 
 from dcbench.budget import budget_for
 from dcbench.condensed import MANIFEST, CondensedSet, load_condensed, write_condensed
+from dcbench.data.files import read_class_names
 from dcbench.data.images import open_rgb, oriented_size
 from dcbench.data.model import DetectionDataset, ImageRecord, LoadReport
 from dcbench.data.spec import split_options
-from dcbench.data.validate import make_record, read_class_names, read_image_size, require_images, safe_join
+from dcbench.data.validate import make_record, read_image_size, require_images, safe_join
 from dcbench.errors import ConfigError, DatasetError, DcbenchError, RegistryError
 from dcbench.evaluation.detections import Detections
-from dcbench.io import Letterbox, letterbox
+from dcbench.io import Letterbox, json_kind, letterbox
 from dcbench.methods.selection import IndexSelection, rng_for
 from dcbench.plugins.hookspecs import CONTRACT_VERSION  # defined with the hooks, read by the plugin loader
 from dcbench.plugins.registry import Registrar
@@ -310,7 +311,7 @@ def read_result_record(path: str | Path) -> ResultRecord:
         raise bad(f"KeyError: {missing[0]!r}")
     for key, kind in _REQUIRED_TYPES.items():
         if not isinstance(record[key], kind) or isinstance(record[key], bool):
-            raise bad(f"{key!r} is {_json_type(record[key])}, expected {_json_type(kind())}")
+            raise bad(f"{key!r} is {json_kind(record[key])}, expected {json_kind(kind())}")
     schema = record.get("schema", 1)
     if not isinstance(schema, int) or isinstance(schema, bool) or schema < 1:
         raise bad(f"schema {json.dumps(schema)[:40]} is not a schema number")
@@ -321,11 +322,3 @@ def read_result_record(path: str | Path) -> ResultRecord:
     if schema < 2:
         record.setdefault("plugin", {"name": "unknown (schema 1)", "version": None})
     return record  # type: ignore[return-value]
-
-
-def _json_type(value: Any) -> str:
-    """What a JSON value is, in JSON's words, for a message about a file."""
-    if value is None:
-        return "null"
-    names = {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "a list", dict: "an object"}
-    return names.get(type(value), type(value).__name__)

@@ -83,6 +83,14 @@ def one_line(text: str) -> str:
     return text.translate(_CONTROL)
 
 
+def json_kind(value: Any) -> str:
+    """What a JSON value is, in JSON's words, for a message about a file that holds the wrong kind."""
+    if value is None:
+        return "null"
+    names = {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "a list", dict: "an object"}
+    return names.get(type(value), type(value).__name__)
+
+
 def stable_hash(value: Any, length: int = 16) -> str:
     """The first ``length`` hex digits of the sha256 of ``value``: a string or bytes as they are, anything else as
     its JSON with sorted keys (the same on every machine and Python version)."""

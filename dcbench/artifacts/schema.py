@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from dcbench.errors import DatasetError
+from dcbench.io import json_kind
 
 MAX_MANIFEST_BYTES = 64 << 20  # DCOD's loss history is the largest part of a real one, at a few hundred kB
 
@@ -66,7 +67,7 @@ REQUIRED = ("method",)
 def check_manifest(manifest: Any, where: str | Path) -> dict:
     """``manifest`` (parsed JSON) when it has the shape above, else a DatasetError naming ``where`` and the key."""
     if not isinstance(manifest, dict):
-        raise DatasetError(where, f"must be a JSON object, not {_json_type(manifest)}")
+        raise DatasetError(where, f"must be a JSON object, not {json_kind(manifest)}")
     for key in REQUIRED:
         if key not in manifest:
             raise DatasetError(where, f"key {key!r} is missing: a condensed set's manifest names its method")
@@ -115,11 +116,6 @@ def read_capped(file: Path, limit: int, what: str) -> bytes:
 def read_manifest(file: Path) -> dict:
     """:func:`parse_manifest` of a manifest on disk."""
     return parse_manifest(read_capped(file, MAX_MANIFEST_BYTES, "a manifest"), file)
-
-
-def _json_type(value: Any) -> str:
-    names = {list: "a list", str: "a string", bool: "true/false", int: "a number", float: "a number"}
-    return "null" if value is None else names.get(type(value), type(value).__name__)
 
 
 def _shown(value: Any) -> str:

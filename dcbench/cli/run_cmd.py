@@ -171,7 +171,6 @@ def run(
     from dcbench.harness.cell import run_cell
     from dcbench.io import usable_dir, writable_dir
     from dcbench.progress import Reporter
-    from dcbench.protocols import get_protocol
     from dcbench.runner import cell
 
     out = usable_dir(out)
@@ -183,7 +182,6 @@ def run(
         "student_repeats": student_repeats,
         "nominal_batch": nominal_batch,
     }
-    get_protocol(protocol).with_overrides(**overrides)  # a bad protocol or override fails before the dataset loads
     extra = parse_extra_flags(list(ctx.args))
     _no_misspelled_run_flag(ctx, method, extra)
     if extra:

@@ -15,8 +15,8 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import TypeGuard
 
+from dcbench.data.files import MAX_SIDE, guard_parse, is_file, is_folder, join_file, shortened, utf8_problem
 from dcbench.data.model import DetectionDataset, LoadReport
-from dcbench.data.spec import MAX_SIDE, guard_parse, is_file, is_folder, join_file, one_line, utf8_problem
 from dcbench.data.validate import make_record, require_images
 from dcbench.errors import DatasetError
 
@@ -36,7 +36,7 @@ def _without_masks(obj: dict) -> dict:
 
 
 def _short(value: object) -> str:
-    return one_line(repr(value), 80)
+    return shortened(repr(value), 80)
 
 
 def _is_id(value: object) -> TypeGuard[int | str]:
@@ -68,7 +68,7 @@ def _load_json(path: Path) -> dict:
     except OSError as exc:
         raise DatasetError(path, f"cannot read: {exc.strerror or exc}") from None
     except ValueError as exc:  # an integer of more than 4300 digits
-        raise DatasetError(path, f"malformed JSON: {one_line(exc)}") from None
+        raise DatasetError(path, f"malformed JSON: {shortened(exc)}") from None
     if not isinstance(data, dict):
         raise DatasetError(path, "top level is not a JSON object")
     for key in ("images", "annotations", "categories"):

@@ -6,8 +6,9 @@ import os
 from pathlib import Path
 
 from dcbench.data.coco import read_coco
+from dcbench.data.files import expand_user, is_file, is_folder
 from dcbench.data.model import DetectionDataset, concat
-from dcbench.data.spec import expand_user, is_file, is_folder, split_options
+from dcbench.data.spec import split_options
 from dcbench.data.voc import VOC_CLASSES, read_voc
 from dcbench.data.yolo import read_yolo
 from dcbench.errors import DatasetError

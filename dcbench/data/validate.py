@@ -1,4 +1,4 @@
-"""Checks shared by every reader: file names, image files and boxes.
+"""Checks shared by every reader: file names, image files and boxes (:mod:`dcbench.data.files` reads the files).
 
 Policy (the same for every format):
 
@@ -43,11 +43,6 @@ def safe_join(root: Path, name: str, *, where: str | Path) -> Path:
     except OSError as exc:
         raise DatasetError(where, f"cannot resolve image path {name!r}: {exc}") from exc
     return path
-
-
-def require_file(path: Path, *, where: str | Path) -> None:
-    if not os.path.isfile(path):
-        raise DatasetError(where, f"image file not found: {path}")
 
 
 def read_image_size(path: Path, *, where: str | Path | None = None) -> tuple[int, int]:
@@ -132,20 +127,6 @@ def make_record(
     labels = np.asarray(labels, dtype=np.int64).reshape(-1)
     ignore = np.asarray(ignore, dtype=bool).reshape(-1)
     return ImageRecord(image_id, file, int(width), int(height), clean[keep], labels[keep], ignore[keep])
-
-
-def read_class_names(path: Path) -> list[str]:
-    """One class name per line; blank lines ignored; duplicates are an error."""
-    try:
-        names = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DatasetError(path, f"cannot read class names: {exc}") from exc
-    dup = sorted({n for n in names if names.count(n) > 1})
-    if dup:
-        raise DatasetError(path, f"duplicate class names: {', '.join(dup)}")
-    if not names:
-        raise DatasetError(path, "no class names in file")
-    return names
 
 
 def require_images(ds, where: str | Path) -> None:

@@ -15,17 +15,17 @@ import xml.etree.ElementTree as ET
 from collections import Counter
 from pathlib import Path
 
-from dcbench.data.model import DetectionDataset, ImageRecord, LoadReport
-from dcbench.data.spec import (
+from dcbench.data.files import (
     MAX_SIDE,
     guard_parse,
     is_file,
     is_folder,
     join_file,
-    one_line,
-    read_class_file,
+    read_class_names,
     read_text,
+    shortened,
 )
+from dcbench.data.model import DetectionDataset, ImageRecord, LoadReport
 from dcbench.data.validate import make_record, read_image_size, require_images, safe_join
 from dcbench.errors import DatasetError
 
@@ -81,11 +81,11 @@ def _load_xml(xml_path: Path) -> ET.Element:
     except ET.ParseError as exc:
         raise DatasetError(xml_path, f"malformed XML: {exc}") from None
     except LookupError as exc:  # an encoding the declaration names and Python does not know
-        raise DatasetError(xml_path, f"malformed XML: {one_line(exc)}") from None
+        raise DatasetError(xml_path, f"malformed XML: {shortened(exc)}") from None
     except OSError as exc:
         raise DatasetError(xml_path, f"cannot read: {exc.strerror or exc}") from None
     if root.tag != "annotation":
-        raise DatasetError(xml_path, f"root element is <{one_line(root.tag, 60)}>, expected <annotation>")
+        raise DatasetError(xml_path, f"root element is <{shortened(root.tag, 60)}>, expected <annotation>")
     return root
 
 
@@ -115,7 +115,7 @@ def _objects(root: ET.Element, xml_path: Path, report: LoadReport) -> tuple[list
         difficult = obj.find("difficult")
         flag = "" if difficult is None else (difficult.text or "").strip().lower()
         if flag not in DIFFICULT:  # 'True' read as not difficult would train on a box VOC ignores
-            raise DatasetError(xml_path, f"object {name!r}: <difficult> is not 0 or 1: {one_line(flag, 40)!r}")
+            raise DatasetError(xml_path, f"object {name!r}: <difficult> is not 0 or 1: {shortened(flag, 40)!r}")
         boxes.append([x1 - 1, y1 - 1, x2, y2])
         names.append(name)
         ignore.append(DIFFICULT[flag])
@@ -147,7 +147,7 @@ def _parse_xml(
 def _class_file(root: Path) -> list[str] | None:
     for cf in CLASS_FILES:
         if is_file(root / cf):
-            return read_class_file(root / cf)
+            return read_class_names(root / cf)
     return None
 
 

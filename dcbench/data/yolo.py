@@ -14,17 +14,17 @@ from pathlib import Path
 
 import numpy as np
 
-from dcbench.data.model import DetectionDataset, ImageRecord, LoadReport
-from dcbench.data.spec import (
+from dcbench.data.files import (
     checked_class_names,
     guard_parse,
     is_file,
     is_folder,
     list_folder,
-    one_line,
-    read_class_file,
+    read_class_names,
     read_text,
+    shortened,
 )
+from dcbench.data.model import DetectionDataset, ImageRecord, LoadReport
 from dcbench.data.validate import make_record, read_image_size, require_images
 from dcbench.errors import DatasetError
 
@@ -42,13 +42,13 @@ def _yaml_mapping(path: Path) -> dict:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        raise DatasetError(path, f"malformed YAML{at}: {one_line(exc.problem or exc.context or exc)}") from None
+        raise DatasetError(path, f"malformed YAML{at}: {shortened(exc.problem or exc.context or exc)}") from None
     except yaml.YAMLError as exc:
-        raise DatasetError(path, f"malformed YAML: {one_line(exc)}") from None
+        raise DatasetError(path, f"malformed YAML: {shortened(exc)}") from None
     except RecursionError:
         raise DatasetError(path, "malformed YAML: nested too deeply") from None
     except (ValueError, TypeError, OverflowError) as exc:  # a value PyYAML cannot build, as the date 2001-13-01
-        raise DatasetError(path, f"malformed YAML: {one_line(exc)}") from None
+        raise DatasetError(path, f"malformed YAML: {shortened(exc)}") from None
     if doc is None:
         return {}
     if not isinstance(doc, dict):
@@ -63,7 +63,7 @@ def _class_name(value: object, path: Path) -> str:
         return value
     raise DatasetError(
         path,
-        f"class name {one_line(repr(value), 60)} is not a string: quote it "
+        f"class name {shortened(repr(value), 60)} is not a string: quote it "
         "(YAML reads unquoted yes/no/on/off as booleans, and an empty entry as null)",
     )
 
@@ -77,7 +77,7 @@ def _yaml_names(path: Path) -> list[str]:
         keys = list(names)
         # sorted keys would put 10 before 2 if they were text, and a gap would shift every later class by one
         if any(type(k) is not int for k in keys) or set(keys) != set(range(len(keys))):
-            shown = one_line(", ".join(repr(k) for k in keys[:10]), 80)
+            shown = shortened(", ".join(repr(k) for k in keys[:10]), 80)
             raise DatasetError(path, f"'names' keys must be the class ids 0..{len(keys) - 1} (got {shown})")
         names = [names[k] for k in range(len(keys))]
     elif not isinstance(names, list):
@@ -87,14 +87,14 @@ def _yaml_names(path: Path) -> list[str]:
     checked = checked_class_names([_class_name(n, path) for n in names], path)
     nc = doc.get("nc")
     if nc is not None and nc != len(checked):
-        raise DatasetError(path, f"nc is {one_line(repr(nc), 40)} but 'names' has {len(checked)} entries")
+        raise DatasetError(path, f"nc is {shortened(repr(nc), 40)} but 'names' has {len(checked)} entries")
     return checked
 
 
 def _class_names(root: Path) -> list[str]:
     for cf in CLASS_FILES:
         if is_file(root / cf):
-            return read_class_file(root / cf)
+            return read_class_names(root / cf)
     for yf in YAML_FILES:
         if is_file(root / yf):
             return _yaml_names(root / yf)
@@ -109,7 +109,7 @@ def _parse_labels(label_file: Path, width: int, height: int, n_classes: int):
             continue
         if len(parts) != 5:
             raise DatasetError(label_file, f"line {lineno}: expected 'class xc yc w h', got {len(parts)} fields")
-        shown = one_line(line.strip(), 80)
+        shown = shortened(line.strip(), 80)
         try:
             cls = int(parts[0])
             xc, yc, w, h = (float(p) for p in parts[1:])

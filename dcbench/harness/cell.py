@@ -48,8 +48,8 @@ def _method_provider(method: str) -> dict:
     return get_registries().provider("methods", method)
 
 
-CONDENSED_ROOT = "condensed"
-PREDICTIONS_FILE = "predictions.json"  # beside result.json: the first student's test-set predictions  # condensed sets live beside the cells, shared by every cell that needs the same set
+CONDENSED_ROOT = "condensed"  # condensed sets live beside the cells, shared by every cell that needs the same set
+PREDICTIONS_FILE = "predictions.json"  # beside result.json: the first student's test-set predictions
 
 
 @dataclass
@@ -80,7 +80,7 @@ def prepare(config: CellConfig, reporter: Reporter | None = None) -> CellInputs:
     dataset = load_dataset(config.dataset)
     test_dataset = load_dataset(config.test_dataset) if config.test_dataset else None
     split, images = verified_split(resolve_train_test(dataset, test_dataset), config.skip_bad_images, reporter)
-    notes = list(getattr(split, "notes", []))
+    notes = list(split.notes)
     if images["skipped"]:
         notes.append(f"{len(images['skipped'])} bad image(s) left out (--skip-bad-images); the result lists them")
     with warnings.catch_warnings(record=True) as caught:

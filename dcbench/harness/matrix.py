@@ -251,7 +251,7 @@ def _methods(raw: dict, path: Path) -> list[MethodEntry]:
 def _check_names(spec: MatrixSpec) -> None:
     """Unknown plugins, unreadable datasets and invalid method options fail here, before anything is trained."""
     from dcbench.data.spec import dataset_identity, load_dataset, parse_spec, resolve_train_test
-    from dcbench.data.verify import verified
+    from dcbench.harness.cell import verified_split
     from dcbench.harness.identity import check_method_labels, make_method
     from dcbench.plugins.manager import get_registries
 
@@ -265,9 +265,9 @@ def _check_names(spec: MatrixSpec) -> None:
             split = resolve_train_test(whole, load_dataset(ds.test) if ds.test else None)
             # every image decoded before the first cell (cached: the cells' own checks are then instant); the
             # fingerprints are those of what the cells will train and test on, bad images left out or not
-            parts, _ = verified({"train": split.train, "test": split.test}, skip=spec.skip_bad_images)
-            spec.fingerprints[(ds.spec, ds.test)] = (parts["train"].fingerprint(), parts["test"].fingerprint())
-            spec.train_sizes[ds.spec] = len(parts["train"])
+            split, _ = verified_split(split, spec.skip_bad_images)
+            spec.fingerprints[(ds.spec, ds.test)] = (split.train.fingerprint(), split.test.fingerprint())
+            spec.train_sizes[ds.spec] = len(split.train)
         for m in spec.methods:
             make_method(m.name, m.options)
             check_method_labels(m.name, m.labels)
