@@ -15,7 +15,7 @@ What a plugin receives or returns: :class:`DetectionDataset` and :class:`ImageRe
 ``x1, y1, x2, y2`` pixel boxes), :class:`CondenseContext` with the Fetch :class:`Teacher`, the training
 :class:`TrainProtocol`, :class:`Checkpoint`, :class:`Detections` (a backend's predictions, in the pixels of the
 image they were made on), :class:`InversionTarget` (a frozen detector with a differentiable loss). What the harness
-writes for every cell is a :class:`ResultRecord` (``result.json``).
+writes for every cell is a :class:`ResultRecord` (``result.json``, defined in ``dcbench.results``).
 
 What a plugin builds on, all importable from here (``__all__`` lists them): the errors it raises
 (:class:`DatasetError` naming a file, :class:`ConfigError`, :class:`RegistryError`), the :class:`Reporter` its
@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypedDict, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 from dcbench.budget import budget_for
 from dcbench.condensed import MANIFEST, CondensedSet, load_condensed, write_condensed
@@ -41,12 +41,13 @@ from dcbench.data.spec import split_options
 from dcbench.data.validate import make_record, read_image_size, require_images, safe_join
 from dcbench.errors import ConfigError, DatasetError, DcbenchError, RegistryError
 from dcbench.evaluation.detections import Detections
-from dcbench.io import Letterbox, json_kind, letterbox
+from dcbench.io import Letterbox, letterbox
 from dcbench.methods.selection import IndexSelection, rng_for
 from dcbench.plugins.hookspecs import CONTRACT_VERSION  # defined with the hooks, read by the plugin loader
 from dcbench.plugins.registry import Registrar
 from dcbench.progress import SILENT, Reporter
 from dcbench.protocols import Protocol as TrainProtocol
+from dcbench.results import RESULT_FILE, RESULT_SCHEMA, ResultRecord, read_result_record
 
 if TYPE_CHECKING:
     import numpy as np
@@ -235,90 +236,3 @@ class DatasetLoader(Protocol):
     dcbench's validation and one-line errors naming the file."""
 
     def __call__(self, arg: str | None) -> DetectionDataset: ...
-
-
-# -- the result of a cell ------------------------------------------------------------------------------------------
-RESULT_FILE = "result.json"
-RESULT_SCHEMA = 2  # 2 added "plugin" (the package that provided the method); schema 1 files are still read
-
-
-class ResultRecord(TypedDict, total=False):
-    """One cell's ``result.json``, written atomically by the harness as its very last step (its presence means the
-    cell is finished) and the only thing leaderboards and the matrix's resume logic read."""
-
-    schema: int
-    cell: str  # the cell's name: dataset identity, method, detector, variant, ratio, seed, protocol id
-    status: str  # "ok"
-    config: dict[str, Any]  # the CellConfig: method, detector, ratio, seed, protocol (all values), dataset, labels, ...
-    method: dict[str, Any]  # name, variant (the options that name the row), options (describe(), all of them)
-    plugin: dict[str, Any]  # schema 2: the distribution that registered the method (name, version), or "dcbench"
-    detector: str
-    eval_detector: str
-    data: dict[str, Any]  # split sizes and rule, categories, train and test fingerprints
-    budget: int
-    effective_ratio: float
-    warnings: list[str]
-    teacher: dict[str, Any] | None  # where the Fetch teacher came from (None for cells that use none)
-    condensed: dict[str, Any]  # path, images, boxes, manifest, whether reused and what making it took
-    # with config["labels"] == "teacher": the score, the teacher, the stored set's boxes against the teacher's (the
-    # student's); "condensed" is then the relabelled copy, with the stored set under condensed["stored"]
-    labels: dict[str, Any]
-    student: dict[str, Any]  # the trained evaluation detector: checkpoint, epochs, images
-    # COCO's twelve (mAP, AP50, AP75, APs, APm, APl, AR1, AR10, AR100, ARs, ARm, ARl) on a 0-100 scale, None =
-    # undefined; and per_class_AP, {class name: AP or None}
-    metrics: dict[str, Any]
-    predictions: list[str]  # the students' test-set predictions beside result.json, COCO results files
-    classes: dict[str, Any]  # test classes with no box in the set the student trained on, and in the train split
-    evaluator: dict[str, str | None]  # the COCO evaluator that scored it (name, version); absent in older results
-    metrics_per_student: list[dict[str, Any]]  # with protocol.student_repeats > 1: metrics is their mean
-    timings: dict[str, float]  # seconds per stage
-    device: dict[str, Any]  # name, model; on a CPU also cores and torch threads (absent in older results)
-    environment: dict[str, str | None]  # library versions (None: not installed), machine
-    git: dict[str, object] | None  # revision and whether the tree was dirty; None outside a git checkout
-    finished: str  # ISO time
-
-
-_REQUIRED = ("cell", "config", "metrics", "budget", "condensed", "method")
-# what each required key must hold: a leaderboard or the matrix reads them without checking again
-_REQUIRED_TYPES = {"cell": str, "config": dict, "metrics": dict, "budget": int, "condensed": dict, "method": dict}
-
-
-def read_result_record(path: str | Path) -> ResultRecord:
-    """A result file as a ResultRecord (schema 1 files upgraded); a one-line DatasetError naming the file when it
-    is not one: unreadable, not UTF-8 JSON, not an object, a required key missing or of the wrong type, a schema
-    that is not a whole number, or one newer than this dcbench reads (never taken for an older one)."""
-    import json
-
-    from dcbench.errors import DatasetError
-
-    path = Path(path)
-
-    def bad(problem: str) -> DatasetError:
-        return DatasetError(path, f"not a dcbench result file ({problem})")
-
-    try:
-        record = json.loads(path.read_bytes().decode("utf-8"))
-    except OSError as exc:
-        raise bad(f"{type(exc).__name__}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError as exc:
-        raise bad(f"not UTF-8 text: byte 0x{exc.object[exc.start]:02x} at offset {exc.start}") from None
-    except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError, as is an int too long to read
-        raise bad(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from None
-    if not isinstance(record, dict):
-        raise bad("not a JSON object")
-    missing = [k for k in _REQUIRED if k not in record]
-    if missing:
-        raise bad(f"KeyError: {missing[0]!r}")
-    for key, kind in _REQUIRED_TYPES.items():
-        if not isinstance(record[key], kind) or isinstance(record[key], bool):
-            raise bad(f"{key!r} is {json_kind(record[key])}, expected {json_kind(kind())}")
-    schema = record.get("schema", 1)
-    if not isinstance(schema, int) or isinstance(schema, bool) or schema < 1:
-        raise bad(f"schema {json.dumps(schema)[:40]} is not a schema number")
-    if schema > RESULT_SCHEMA:
-        raise DatasetError(
-            path, f"written by a newer dcbench (result schema {schema}; this one reads up to {RESULT_SCHEMA})"
-        )
-    if schema < 2:
-        record.setdefault("plugin", {"name": "unknown (schema 1)", "version": None})
-    return record  # type: ignore[return-value]

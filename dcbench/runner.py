@@ -50,8 +50,8 @@ def cell(
     from dcbench.budget import budget_for
     from dcbench.data.spec import dataset_identity
     from dcbench.harness.identity import CellConfig
-    from dcbench.harness.labels import DEFAULT_LABEL_SCORE, TEACHER
     from dcbench.protocols import get_protocol
+    from dcbench.results import DEFAULT_LABEL_SCORE, TEACHER
 
     if not 0 < ratio <= 1:  # before the dataset is named: naming the built-in one generates it
         budget_for(ratio, 1)  # raises the standard message
@@ -143,9 +143,12 @@ def run_matrix(
     return get_executor(executor)(todo, results, device=device, reporter=reporter) if todo else []
 
 
-def load_results(folder: str | Path) -> pd.DataFrame:
+def load_results(folder: str | Path, *, check_stale: bool = True) -> pd.DataFrame:
     """Every result.json under ``folder`` as one row: the cell's configuration, COCO's twelve numbers, compute,
-    and the test classes its student saw no box of. A damaged file is skipped with a warning."""
+    and the test classes its student saw no box of. A damaged file is skipped with a warning. With
+    ``check_stale`` (as ``dcbench leaderboard`` does), a row its installed method would no longer make is labelled
+    ``[stale]`` and its ``stale`` column names the settings that changed; without, no plugin is loaded."""
+    from dcbench.harness.staleness import drift_check
     from dcbench.leaderboard.collect import load_results as collect
 
-    return collect(folder)
+    return collect(folder, drift_check() if check_stale else None)

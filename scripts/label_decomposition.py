@@ -29,8 +29,11 @@ OUT = ROOT / "leaderboards" / "label-decomposition.md"
 
 
 def page(results: Path) -> str:
+    from dcbench.harness.staleness import drift_check
     from dcbench.leaderboard.collect import load_results
     from dcbench.leaderboard.decomposition import decompose, to_markdown
+
+    drift = drift_check()  # as dcbench leaderboard: a stale row is named so
 
     lines = [
         "# The label decomposition",
@@ -44,7 +47,7 @@ def page(results: Path) -> str:
     for title, folder, dataset, protocol, ratio in SETTINGS:
         if not (results / folder).is_dir():
             continue
-        frame = load_results(results / folder)
+        frame = load_results(results / folder, drift)
         frame = frame[(frame["dataset"] == dataset) & (frame["protocol"] == protocol)]
         lines += ["", *to_markdown(title, decompose(frame, ratio, METHODS))]
     return "\n".join(lines) + "\n"

@@ -17,7 +17,7 @@ from dcbench.condensed import load_condensed
 from dcbench.errors import ConfigError
 from dcbench.evaluation.detections import Detections
 from dcbench.harness.identity import CellConfig
-from dcbench.harness.labels import DEFAULT_LABEL_SCORE
+from dcbench.results import DEFAULT_LABEL_SCORE
 from dcbench.harness.matrix import load_spec
 from dcbench.plugins import hookimpl, manager
 from dcbench.protocols import get_protocol

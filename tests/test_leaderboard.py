@@ -180,6 +180,7 @@ def test_a_row_made_by_an_older_version_of_its_method_is_marked_stale(tmp_path):
     import json as _json
 
     from dcbench.harness.identity import make_method
+    from dcbench.harness.staleness import drift_check
 
     root = tmp_path / "results"
     now = _json.loads(_json.dumps(make_method("dcod", {}).describe(), default=str))
@@ -197,7 +198,9 @@ def test_a_row_made_by_an_older_version_of_its_method_is_marked_stale(tmp_path):
         elif method == "nosuchmethod":
             r["method"]["options"] = {"version": 1}
         f.write_text(_json.dumps(r))
-    table = summarise(load_results(root))[0]
+    # without a staleness check (a reader of result files alone) no row is marked
+    assert "dcod [stale]" not in set(summarise(load_results(root))[0].summary["label"])
+    table = summarise(load_results(root, drift_check()))[0]
     assert set(table.summary["label"]) == {"random", "dcod [stale]", "dcod (iterations=3)", "nosuchmethod"}
     md = to_markdown(table)
     assert "| dcod [stale] | 2.00 ± 0.00 |" in md and "+1.00 [" in md  # still compared with Random, seed by seed

@@ -14,6 +14,7 @@ from typing import Any
 
 from dcbench.errors import DatasetError
 from dcbench.io import json_kind
+from dcbench.results import FULL_KIND
 
 MAX_MANIFEST_BYTES = 64 << 20  # DCOD's loss history is the largest part of a real one, at a few hundred kB
 
@@ -80,8 +81,6 @@ def check_manifest(manifest: Any, where: str | Path) -> dict:
 
 
 def _check_kind(kind: str, where: str | Path) -> None:
-    from dcbench.harness.identity import FULL_KIND  # imported late: the harness imports the methods that use this
-
     if kind == FULL_KIND:
         raise DatasetError(where, f"key 'kind' is {FULL_KIND!r}, which marks full-data results, not a condensed set")
 

@@ -38,20 +38,22 @@ def leaderboard(
     the delta against Random and the full-data row. With --html or --latex only those are written, unless --out
     is given too."""
     from dcbench.evaluation.coco_eval import ALL_METRICS, METRICS
+    from dcbench.harness.staleness import drift_check
     from dcbench.leaderboard.write import check_leaderboards, write_leaderboards
 
     metrics = ALL_METRICS if ar else METRICS
     results = _results_folder(results_arg)
+    drift = drift_check()  # rows made by an older version of their installed method are marked [stale]
     if html is not None or latex is not None:
         if check:
             raise ConfigError("--check writes nothing: run it without --html/--latex, and those without --check")
-        _write_extras(results, html=html, latex=latex, plots=plots)
+        _write_extras(results, html=html, latex=latex, plots=plots, drift=drift)
         # only what was asked for: the checked-in tables in leaderboards/ are not rewritten on the side. By the
         # source's name: typer ships its own copy of click, whose ParameterSource is not click's
         if getattr(ctx.get_parameter_source("out"), "name", None) in (None, "DEFAULT", "DEFAULT_MAP"):
             return
     if check:
-        stale = check_leaderboards(results, out, metrics=metrics)
+        stale = check_leaderboards(results, out, metrics=metrics, drift=drift)
         if stale:
             console.err.print(
                 Text.assemble(
@@ -67,7 +69,12 @@ def leaderboard(
     from dcbench.io import writable_dir
 
     written = write_leaderboards(
-        results, writable_dir(out, what="leaderboard folder"), plots=plots, overwrite=overwrite, metrics=metrics
+        results,
+        writable_dir(out, what="leaderboard folder"),
+        plots=plots,
+        overwrite=overwrite,
+        metrics=metrics,
+        drift=drift,
     )
     for path in written:
         console.info(f"wrote {path}")
@@ -88,18 +95,18 @@ def _results_folder(results: str) -> Path:
     return folder
 
 
-def _write_extras(results: Path, *, html: Path | None, latex: Path | None, plots: bool) -> None:
+def _write_extras(results: Path, *, html: Path | None, latex: Path | None, plots: bool, drift) -> None:
     """The site (--html) and the LaTeX tables (--latex): the paths written go to stdout."""
     if html is not None:
         from dcbench.leaderboard.html_site import build_site
 
-        index = build_site(results, html, plots=plots)
+        index = build_site(results, html, plots=plots, drift=drift)
         console.info(f"wrote the site {index.parent}")
         console.out.print(str(index), highlight=False)
     if latex is not None:
         from dcbench.leaderboard.latex import write_latex
 
-        for path in write_latex(results, latex):
+        for path in write_latex(results, latex, drift):
             console.out.print(str(path), highlight=False)
 
 

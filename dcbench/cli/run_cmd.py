@@ -61,7 +61,7 @@ def parse_extra_flags(args: list[str]) -> dict:
 
 def metrics_table(result: Mapping[str, Any]) -> Table:
     from dcbench.evaluation.coco_eval import METRICS
-    from dcbench.harness.labels import STORED, row_suffix
+    from dcbench.results import STORED, row_suffix
 
     cfg = result["config"]
     # printed as it is: the consoles read no markup, so "[teacher labels]" is not taken for a style tag
@@ -105,7 +105,7 @@ def _check_label_flags(method: str, labels: str, label_score: float | None) -> N
     value only the method would take says where the method's option goes now."""
     from dcbench.errors import DcbenchError
     from dcbench.harness.identity import make_method
-    from dcbench.harness.labels import LABEL_MODES, TEACHER
+    from dcbench.results import LABEL_MODES, TEACHER
 
     def hint(option: str, value: object) -> str:
         try:  # the method takes it when it can be made with it (options may hide in **options)

@@ -17,23 +17,33 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from dcbench.api import RESULT_FILE, RESULT_SCHEMA, CondenseContext, ResultRecord, read_result_record
+from dcbench.api import CondenseContext
 from dcbench.budget import budget_for
 from dcbench.data.spec import TrainTest, load_dataset, resolve_train_test
 from dcbench.errors import ConfigError
-from dcbench.harness.identity import FULL_KIND, CellConfig, make_detector, make_method
-from dcbench.harness.labels import DISTILL, STORED, TEACHER
+from dcbench.harness.identity import CellConfig, make_detector, make_method
 from dcbench.harness.provenance import run_provenance
 from dcbench.harness.staleness import current_settings, settings_drift
 from dcbench.io import atomic_write_text, exclusive, waiting_for_locks
 from dcbench.methods.base import needs_teacher
 from dcbench.progress import Reporter
+from dcbench.results import (
+    DISTILL,
+    FULL_KIND,
+    RESULT_FILE,
+    STORED,
+    TEACHER,
+    ResultRecord,
+    build_result,
+    prediction_files,
+    read_result_record,
+    write_result,
+)
 
 log = logging.getLogger(__name__)
 
 __all__ = [
     "condense_cell",
-    "mean_metrics",
     "prepare",
     "run_cell",
     "score_students",
@@ -49,7 +59,6 @@ def _method_provider(method: str) -> dict:
 
 
 CONDENSED_ROOT = "condensed"  # condensed sets live beside the cells, shared by every cell that needs the same set
-PREDICTIONS_FILE = "predictions.json"  # beside result.json: the first student's test-set predictions
 
 
 @dataclass
@@ -306,11 +315,8 @@ def _run_cell_locked(
             cell_dir=cell_dir,
         )
     timings["total_s"] = round(timings.pop("total_s") + timings.get("load_s", 0.0), 3)  # loading came first
-    if len(per_student) > 1:
-        records["metrics_per_student"] = per_student
-    records["predictions"] = prediction_files(len(per_student))
-    result = _result_record(config, inputs, {**records, "classes": classes}, mean_metrics(per_student), timings, device)
-    atomic_write_text(cell_dir / RESULT_FILE, json.dumps(result, indent=2, default=str) + "\n")
+    result = _result_record(config, inputs, {**records, "classes": classes}, per_student, timings, device)
+    write_result(cell_dir, result)
     return result
 
 
@@ -546,58 +552,35 @@ def score_students(
     return per_student
 
 
-def prediction_files(n_students: int) -> list[str]:
-    """The predictions of a cell's students: COCO results lists (``image_id`` k + 1 is the k-th image of the test
-    split, ``category_id`` c + 1 its c-th class; ``bbox`` x, y, w, h in the image's pixels), at most 100 per image."""
-    return [PREDICTIONS_FILE] + [f"predictions-{r}.json" for r in range(1, n_students)]
-
-
-def mean_metrics(per_student: list[dict]) -> dict:
-    """Each metric's mean over the students (undefined where a student left it undefined)."""
-    if len(per_student) == 1:
-        return per_student[0]
-
-    def mean(values: list) -> Any:
-        if any(v is None for v in values):
-            return None
-        if isinstance(values[0], dict):  # per-class AP: the mean of each class's
-            return {k: mean([v.get(k) for v in values]) for k in values[0]}
-        return sum(values) / len(values)
-
-    return {k: mean([m.get(k) for m in per_student]) for k in per_student[0]}
-
-
 def _result_record(
-    config: CellConfig, inputs: CellInputs, records: dict, metrics: dict, timings: dict, device: str
+    config: CellConfig, inputs: CellInputs, records: dict, per_student: list[dict], timings: dict, device: str
 ) -> ResultRecord:
     from dcbench.detectors.base import describe
 
     split = inputs.split
-    return {
-        "schema": RESULT_SCHEMA,
-        "cell": config.cell_name(),
-        "status": "ok",
-        "config": config.as_dict(),
-        "plugin": _method_provider(config.method),
-        "method": {
+    return build_result(
+        config.cell_name(),
+        config.as_dict(),
+        plugin=_method_provider(config.method),
+        method={
             "name": config.method,
             "variant": config.variant_options(),
             "options": inputs.method.describe() if hasattr(inputs.method, "describe") else {},
         },
-        "detector": describe(inputs.detector),
-        "eval_detector": describe(inputs.evaluator),
-        "data": {
+        detector=describe(inputs.detector),
+        eval_detector=describe(inputs.evaluator),
+        data={
             **split.as_dict(),
             "categories": split.train.categories,
             "train_fingerprint": split.train.fingerprint(),
             "test_fingerprint": split.test.fingerprint(),
             "images": inputs.images,
         },
-        "budget": inputs.budget,
-        "effective_ratio": inputs.budget / len(split.train),
-        "warnings": inputs.notes,
+        budget=inputs.budget,
+        effective_ratio=inputs.budget / len(split.train),
+        warnings=inputs.notes,
         **records,
-        "metrics": metrics,
-        "timings": timings,
-        **run_provenance(device),
-    }
+        timings=timings,
+        per_student=per_student,
+        provenance=run_provenance(device),
+    )

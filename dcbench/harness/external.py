@@ -17,7 +17,6 @@ imported set's card (:mod:`dcbench.artifacts.claims`), so the method a result re
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
@@ -25,7 +24,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dcbench.api import RESULT_FILE, RESULT_SCHEMA, ResultRecord
 from dcbench.artifacts.card import CARD
 from dcbench.artifacts.claims import check_fingerprint, nominal_ratio
 from dcbench.artifacts.content import content_fingerprint, image_digests, shared_images
@@ -34,10 +32,8 @@ from dcbench.data.model import DetectionDataset
 from dcbench.data.spec import TrainTest, dataset_identity, load_dataset, parse_spec, resolve_train_test, split_options
 from dcbench.errors import ConfigError
 from dcbench.harness.cell import (
-    mean_metrics,
     missing_classes,
     missing_classes_note,
-    prediction_files,
     results_lock,
     score_students,
     timed,
@@ -45,8 +41,9 @@ from dcbench.harness.cell import (
 )
 from dcbench.harness.identity import make_detector
 from dcbench.harness.provenance import run_provenance
-from dcbench.io import atomic_write_text, exclusive
+from dcbench.io import exclusive
 from dcbench.protocols import Protocol
+from dcbench.results import ResultRecord, build_result, write_result
 
 log = logging.getLogger(__name__)
 
@@ -221,13 +218,12 @@ def run_external(inputs: EvalInputs, out_root: Path, *, device: str, reporter=No
             per_student = score_students(inputs.detector, students, inputs.test, cell_dir=cell_dir, **common)
         timings["total_s"] = round(timings.pop("total_s") + timings.get("load_s", 0.0), 3)
         result = external_record(inputs, cell_dir, student, per_student, timings, device)
-        result["predictions"] = prediction_files(len(per_student))
         whole = inputs.reference.train if inputs.reference is not None else inputs.train  # what the set stands for
         result["classes"] = missing_classes(TrainTest(whole, inputs.test, inputs.how), inputs.train)
         if result["classes"]["without_box_in_set"]:
             result["warnings"].append(missing_classes_note(result["classes"]))
             reporter.note(f"warning: {result['warnings'][-1]}")
-        atomic_write_text(cell_dir / RESULT_FILE, json.dumps(result, indent=2, default=str) + "\n")
+        write_result(cell_dir, result)
     return result
 
 
@@ -241,26 +237,26 @@ def external_record(
     from dcbench.detectors.base import describe
 
     ext = inputs.external
-    record: dict[str, Any] = {
-        "schema": RESULT_SCHEMA,
-        "cell": inputs.cell_name(),
-        "status": "ok",
-        "config": _config(inputs),
-        "plugin": {"name": "dcbench", "version": dcbench.__version__, "plugin": "dcbench eval (an external set)"},
-        "method": {
+    ratio = {} if inputs.effective_ratio is None else {"effective_ratio": inputs.effective_ratio}
+    return build_result(
+        inputs.cell_name(),
+        _config(inputs),
+        plugin={"name": "dcbench", "version": dcbench.__version__, "plugin": "dcbench eval (an external set)"},
+        method={
             "name": EXTERNAL_METHOD,
             "variant": {"set": ext.name},
             "options": {"set": ext.spec, "fingerprint": inputs.fingerprint, "made_by": ext.manifest.get("method")},
             "label": f"{EXTERNAL_METHOD}:{ext.name}",  # the leaderboard's row name
             "fixed_set": True,  # the seed does not choose its images: compared with Random unpaired (Welch)
         },
-        "detector": describe(inputs.detector),
-        "eval_detector": describe(inputs.detector),
-        "data": _data(inputs),
-        "budget": inputs.budget,
-        "warnings": list(inputs.notes),
-        "teacher": None,
-        "condensed": {
+        detector=describe(inputs.detector),
+        eval_detector=describe(inputs.detector),
+        data=_data(inputs),
+        budget=inputs.budget,
+        **ratio,
+        warnings=list(inputs.notes),
+        teacher=None,
+        condensed={
             "path": os.path.relpath(ext.path, cell_dir) if ext.path else None,
             "spec": ext.spec,
             "images": inputs.budget,
@@ -270,16 +266,11 @@ def external_record(
             "leakage": {"count": len(inputs.leaks), "pairs": [list(p) for p in inputs.leaks[:LEAKS_RECORDED]]},
             "manifest": ext.manifest or {"kind": "external", "source": ext.spec},
         },
-        "student": student,
-        "metrics": mean_metrics(per_student),
-        "timings": timings,
-        **run_provenance(device),
-    }
-    if inputs.effective_ratio is not None:
-        record["effective_ratio"] = inputs.effective_ratio
-    if len(per_student) > 1:
-        record["metrics_per_student"] = per_student
-    return record  # type: ignore[return-value]
+        student=student,
+        timings=timings,
+        per_student=per_student,
+        provenance=run_provenance(device),
+    )
 
 
 def _config(inputs: EvalInputs) -> dict:

@@ -11,11 +11,10 @@ from typing import Any
 
 from dcbench.data.spec import DEFAULT_DATASET
 from dcbench.errors import ConfigError
-from dcbench.harness.labels import DEFAULT_LABEL_SCORE, NEEDS_TEACHER, STORED, check_labels, name_parts
+from dcbench.harness.labels import NEEDS_TEACHER, check_labels, name_parts
 from dcbench.methods.base import needs_teacher
 from dcbench.protocols import Protocol
-
-FULL_KIND = "full train split"  # the condensed "kind" of a full-data cell, how leaderboards find the upper-bound row
+from dcbench.results import DEFAULT_LABEL_SCORE, STORED
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ A relabelled set is a copy of the stored one (the same image files, the teacher'
 it, written like any condensed set (the set renamed into place, then ``condense.json``) and reused by every cell
 that needs it while the stored set it came from is byte for byte the same.
 
-Only what is cheap lives here (names, checks, the boxes); it is imported by leaderboards, which never load a model.
+The modes' names, and how a leaderboard spells them, are the record's words: ``dcbench.results`` holds them.
 """
 
 from __future__ import annotations
@@ -33,15 +33,11 @@ from dcbench.artifacts.content import content_fingerprint
 from dcbench.condensed import MANIFEST, CondensedSet, load_condensed, write_condensed
 from dcbench.errors import ConfigError
 from dcbench.io import atomic_write_text
+from dcbench.results import DEFAULT_LABEL_SCORE, DISTILL, LABEL_MODES, STORED, TEACHER
 
 log = logging.getLogger(__name__)
 
-STORED, TEACHER, DISTILL = "stored", "teacher", "distill"
-LABEL_MODES = (STORED, TEACHER, DISTILL)
 NEEDS_TEACHER = (TEACHER, DISTILL)  # the modes whose students need the condensing detector's Fetch teacher
-# the score OD3's plugin keeps observer labels at (plugins/dcbench-od3, ``label_score``), itself the YOLO cut-off
-# the OD3 code screens with: one threshold for "the teacher's boxes" across dcbench
-DEFAULT_LABEL_SCORE = 0.25
 RELABEL_VERSION = 1  # bump when the same teacher and score would give other boxes: older copies are then redone
 RECORD = "condense.json"  # the record beside the set, as for a condensed set (dcbench.artifacts.locate reads it)
 
@@ -61,25 +57,6 @@ def name_parts(mode: str, score: float) -> list[str]:
     if mode == STORED:
         return []
     return [f"labels={mode}" + ("" if score == DEFAULT_LABEL_SCORE else f"+label_score={score:g}")]
-
-
-def setting_text(mode: str, score: float | None) -> str:
-    """A label setting in words: ``stored``, ``teacher``, or ``teacher, score >= 0.3`` (a score other than the
-    default spelled out). Leaderboards compare a row with the Random row of the same setting."""
-    if mode == STORED:
-        return STORED
-    shown = score is not None and not math.isnan(score) and score != DEFAULT_LABEL_SCORE
-    return mode + (f", score >= {score:g}" if shown else "")
-
-
-def row_suffix(mode: str, score: float | None) -> str:
-    """What a leaderboard row's label gets for its label mode: nothing for ``stored`` (rows named before label
-    modes keep their names), `` [teacher labels]`` or `` [teacher labels, score >= 0.3]``."""
-    if mode == STORED:
-        return ""
-    if mode == DISTILL:
-        return " [distilled]"
-    return f" [{mode} labels{setting_text(mode, score)[len(mode) :]}]"
 
 
 def relabelled_name(stored_name: str, score: float, teacher_id: str) -> str:

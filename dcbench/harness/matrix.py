@@ -42,9 +42,10 @@ from typing import Any
 
 from dcbench.errors import ConfigError, DcbenchError
 from dcbench.harness.identity import CellConfig
-from dcbench.harness.labels import DEFAULT_LABEL_SCORE, LABEL_MODES, STORED, TEACHER, check_labels
+from dcbench.harness.labels import check_labels
 from dcbench.harness.staleness import current_settings, damaged_result, read_result, settings_drift
 from dcbench.protocols import Protocol, get_protocol
+from dcbench.results import DEFAULT_LABEL_SCORE, LABEL_MODES, STORED, TEACHER
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from dcbench.api import RESULT_FILE, ResultRecord, read_result_record
 from dcbench.errors import DcbenchError
 from dcbench.harness.identity import CellConfig, make_method
+from dcbench.results import RESULT_FILE, DriftCheck, ResultRecord, read_result_record
 
 
 def current_settings(config: CellConfig, method=None) -> dict:
@@ -33,24 +33,29 @@ def method_settings(method) -> dict:
     )
 
 
-def method_drift(record: ResultRecord, memo: dict) -> list[str]:
-    """The method settings a finished result was made with that the installed method no longer runs with (a
-    default or its behaviour changed since: its ``version``), for a reader of results alone (the leaderboard).
-    Empty when current, when the result records no method settings, or when the method is not installed here.
-    ``memo`` keeps each (method, options) pair's settings now."""
-    cfg, recorded = record["config"], (record.get("method") or {}).get("options")
-    if not recorded:
-        return []
-    options = cfg.get("method_options") or {}
-    key = (cfg["method"], json.dumps(options, sort_keys=True, default=str))
-    if key not in memo:
-        try:
-            memo[key] = method_settings(make_method(cfg["method"], options))
-        except DcbenchError:  # a plugin not installed here, or options it no longer takes
-            memo[key] = None
-    if memo[key] is None:
-        return []
-    return [d.split(".", 1)[1] for d in settings_drift({"method": recorded}, {"method": memo[key]})]
+def drift_check() -> DriftCheck:
+    """The staleness check a reader of results alone (the leaderboard) is given: for a finished record, the method
+    settings it was made with that the installed method no longer runs with (a default or its behaviour changed
+    since: its ``version``). Empty when current, when the record keeps no method settings, or when its method is
+    not installed here. Each (method, options) pair's settings now are made once per check."""
+    memo: dict[tuple[str, str], dict | None] = {}
+
+    def drift(record: ResultRecord) -> list[str]:
+        cfg, recorded = record["config"], (record.get("method") or {}).get("options")
+        if not recorded:
+            return []
+        options = cfg.get("method_options") or {}
+        key = (cfg["method"], json.dumps(options, sort_keys=True, default=str))
+        if key not in memo:
+            try:
+                memo[key] = method_settings(make_method(cfg["method"], options))
+            except DcbenchError:  # a plugin not installed here, or options it no longer takes
+                memo[key] = None
+        if memo[key] is None:
+            return []
+        return [d.split(".", 1)[1] for d in settings_drift({"method": recorded}, {"method": memo[key]})]
+
+    return drift
 
 
 def settings_drift(recorded: dict, now: dict) -> list[str]:

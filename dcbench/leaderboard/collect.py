@@ -1,4 +1,8 @@
-"""Read result files into one flat table: one row per finished cell. Nothing else feeds a leaderboard."""
+"""Read result files into one flat table: one row per finished cell. Nothing else feeds a leaderboard.
+
+It reads records alone (``dcbench.results``): no plugin is loaded. Whether a row is still what its method makes now
+is a :data:`~dcbench.results.DriftCheck` the caller passes in (the CLI passes ``harness.staleness.drift_check()``);
+without one, no row is marked stale."""
 
 from __future__ import annotations
 
@@ -11,12 +15,18 @@ from typing import Any
 
 import pandas as pd
 
-from dcbench.api import RESULT_FILE, ResultRecord, read_result_record
 from dcbench.errors import DatasetError
 from dcbench.evaluation.coco_eval import ALL_METRICS
-from dcbench.harness.identity import FULL_KIND
-from dcbench.harness.labels import STORED, row_suffix, setting_text
-from dcbench.harness.staleness import method_drift
+from dcbench.results import (
+    FULL_KIND,
+    RESULT_FILE,
+    STORED,
+    DriftCheck,
+    ResultRecord,
+    read_result_record,
+    row_suffix,
+    setting_text,
+)
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +72,7 @@ def row_label(
     return label
 
 
-STALE_SUFFIX = " [stale]"  # a row made by an older version of its method (staleness.method_drift)
+STALE_SUFFIX = " [stale]"  # a row made by an older version of its method (the DriftCheck said so)
 
 
 def is_stale(label: str) -> bool:
@@ -169,7 +179,7 @@ def _check_row(row: dict) -> None:
             raise TypeError(f"{column} is {type(value).__name__}, expected a number")
 
 
-def _row(r: ResultRecord, current: dict) -> dict:
+def _row(r: ResultRecord, drift: DriftCheck | None) -> dict:
     """The table row of one result record (a KeyError, TypeError or ValueError when it is not a result)."""
     cfg = r["config"]
     eval_detector = cfg.get("eval_detector") or cfg["detector"]
@@ -179,7 +189,7 @@ def _row(r: ResultRecord, current: dict) -> dict:
     full = r["condensed"].get("manifest", {}).get("kind") == FULL_KIND
     variant = r["method"].get("variant", {})
     labels = label_setting(r)
-    drift = method_drift(r, current)
+    drifted = list(drift(r)) if drift is not None else []
     return {
         "dataset": (cfg.get("dataset_id") or cfg["dataset"] or NO_TRAIN_SET)
         + (f" | test {cfg['test_dataset']}" if cfg.get("test_dataset") else ""),
@@ -190,8 +200,8 @@ def _row(r: ResultRecord, current: dict) -> dict:
         "label": (
             r["method"].get("label") or row_label(cfg["method"], variant, condensed_with, eval_detector, full, labels)
         )
-        + (STALE_SUFFIX if drift else ""),
-        "stale": ", ".join(drift),
+        + (STALE_SUFFIX if drifted else ""),
+        "stale": ", ".join(drifted),
         # which Random row a row is compared with: the one trained on labels of the same kind
         "labels": setting_text(*labels),
         "method": cfg["method"],
@@ -211,16 +221,16 @@ def _row(r: ResultRecord, current: dict) -> dict:
     }
 
 
-def load_results(root: str | Path) -> pd.DataFrame:
+def load_results(root: str | Path, drift: DriftCheck | None = None) -> pd.DataFrame:
     """One row per result file under ``root``. A file that is not a readable result (damaged, of a newer dcbench,
     or holding values of the wrong kind) is skipped with a warning naming it, and the table is made of the rest:
-    one bad file must not hide a whole results tree. Only when nothing valid is left is it an error."""
+    one bad file must not hide a whole results tree. Only when nothing valid is left is it an error. ``drift``:
+    the staleness check that marks a row ``[stale]`` (none: every row counts as current)."""
     root = Path(root)
     if not root.is_dir():
         raise DatasetError(root, "results folder not found")
     rows: list[dict] = []
     skipped: list[DatasetError] = []
-    current: dict[tuple[str, str], dict | None] = {}  # method_drift's memo: each (method, options)'s settings now
     for f in sorted(root.rglob(RESULT_FILE)):
         try:
             r = read_result_record(f)
@@ -229,7 +239,7 @@ def load_results(root: str | Path) -> pd.DataFrame:
             continue
         built = len(rows)
         try:
-            rows.append(_row(r, current))
+            rows.append(_row(r, drift))
             _check_row(rows[-1])
         except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
             del rows[built:]  # built, then found to hold a value of the wrong kind

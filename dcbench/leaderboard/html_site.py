@@ -25,7 +25,6 @@ from urllib.parse import quote
 
 import pandas as pd
 
-from dcbench.api import RESULT_FILE
 from dcbench.errors import ConfigError
 from dcbench.io import partial_name, remove_dead_partials, usable_dir
 from dcbench.leaderboard import collect
@@ -33,6 +32,7 @@ from dcbench.leaderboard.collect import load_results
 from dcbench.leaderboard.html_table import RowLinks, table_html
 from dcbench.leaderboard.tables import Table, summarise, to_csv
 from dcbench.leaderboard.verdict import GLANCE_HEADING, glance
+from dcbench.results import RESULT_FILE, DriftCheck
 
 log = logging.getLogger(__name__)
 
@@ -268,11 +268,12 @@ def _publish(stage: Path, dest: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def build_site(results: Path, dest: Path, *, plots: bool = True) -> Path:
+def build_site(results: Path, dest: Path, *, plots: bool = True, drift: DriftCheck | None = None) -> Path:
     """Write the site of the leaderboards of ``results`` to ``dest``; returns its index page. A bad results folder
-    raises the same one-line :class:`DatasetError` as the tables, before anything is written."""
+    raises the same one-line :class:`DatasetError` as the tables, before anything is written. ``drift`` marks stale
+    rows."""
     results = Path(results)
-    frame = load_results(results)
+    frame = load_results(results, drift)
     tables = summarise(frame)
     dest = _site_dir(Path(dest), results)
     dest.parent.mkdir(parents=True, exist_ok=True)

@@ -22,6 +22,7 @@ import pandas as pd
 from dcbench.io import atomic_write_text, writable_dir
 from dcbench.leaderboard.collect import load_results
 from dcbench.leaderboard.tables import Table, summarise
+from dcbench.results import DriftCheck
 
 log = logging.getLogger(__name__)
 
@@ -165,10 +166,10 @@ def to_latex(table: Table, metrics: Sequence[str] = SHOWN) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_latex(results: Path, out: Path) -> list[Path]:
+def write_latex(results: Path, out: Path, drift: DriftCheck | None = None) -> list[Path]:
     """``<slug>.tex`` for every table of ``results`` in ``out`` (each written atomically; other files there are
-    left alone, so ``out`` may be a paper's own folder)."""
-    tables = summarise(load_results(results))
+    left alone, so ``out`` may be a paper's own folder). ``drift`` marks stale rows."""
+    tables = summarise(load_results(results, drift))
     out = writable_dir(out, what="LaTeX folder")
     written = [atomic_write_text(out / f"{t.slug}.tex", to_latex(t)) for t in tables]
     log.debug("%d LaTeX tables in %s", len(written), out)

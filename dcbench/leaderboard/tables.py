@@ -17,10 +17,10 @@ from dataclasses import dataclass
 import pandas as pd
 
 from dcbench.evaluation.coco_eval import METRICS
-from dcbench.harness.labels import STORED
 from dcbench.leaderboard.collect import REFERENCE_METHOD, is_stale
 from dcbench.leaderboard.stats import MIN_PAIRS, Comparison, compare, rank_groups, seeds_for
 from dcbench.leaderboard.verdict import GLANCE_HEADING, glance
+from dcbench.results import STORED
 
 KEY = ("dataset", "eval_detector", "protocol")
 # mAP: the paired half-width at the lowest ratio that the reference tables aim at (issue #15), so that a method a

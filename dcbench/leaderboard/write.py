@@ -19,6 +19,7 @@ from dcbench.evaluation.coco_eval import METRICS
 from dcbench.io import atomic_write_text
 from dcbench.leaderboard.collect import load_results
 from dcbench.leaderboard.tables import Table, summarise, to_csv, to_markdown
+from dcbench.results import DriftCheck
 
 INDEX = "README.md"
 SOURCES = ".sources.json"
@@ -87,11 +88,18 @@ def _gone(sources_before: dict[str, dict], sources_after: dict[str, dict]) -> li
 
 
 def write_leaderboards(
-    results: Path, out: Path, *, plots: bool = True, overwrite: bool = False, metrics: tuple[str, ...] = METRICS
+    results: Path,
+    out: Path,
+    *,
+    plots: bool = True,
+    overwrite: bool = False,
+    metrics: tuple[str, ...] = METRICS,
+    drift: DriftCheck | None = None,
 ) -> list[Path]:
+    """Write the tables of ``results`` (Markdown, CSV, plots, the index) to ``out``; ``drift`` marks stale rows."""
     from dcbench.leaderboard.plot import plot_ratio_sweep
 
-    tables = summarise(load_results(results), metrics)
+    tables = summarise(load_results(results, drift), metrics)
     out.mkdir(parents=True, exist_ok=True)
     before = read_sources(out)
     sources = _merged(tables, results, out, overwrite=overwrite)
@@ -109,9 +117,11 @@ def write_leaderboards(
     return written
 
 
-def check_leaderboards(results: Path, out: Path, *, metrics: tuple[str, ...] = METRICS) -> list[str]:
+def check_leaderboards(
+    results: Path, out: Path, *, metrics: tuple[str, ...] = METRICS, drift: DriftCheck | None = None
+) -> list[str]:
     """Names of the text files in ``out`` that differ from what ``results`` gives (missing ones included)."""
-    tables = summarise(load_results(results), metrics)
+    tables = summarise(load_results(results, drift), metrics)
     sources = read_sources(out)
     me = _source_id(results, out)
     mine = {t.slug for t in tables}

@@ -13,10 +13,10 @@ from collections import deque
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dcbench.api import RESULT_FILE
 from dcbench.harness.executors.outcome import Outcome, execute_cell
 from dcbench.harness.identity import CellConfig
 from dcbench.io import LockHeld
+from dcbench.results import RESULT_FILE
 
 if TYPE_CHECKING:
     from dcbench.progress import Reporter

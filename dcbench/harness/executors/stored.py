@@ -95,8 +95,9 @@ def execute_stored(
 # -- pulling ----------------------------------------------------------------------------------------------------
 def pull_for(stage: str, config: CellConfig, store: Store, out: Path) -> None:
     from dcbench.harness.cell import cell_teacher_id, prepare
-    from dcbench.harness.labels import DISTILL, relabelled_name
-    from dcbench.harness.labels import TEACHER as TEACHER_LABELS
+    from dcbench.harness.labels import relabelled_name
+    from dcbench.results import DISTILL
+    from dcbench.results import TEACHER as TEACHER_LABELS
 
     inputs = prepare(config)  # loads the dataset: the teachers' keys hold its fingerprint
     condensing = None if config.teacher_checkpoint else _teacher_key(config, inputs, inputs.detector)
