@@ -17,10 +17,10 @@ from dcbench.condensed import load_condensed
 from dcbench.errors import ConfigError
 from dcbench.evaluation.detections import Detections
 from dcbench.harness.identity import CellConfig
-from dcbench.results import DEFAULT_LABEL_SCORE
 from dcbench.harness.matrix import load_spec
 from dcbench.plugins import hookimpl, manager
 from dcbench.protocols import get_protocol
+from dcbench.results import DEFAULT_LABEL_SCORE
 from tests.test_leaderboard import fake_result
 
 TINY = "shapes:?n_train=20&n_test=4&size=64&max_extent=28"
