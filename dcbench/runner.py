@@ -1,9 +1,11 @@
-"""dcbench from Python: one cell, a matrix, and the results as a pandas DataFrame. The CLI's ``run`` builds its
-cell with :func:`cell` and ``dcbench leaderboard`` reads results with :func:`load_results`.
+"""dcbench from Python: one cell, a matrix, and the results as a pandas DataFrame. The CLI is a layer over it:
+``dcbench run`` builds its cell with :func:`cell`, ``dcbench matrix`` is :func:`plan_matrix` and :func:`run_plan`,
+and ``dcbench leaderboard`` reads results as :func:`load_results` does.
 
 >>> import dcbench
 >>> config = dcbench.cell("random", "yolo11n", 0.01, protocol="smoke", seed=1)
 >>> result = dcbench.run_cell(config, out="runs")            # result.json's record; reused when it exists
+>>> outcomes = dcbench.run_matrix("spec.toml", "runs/spec", seeds=[0])   # the cells of seed 0 not done yet
 >>> frame = dcbench.load_results("runs")                     # one row per result.json under the folder
 
 Errors a user can act on are :class:`dcbench.errors.DcbenchError` (one line, naming the file and the problem), as
@@ -12,17 +14,20 @@ on the command line. Nothing here imports torch until a cell runs.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from dcbench.api import ResultRecord
     from dcbench.harness.executors.outcome import Outcome
     from dcbench.harness.identity import CellConfig
+    from dcbench.harness.matrix import MatrixSpec
     from dcbench.progress import Reporter
+    from dcbench.results import ResultRecord
 
 
 def cell(
@@ -109,6 +114,98 @@ def run_cell(
     return run_in_harness(config, out, device=resolve_device(device), reporter=reporter)
 
 
+STATES = ("done", "stale", "damaged", "failed", "pending")  # harness.matrix.cell_state's, in the order shown
+
+
+@dataclass(frozen=True)
+class MatrixPlan:
+    """A matrix spec's cells (sliced as asked) and the state of each under the results folder: what
+    :func:`run_plan` runs and ``dcbench matrix --dry-run`` shows. ``target`` is where results go as the user named
+    it (a folder, or a store URL); ``results`` is where they are read (for a store, a local mirror of its result
+    files)."""
+
+    spec: MatrixSpec
+    cells: list[CellConfig]
+    states: dict[str, str]
+    target: Path | str
+    results: Path
+
+    @property
+    def todo(self) -> list[CellConfig]:
+        """The cells with no finished, current result: failed, damaged, stale and pending ones."""
+        return [c for c in self.cells if self.states[c.cell_name()] != "done"]
+
+    def summary(self) -> str:
+        """``3 done, 2 pending``: how many cells are in each state."""
+        counts = Counter(self.states.values())
+        return ", ".join(f"{counts[s]} {s}" for s in STATES if counts[s])
+
+
+def plan_matrix(
+    spec: str | Path,
+    out: str | Path | None = None,
+    *,
+    ratios: Sequence[float] = (),
+    seeds: Sequence[int] = (),
+    methods: Sequence[str] = (),
+    skip_bad_images: bool = False,
+    dry_run: bool = False,
+) -> MatrixPlan:
+    """Check the spec (its datasets are loaded, or generated) and find each cell's state under ``out`` (default
+    ``runs/<spec name>``; a store URL such as ``s3://bucket/runs``, whose result files are mirrored to read them).
+    Unless ``dry_run``, ``out`` is checked writable first, before any dataset is loaded."""
+    from dcbench.harness.matrix import cell_state, load_spec, slice_cells
+    from dcbench.io import resolved, usable_dir, writable_dir
+    from dcbench.store import Store, is_url, mirror_dir
+
+    store = Store(str(out)) if out is not None and is_url(str(out)) else None
+    if not dry_run:
+        if store is not None:
+            store.check_writable()
+        elif out is not None:
+            usable_dir(out, what="results folder")
+    matrix = load_spec(spec, skip_bad_images=skip_bad_images)
+    target: Path | str
+    if store is not None:
+        target, results = store.url, store.sync_results(mirror_dir(store.url))
+    else:
+        results = resolved(Path(out) if out is not None else Path("runs") / matrix.name, what="results folder")
+        target = results = results if dry_run else writable_dir(results, what="results folder")
+    cells = matrix.cells()
+    for field, wanted in (("ratio", ratios), ("seed", seeds), ("method", methods)):
+        cells = slice_cells(cells, field, list(wanted), spec)
+    states = {c.cell_name(): cell_state(results, c, matrix.fingerprints) for c in cells}
+    return MatrixPlan(matrix, cells, states, target, results)
+
+
+def run_plan(
+    plan: MatrixPlan,
+    *,
+    executor: str = "local",
+    device: str | None = None,
+    reporter: Reporter | None = None,
+    on_done: Callable[[Outcome], None] | None = None,
+    **executor_options: Any,
+) -> list[Outcome]:
+    """Run the plan's cells that are not done with ``executor`` (``local``, one after another; ``ray``, side by
+    side, with its ``address`` and ``num_cpus``); one :class:`Outcome` per cell, ``on_done`` called as each ends.
+    A failed cell is recorded in its ``failed.json`` and the others go on."""
+    import inspect
+
+    from dcbench.errors import ConfigError
+    from dcbench.harness.executors import get_executor
+
+    run = get_executor(executor)
+    for name in executor_options:
+        if name not in inspect.signature(run).parameters:
+            flag = "--" + name.replace("_", "-")
+            raise ConfigError(f"{flag} does not apply to the {executor} executor")
+    if not plan.todo:
+        return []
+    # each executor resolves the device where the work runs: here for local, on the cluster's resources for Ray
+    return run(plan.todo, plan.target, device=device, reporter=reporter, on_done=on_done, **executor_options)
+
+
 def run_matrix(
     spec: str | Path,
     out: str | Path | None = None,
@@ -120,27 +217,13 @@ def run_matrix(
     methods: Sequence[str] = (),
     skip_bad_images: bool = False,
     reporter: Reporter | None = None,
+    **executor_options: Any,
 ) -> list[Outcome]:
-    """Run every cell of the matrix spec that has no result yet under ``out`` (default ``runs/<spec name>``),
-    optionally only those at ``ratios``, ``seeds`` or of ``methods``; one :class:`Outcome` per cell run (a failed
-    cell is recorded in its ``failed.json`` and the others go on)."""
-    from dcbench.errors import ConfigError
-    from dcbench.harness.executors import get_executor
-    from dcbench.harness.matrix import cell_state, load_spec, slice_cells
-    from dcbench.io import writable_dir
-    from dcbench.store import is_url
-
-    if out is not None and is_url(str(out)):
-        raise ConfigError(
-            f"{out}: run_matrix writes to a local folder; into a store: dcbench matrix {spec} --out {out}"
-        )
-    matrix = load_spec(spec, skip_bad_images=skip_bad_images)
-    results = writable_dir(Path(out) if out is not None else Path("runs") / matrix.name, what="results folder")
-    cells = matrix.cells()
-    for field, wanted in (("ratio", ratios), ("seed", seeds), ("method", methods)):
-        cells = slice_cells(cells, field, list(wanted), spec)
-    todo = [c for c in cells if cell_state(results, c, matrix.fingerprints) != "done"]
-    return get_executor(executor)(todo, results, device=device, reporter=reporter) if todo else []
+    """Run every cell of the matrix spec that has no result yet under ``out`` (default ``runs/<spec name>``, or a
+    store URL), optionally only those at ``ratios``, ``seeds`` or of ``methods``: :func:`plan_matrix`, then
+    :func:`run_plan`. One :class:`Outcome` per cell run."""
+    plan = plan_matrix(spec, out, ratios=ratios, seeds=seeds, methods=methods, skip_bad_images=skip_bad_images)
+    return run_plan(plan, executor=executor, device=device, reporter=reporter, **executor_options)
 
 
 def load_results(folder: str | Path, *, check_stale: bool = True) -> pd.DataFrame:

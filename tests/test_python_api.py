@@ -17,8 +17,6 @@ def test_a_cell_is_configured_and_checked_without_running_anything():
         dcbench.cell(ratio=1.5)
     with pytest.raises(ConfigError, match="label_score"):
         dcbench.cell(labels="distill", label_score=0.3)
-    with pytest.raises(ConfigError, match="local folder"):
-        dcbench.run_matrix("spec.toml", "s3://bucket/runs")
 
 
 @pytest.mark.slow
@@ -45,3 +43,18 @@ def test_run_matrix_runs_what_is_not_done_and_a_slice(tmp_path):
     assert [o.cell.rsplit("__", 2)[1] for o in rest] == ["s0"]
     assert dcbench.run_matrix(spec, out, device="cpu") == []
     assert len(dcbench.load_results(out)) == 2
+    plan = dcbench.plan_matrix(spec, out)  # what dcbench matrix --dry-run shows
+    assert plan.summary() == "2 done" and plan.todo == [] and plan.target == out.resolve()
+
+
+def test_a_matrix_plan_shows_cell_states_and_refuses_options_its_executor_lacks(tmp_path):
+    spec = tmp_path / "spec.toml"
+    spec.write_text(
+        f'name = "py"\nprotocol = "smoke"\ndatasets = ["{TINY_SHAPES}"]\ndetectors = ["yolov3-tiny"]\n'
+        'ratios = [0.1]\nseeds = [0, 1, 2]\n\n[[methods]]\nname = "random"\n'
+    )
+    plan = dcbench.plan_matrix(spec, tmp_path / "out", seeds=[0, 2], dry_run=True)
+    assert [c.seed for c in plan.todo] == [0, 2] and plan.summary() == "2 pending"
+    assert not (tmp_path / "out").exists()  # a dry run writes nothing
+    with pytest.raises(ConfigError, match="--num-cpus does not apply to the local executor"):
+        dcbench.run_plan(plan, num_cpus=2)

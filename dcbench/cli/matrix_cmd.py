@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import inspect
 import time
-from collections import Counter
 from pathlib import Path
 
 import typer
 from rich.table import Table
 
 from dcbench.cli import console
-from dcbench.errors import ConfigError
-
-STATES = ("done", "stale", "damaged", "failed", "pending")  # harness.matrix.cell_state's, in the order shown
 
 
 def matrix(
@@ -58,61 +53,46 @@ def matrix(
     ),
 ) -> None:
     """Run every cell of SPEC that has no result yet (failed cells are retried). Exit status 1 when a cell failed."""
-    from dcbench.harness.matrix import cell_state, load_spec, slice_cells
     from dcbench.harness.staleness import damaged_result
-    from dcbench.io import resolved, usable_dir, writable_dir
-    from dcbench.store import Store, is_url, mirror_dir
+    from dcbench.runner import plan_matrix
 
-    store = Store(out) if out is not None and is_url(out) else None
-    if not dry_run:  # before the spec's datasets are loaded (or generated)
-        if store is not None:
-            store.check_writable()
-        elif out is not None:
-            usable_dir(out, what="results folder")
-    matrix_spec = load_spec(spec, skip_bad_images=skip_bad_images)
-    target: Path | str
-    if store is not None:
-        # the driver reads states (and measured costs) from a local mirror of the store's result files
-        target, results = store.url, store.sync_results(mirror_dir(store.url))
-    else:
-        results = resolved(out or Path("runs") / matrix_spec.name, what="results folder")
-        target = results = results if dry_run else writable_dir(results, what="results folder")
-    cells = matrix_spec.cells()
-    for field, wanted in (("ratio", ratio), ("seed", seed), ("method", method)):
-        cells = slice_cells(cells, field, wanted, spec)
-    states = {c.cell_name(): cell_state(results, c, matrix_spec.fingerprints) for c in cells}
-    counts = Counter(states.values())
-    summary = ", ".join(f"{counts[s]} {s}" for s in STATES if counts[s])
-    for name, state in states.items():
-        problem = damaged_result(Path(results) / name) if state == "damaged" else None
+    plan = plan_matrix(
+        spec,
+        out,
+        ratios=ratio or (),
+        seeds=seed or (),
+        methods=method or (),
+        skip_bad_images=skip_bad_images,
+        dry_run=dry_run,
+    )
+    for name, state in plan.states.items():
+        problem = damaged_result(plan.results / name) if state == "damaged" else None
         if problem:
             console.warn(f"{problem}; {'the cell is to run again' if dry_run else 'running the cell again'}")
     if dry_run:
-        _show_plan(matrix_spec, cells, states, counts, summary, target, results, device)
+        _show_plan(plan, device)
         return
-    todo = [c for c in cells if states[c.cell_name()] != "done"]
     console.info(
-        f"{matrix_spec.name}: {len(cells)} cells ({summary}); running {len(todo)} with the {executor} "
-        f"executor into {target}"
+        f"{plan.spec.name}: {len(plan.cells)} cells ({plan.summary()}); running {len(plan.todo)} with the "
+        f"{executor} executor into {plan.target}"
     )
-    if todo:
-        options = {k: v for k, v in {"address": address, "num_cpus": num_cpus}.items() if v is not None}
-        _run(todo, target, executor, device, options)
+    options = {k: v for k, v in {"address": address, "num_cpus": num_cpus}.items() if v is not None}
+    _run(plan, executor, device, options)
 
 
-def _show_plan(
-    matrix_spec, cells, states, counts, summary: str, out: Path | str, results: Path, device: str | None
-) -> None:
-    """--dry-run: every cell with its state, and the estimated time of those still to run (``out`` as the user
-    named it; ``results``: where its result files are read, a local mirror for a store)."""
+def _show_plan(plan, device: str | None) -> None:
+    """--dry-run: every cell with its state, and the estimated time of those still to run."""
     table = Table(
-        "cell", "state", title=f"{matrix_spec.name}: {len(cells)} cells in {out} ({summary})", title_justify="left"
+        "cell",
+        "state",
+        title=f"{plan.spec.name}: {len(plan.cells)} cells in {plan.target} ({plan.summary()})",
+        title_justify="left",
     )
-    for c in cells:
-        table.add_row(c.cell_name(), states[c.cell_name()])
+    for c in plan.cells:
+        table.add_row(c.cell_name(), plan.states[c.cell_name()])
     console.out.print(table)
-    est = _estimate(matrix_spec, cells, states, results, device)
-    console.out.print(f"{sum(n for s, n in counts.items() if s != 'done')} cells to run: {est.text()}")
+    est = _estimate(plan, device)
+    console.out.print(f"{len(plan.todo)} cells to run: {est.text()}")
     side_by_side = _cpu_lanes(device)
     if side_by_side > 1 and est.total_s:
         # measured on the 2-core reference machine: two one-thread students side by side each ran as fast as one
@@ -132,14 +112,9 @@ def _cpu_lanes(device: str | None) -> int:
     return (os.cpu_count() or 1) if resolve_device(device) == "cpu" else 1
 
 
-def _run(todo: list, out: Path | str, executor: str, device: str | None, options: dict) -> None:
-    from dcbench.harness.executors import get_executor
+def _run(plan, executor: str, device: str | None, options: dict) -> None:
     from dcbench.progress import Reporter
-
-    run = get_executor(executor)
-    unknown = [k for k in options if k not in inspect.signature(run).parameters]
-    if unknown:
-        raise ConfigError(f"--{unknown[0].replace('_', '-')} does not apply to the {executor} executor")
+    from dcbench.runner import run_plan
 
     def report(outcome) -> None:
         if outcome.status != "ok":
@@ -149,29 +124,31 @@ def _run(todo: list, out: Path | str, executor: str, device: str | None, options
         console.info(f"{outcome.cell}: {mark} ({outcome.seconds:.1f}s)")
 
     started = time.perf_counter()
-    # each executor resolves the device where the work runs: here for local, on the cluster's resources for Ray
-    outcomes = run(todo, out, device=device, reporter=Reporter(console=console.err), on_done=report, **options)
+    reporter = Reporter(console=console.err)
+    outcomes = run_plan(plan, executor=executor, device=device, reporter=reporter, on_done=report, **options)
     failed = [o for o in outcomes if o.status != "ok"]
     elsewhere = sum(1 for o in outcomes if o.status == "ok" and not o.here)
-    console.info(
-        f"{len(outcomes) - len(failed) - elsewhere} cells finished, {len(failed)} failed"
-        + (f", {elsewhere} finished by another process" if elsewhere else "")
-        + f", in {time.perf_counter() - started:.1f}s"
-    )
+    if outcomes:
+        console.info(
+            f"{len(outcomes) - len(failed) - elsewhere} cells finished, {len(failed)} failed"
+            + (f", {elsewhere} finished by another process" if elsewhere else "")
+            + f", in {time.perf_counter() - started:.1f}s"
+        )
     for o in failed:
-        console.info(f"  failed: {out}/{o.cell}/failed.json")
-    console.info(f"tables: dcbench leaderboard {out}")
+        console.info(f"  failed: {plan.target}/{o.cell}/failed.json")
+    console.info(f"tables: dcbench leaderboard {plan.target}")
     if failed:
         raise typer.Exit(1)
 
 
-def _estimate(matrix_spec, cells, states, out: Path, device: str | None):
+def _estimate(plan, device: str | None):
     from dcbench.device import device_name, resolve_device
     from dcbench.harness.estimate import estimate
 
     # sizes and fingerprints taken when the spec was checked
     machine = device_name(resolve_device(device))
-    return estimate(cells, states, matrix_spec.train_sizes, out, matrix_spec.fingerprints, machine)
+    spec = plan.spec
+    return estimate(plan.cells, plan.states, spec.train_sizes, plan.results, spec.fingerprints, machine)
 
 
 def register(app: typer.Typer) -> None:
