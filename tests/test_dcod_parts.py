@@ -193,6 +193,28 @@ def test_config_defaults_are_the_papers_and_options_are_checked():
     assert DCODConfig.from_options(fbd="false", snapshots="0,10").fbd is False
 
 
+def test_the_diode_preset_sets_diodes_inversion_and_options_beside_it_win():
+    from dcbench.methods.dcod.method import DCOD
+
+    cfg = DCODConfig.from_options(preset="diode")
+    assert (cfg.fbd, cfg.ipe, cfg.init, cfg.lr, cfg.w_det, cfg.first_bn_coef, cfg.w_tv, cfg.w_l2) == (
+        False,
+        False,
+        "noise",
+        0.2,
+        0.5,
+        2.0,
+        75.0,
+        0.0,
+    )
+    assert (cfg.jitter, cfg.iterations, cfg.forge_batch) == (20, 2500, 128)
+    assert DCODConfig.from_options(preset="diode", iterations=30, lr=0.1).lr == 0.1
+    assert DCOD(preset="diode").describe()["preset"] == "diode"
+    assert DCOD().describe()["preset"] is None and DCODConfig().lr == 0.002  # the paper's defaults are untouched
+    with pytest.raises(ConfigError, match="preset 'deepinversion' is not one of diode"):
+        DCODConfig.from_options(preset="deepinversion")
+
+
 def test_ipe_coverage_counts_objects_shown_without_a_box_by_hand():
     import importlib.util
     from pathlib import Path

@@ -15,6 +15,37 @@ REDUCTIONS = ("mean", "sum")
 CONFIG_VERSION = 3
 
 
+# Named sets of defaults (``-O preset=diode``): a preset's values replace the paper defaults, and options given beside
+# it replace the preset's. "diode" is DIODE's YOLO inversion (../shared/docs/yolov3-classic.md section 6, its
+# runner_yolo_multiscale.sh) as far as dcbench's forge can express it: plain inversion (no FBD, no PatchExpand) from
+# noise, Adam at lr 0.2 with a cosine schedule, main_loss_multiplier 0.5 (w_det), r_feature 0.1 with p_norm 2 (w_bn,
+# plain L2 norms), first_bn_coef 2.0, tv_l1 75 and tv_l2 0 (w_tv 75, no L2 prior), jitter 20, flips, 2500
+# iterations at batch 128. Not expressible, and so not applied: Adam betas (0, 0) (dcbench's Adam keeps PyTorch's),
+# DIODE's anisotropic L1 TV over four directions (dcbench's TV is isotropic, per-pixel mean), R_bn over the 52
+# Darknet-53 BatchNorm layers only (dcbench's covers every BatchNorm layer), brightness/contrast jitter and random
+# erasing, and its 160 px resolution (the protocol's imgsz decides).
+PRESETS: dict[str, dict] = {
+    "diode": {
+        "init": "noise",
+        "fbd": False,
+        "ipe": False,
+        "lr": 0.2,
+        "w_det": 0.5,
+        "w_bn": 0.1,
+        "bn_reduction": "l2",
+        "first_bn_coef": 2.0,
+        "w_tv": 75.0,
+        "w_l2": 0.0,
+        "jitter": 20,
+        "flip": True,
+        "iterations": 2500,
+        "forge_batch": 128,
+        "optimizer": "adam",
+        "schedule": "cosine",
+    }
+}
+
+
 # options that change what DCOD reports or how often it saves, not the pixels it forges: they name no new cell and
 # are left out of a forge state's resume digest
 BOOKKEEPING_OPTIONS = ("snapshots", "checkpoint_every")
@@ -61,11 +92,15 @@ class DCODConfig:
     )
     # -- dcbench's choice where the spec's "sum over pixels" would swamp the detection loss ----------------------
     prior_reduction: str = "mean"  # R_tv and R_l2 per pixel ("mean") or summed over pixels ("sum", the literal text)
+    # -- a named set of defaults (PRESETS); None: the defaults above ------------------------------------------------
+    preset: str | None = None
     # -- bookkeeping ------------------------------------------------------------------------------------------
     snapshots: tuple[int, ...] = ()  # iterations at which the first batch's images are saved
     checkpoint_every: int = 100  # iterations between resumable states of the batch in flight
 
     def __post_init__(self) -> None:
+        if self.preset is not None and self.preset not in PRESETS:
+            raise ConfigError(f"dcod preset {self.preset!r} is not one of {', '.join(PRESETS)}")
         if self.init not in INITS:
             raise ConfigError(f"dcod init {self.init!r} is not one of {', '.join(INITS)}")
         if self.fbd_mode not in FBD_MODES:
@@ -102,6 +137,10 @@ class DCODConfig:
         unknown = sorted(set(options) - known)
         if unknown:
             raise ConfigError(f"unknown dcod option(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+        preset = options.get("preset")
+        if preset is not None and preset not in PRESETS:
+            raise ConfigError(f"dcod preset {preset!r} is not one of {', '.join(PRESETS)}")
+        options = {**PRESETS.get(preset, {}), **options}  # what is given beside a preset replaces its value
         if "snapshots" in options:
             snaps = options["snapshots"]
             if isinstance(snaps, str):
