@@ -174,7 +174,9 @@ class BatchForge:
         if cfg.fbd and cfg.erase and cfg.erase_p > 0:
             x_aug = random_erase(x_aug, t_aug, cfg.erase_p, self.gen)
         self.bn.reset()
-        l_det = self.target.loss(x_aug, t_aug)
+        dtype = cfg.autocast_dtype(str(self.device))
+        with torch.autocast(torch.device(self.device).type, dtype=dtype or torch.float32, enabled=dtype is not None):
+            l_det = self.target.loss(x_aug, t_aug).float()
         r_bn, r_tv, r_l2 = self.bn.value(), total_variation(x, cfg.prior_reduction), l2_prior(x, cfg.prior_reduction)
         loss = cfg.w_det * l_det + cfg.w_bn * r_bn + cfg.w_tv * r_tv + cfg.w_l2 * r_l2
         self.opt.zero_grad(set_to_none=True)

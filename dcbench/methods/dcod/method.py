@@ -127,6 +127,8 @@ class DCOD:
             "initial_ids": [train_set.images[i].id for i in init],
             "teacher": {"detector": context.teacher.backend.name, "checkpoint": str(context.teacher.checkpoint.path)},
             "canvas": size,
+            # the dtype the teacher ran in (amp); None: float32
+            "forge_autocast": str(cfg.autocast_dtype(str(context.teacher.device)) or "").removeprefix("torch.") or None,
             **init_record,
             "loss_history": result.history,
             "timings": {

@@ -26,7 +26,7 @@ class BatchNormStatistics:
         self._handles = [m.register_forward_hook(self._hook) for m in self.layers]
 
     def _hook(self, module, inputs, _output) -> None:
-        x = inputs[0]
+        x = inputs[0].float()  # under autocast a layer's input may be bfloat16: its statistics are taken in float32
         dims = [0] + list(range(2, x.dim()))
         d_mean = x.mean(dims) - module.running_mean
         d_var = x.var(dims, unbiased=False) - module.running_var
