@@ -1,24 +1,15 @@
 """The folder layout is the architecture: a lower layer never imports a higher one. The leaderboard is built from
 result files alone (``dcbench.results``), so making a table loads no plugin and no model."""
 
-import ast
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.test_plugin_imports import imported_modules
+
 PACKAGE = Path(__file__).resolve().parents[1] / "dcbench"
-
-
-def _dcbench_imports(path: Path) -> list[tuple[int, str]]:
-    found = []
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.ImportFrom) and node.module:
-            found.append((node.lineno, node.module))
-        elif isinstance(node, ast.Import):
-            found += [(node.lineno, alias.name) for alias in node.names]
-    return [(line, m) for line, m in found if m == "dcbench" or m.startswith("dcbench.")]
 
 
 # a layer and what it must never import, at module level or inside a function
@@ -38,7 +29,7 @@ def test_a_layer_imports_nothing_above_it(layer):
     wrong = [
         f"{f.relative_to(PACKAGE)}:{line} imports {module}"
         for f in files
-        for line, module in _dcbench_imports(f)
+        for line, module in imported_modules(f)
         if any(module == bad or module.startswith(bad + ".") for bad in FORBIDDEN[layer])
     ]
     assert not wrong, "; ".join(wrong)

@@ -10,7 +10,8 @@ PLUGINS = Path(__file__).resolve().parents[1] / "plugins"
 ALLOWED = ("dcbench.api", "dcbench.plugins", "dcbench.testing")
 
 
-def _imports(path: Path) -> list[tuple[int, str]]:
+def imported_modules(path: Path) -> list[tuple[int, str]]:
+    """(line, module) of every import in ``path``, at module level or inside a function."""
     found = []
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.ImportFrom) and node.module:
@@ -27,7 +28,7 @@ SOURCES = sorted(p for p in PLUGINS.glob("*/dcbench_*/**/*.py"))
 def test_a_plugin_imports_only_the_contract_the_hook_markers_and_the_test_kit(path):
     internal = [
         f"line {line}: {module}"
-        for line, module in _imports(path)
+        for line, module in imported_modules(path)
         if (module == "dcbench" or module.startswith("dcbench.")) and module not in ALLOWED
     ]
     assert not internal, f"{path.relative_to(PLUGINS)} imports dcbench internals: {', '.join(internal)}"
