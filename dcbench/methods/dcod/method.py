@@ -75,6 +75,22 @@ class DCOD:
         # sorted, as the baseline's condensed set lists them: slot order decides forge batches and IPE sources
         return sorted(selector.pick(feats, budget, context.seed)), {"features": record, "paired_with": selector.name}
 
+    @staticmethod
+    def _slots(train_set: DetectionDataset, init: list[int], size: int, cfg: DCODConfig, seed: int) -> list[Slot]:
+        """One slot per condensed image: its initial image first, then the extra sources PatchExpand's grid fills
+        its later cells with (drawn from the seed, so a rerun lays out the same canvases)."""
+        max_k = max(k for k, _ in parse_schedule(cfg.ipe_schedule)) if cfg.ipe else 1
+        noise = cfg.init == "noise"
+        slots = []
+        for s, first in enumerate(init):
+            extra = rng_for(seed, 2, s).choice(len(train_set), size=max_k * max_k - 1, replace=True).tolist()
+            sources = [
+                partial(load_source, train_set, idx, size, noise_seed=(seed * 7919 + s * 97 + j) if noise else None)
+                for j, idx in enumerate([first, *extra])
+            ]
+            slots.append(Slot(sources))
+        return slots
+
     def condense(self, train_set: DetectionDataset, budget: int, *, context: CondenseContext) -> CondensedSet:
         if context.teacher is None:
             raise ConfigError("dcod needs a teacher (the Fetch detector)")
@@ -85,18 +101,7 @@ class DCOD:
         )
         size = target.image_size
         init, init_record = self.initial_indices(train_set, budget, context)
-        max_k = max(k for k, _ in parse_schedule(cfg.ipe_schedule)) if cfg.ipe else 1
-        noise = cfg.init == "noise"
-        slots = []
-        for s, first in enumerate(init):
-            extra = rng_for(context.seed, 2, s).choice(len(train_set), size=max_k * max_k - 1, replace=True).tolist()
-            sources = [
-                partial(
-                    load_source, train_set, idx, size, noise_seed=(context.seed * 7919 + s * 97 + j) if noise else None
-                )
-                for j, idx in enumerate([first, *extra])
-            ]
-            slots.append(Slot(sources))
+        slots = self._slots(train_set, init, size, cfg, context.seed)
         t1 = time.perf_counter()
         result = forge(slots, target, cfg, seed=context.seed, workdir=context.workdir, reporter=context.reporter)
         t2 = time.perf_counter()
