@@ -29,54 +29,9 @@ import time
 
 import torch
 
-# dense (no sparsity) tensor-core peaks, TFLOP/s, from the vendors' datasheets: (TF32, FP16/BF16)
-GPUS = {"V100": (15.7, 125.0), "A100": (156.0, 312.0), "H100 SXM": (494.7, 989.4), "RTX 4090": (82.6, 165.2)}
-
-
-def _model(config: str, nc: int):
-    from dcbench.detectors.ultralytics import _prepare
-
-    _prepare()
-    from ultralytics.cfg import get_cfg
-    from ultralytics.nn.tasks import DetectionModel
-
-    model = DetectionModel(config, nc=nc, verbose=False)
-    model.args = get_cfg()
-    return model
-
-
-def _batch(imgsz: int, n: int = 1, boxes: int = 3) -> dict:
-    x = torch.rand(n, 3, imgsz, imgsz)
-    return {
-        "img": x,
-        "cls": torch.zeros(n * boxes, 1),
-        "bboxes": torch.rand(n * boxes, 4) * 0.3 + 0.2,
-        "batch_idx": torch.arange(n).repeat_interleave(boxes).float(),
-    }
-
-
-def _forge_step(model, batch) -> None:
-    img = batch["img"].requires_grad_(True)
-    total, _ = model.loss({**batch, "img": img})
-    total.sum().backward()
-
-
-def step_flops(config: str, imgsz: int, nc: int) -> tuple[float, float, object]:
-    """FLOPs of one image's forge step (weights frozen, BatchNorm in eval mode) and training step."""
-    from torch.utils.flop_counter import FlopCounterMode
-
-    model = _model(config, nc)
-    model.train()
-    with FlopCounterMode(display=False) as counter:
-        total, _ = model.loss(_batch(imgsz))
-        total.sum().backward()
-    train = counter.get_total_flops()
-    model.eval()
-    for p in model.parameters():
-        p.requires_grad_(False)
-    with FlopCounterMode(display=False) as counter:
-        _forge_step(model, _batch(imgsz))
-    return float(counter.get_total_flops()), float(train), model
+# the GPUs' dense peaks and the FLOP count are dcbench's own (what `dcbench matrix --dry-run --gpu` uses)
+from dcbench.detectors.ultralytics import count_step_flops, dummy_batch, forge_step
+from dcbench.harness.gpu_cost import EFFICIENCY, GPUS
 
 
 def main() -> None:
@@ -86,7 +41,7 @@ def main() -> None:
     ap.add_argument("--ratio", type=float, default=0.01)
     ap.add_argument("--classes", type=int, default=20)
     ap.add_argument("--protocol", default="paper")
-    ap.add_argument("--utilisation", type=float, nargs="*", default=[0.3, 0.15, 0.5])
+    ap.add_argument("--utilisation", type=float, nargs="*", default=[EFFICIENCY, 0.15, 0.5])
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -97,11 +52,11 @@ def main() -> None:
 
     proto = get_protocol(args.protocol)
     config = make_detector(args.detector).config
-    forge_f, train_f, model = step_flops(config, proto.imgsz, args.classes)
+    forge_f, train_f, model = count_step_flops(config, proto.imgsz, args.classes)
     t0 = time.perf_counter()
     reps = 2
     for _ in range(reps):
-        _forge_step(model, _batch(proto.imgsz))
+        forge_step(model, dummy_batch(proto.imgsz))
     cpu_s = (time.perf_counter() - t0) / reps
 
     m = budget_for(args.ratio, args.n_train)
@@ -129,9 +84,13 @@ def main() -> None:
         f"(range {min(args.utilisation):.0%}-{max(args.utilisation):.0%} in brackets):"
     )
     print(f"{'GPU':10s} {'forge (TF32)':>24s} {'student (AMP)':>24s} {'teacher (AMP)':>24s}")
-    for name, (tf32, half) in GPUS.items():
+    for name, gpu in GPUS.items():
         cols = []
-        for total, peak in ((forge_total, tf32), (student_total, half), (teacher_total, half)):
+        for total, peak in (
+            (forge_total, gpu.forge_tflops),
+            (student_total, gpu.train_tflops),
+            (teacher_total, gpu.train_tflops),
+        ):
             hours = [total / (peak * 1e12 * u) / 3600 for u in (u0, max(args.utilisation), min(args.utilisation))]
             cols.append(f"{hours[0]:7.2f} [{hours[1]:.2f}-{hours[2]:.2f}]")
         print(f"{name:10s} {cols[0]:>24s} {cols[1]:>24s} {cols[2]:>24s}")

@@ -129,7 +129,9 @@ class InversionTarget:
 class DetectorBackend(Protocol):
     """A detector family. Instantiated with what follows ``NAME:`` in a detector spec (``ultralytics:yolov8n.yaml``)
     or with no argument. Heavy libraries are imported inside the methods, never at module import. Every image and
-    box crosses this boundary as a DetectionDataset and comes back as Detections, so one evaluator scores all."""
+    box crosses this boundary as a DetectionDataset and comes back as Detections, so one evaluator scores all.
+    Optional method: ``step_flops(imgsz, classes) -> (forge, train)``, one image's FLOPs of a forge step and of a
+    training step, for ``dcbench matrix --dry-run --gpu``'s model (``harness.gpu_cost``)."""
 
     name: str
 

@@ -188,20 +188,27 @@ def run_plan(
     **executor_options: Any,
 ) -> list[Outcome]:
     """Run the plan's cells that are not done with ``executor`` (``local``, one after another; ``ray``, side by
-    side, with its ``address`` and ``num_cpus``); one :class:`Outcome` per cell, ``on_done`` called as each ends.
-    A failed cell is recorded in its ``failed.json`` and the others go on."""
+    side, with its ``address`` and ``num_cpus``, and the spec's ``gpus_per_cell``); one :class:`Outcome` per cell,
+    ``on_done`` called as each ends. A failed cell is recorded in its ``failed.json`` and the others go on."""
     import inspect
 
     from dcbench.errors import ConfigError
     from dcbench.harness.executors import get_executor
 
     run = get_executor(executor)
+    takes = inspect.signature(run).parameters
     for name in executor_options:
-        if name not in inspect.signature(run).parameters:
+        if name not in takes:
             flag = "--" + name.replace("_", "-")
             raise ConfigError(f"{flag} does not apply to the {executor} executor")
     if not plan.todo:
         return []
+    packing = plan.spec.gpus_per_cell
+    if "gpus_per_cell" in takes:
+        executor_options.setdefault("gpus_per_cell", packing)
+    elif packing != 1 and reporter is not None:
+        # a scheduling hint, not part of any cell: the spec still runs, one cell at a time on the whole GPU
+        reporter.note(f"gpus_per_cell = {packing:g} applies to the ray executor; the {executor} executor ignores it")
     # each executor resolves the device where the work runs: here for local, on the cluster's resources for Ray
     return run(plan.todo, plan.target, device=device, reporter=reporter, on_done=on_done, **executor_options)
 

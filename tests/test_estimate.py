@@ -147,3 +147,80 @@ def test_this_machines_own_measurements_are_preferred(tmp_path):
     assert measured_in(tmp_path, "Fast GPU")[key] == pytest.approx(6.0 / 30 * 2)
     # a machine none of them ran on, or none named: all three
     assert measured_in(tmp_path, "Other")[key] == measured_in(tmp_path)[key] == pytest.approx(60.0 / 30 * 2)
+
+
+# -- --gpu: the same step counts, seconds per step from counted FLOPs ------------------------------------------
+GPU_SPEC = f"""
+name = "gpu"
+protocol = "paper"
+datasets = ["{DATA}"]
+detectors = ["yolov3-tiny"]
+ratios = [0.05]
+seeds = [0]
+full_data = true
+
+[protocol_overrides]
+min_iterations = 100000  # long enough that a GPU's hours show in one decimal
+
+[[methods]]
+name = "dcod"
+"""
+
+
+def _gpu_hours(tmp_path, capsys, gpu: str) -> float:
+    import re
+
+    from dcbench.cli.app import main
+
+    spec = tmp_path / "spec.toml"
+    spec.write_text(GPU_SPEC)
+    assert main(["matrix", str(spec), "--out", str(tmp_path / "out"), "--dry-run", "--gpu", gpu]) == 0
+    printed = " ".join(capsys.readouterr().out.split())  # rich may wrap the line
+    assert "a model, not a measurement" in printed
+    found = re.search(r"modelled ([0-9.]+) GPU-hours on one (\w+) \(teachers ([0-9.]+) h for 1,", printed)
+    assert found and found[2] == gpu.upper(), printed
+    return float(found[1])
+
+
+def test_dry_run_models_gpu_hours_for_a_named_gpu(tmp_path, capsys):
+    h100, v100 = _gpu_hours(tmp_path, capsys, "h100"), _gpu_hours(tmp_path, capsys, "V100")
+    assert 0 < h100 < v100
+
+
+@pytest.mark.parametrize(
+    "extra, problem",
+    [
+        (["--dry-run", "--gpu", "B200"], "unknown GPU 'B200' (known: V100, A100, H100"),
+        (["--gpu", "H100"], "--gpu models the time of a --dry-run"),
+    ],
+)
+def test_a_bad_gpu_option_is_one_line(tmp_path, capsys, extra, problem):
+    from dcbench.cli.app import main
+
+    spec = tmp_path / "spec.toml"
+    spec.write_text(GPU_SPEC)
+    assert main(["matrix", str(spec), "--out", str(tmp_path / "out"), *extra]) == 2
+    err = capsys.readouterr().err
+    assert problem in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_flop_costs_by_hand(tmp_path):
+    from dcbench.harness.gpu_cost import EFFICIENCY, FlopCosts, get_gpu
+
+    class Counted:  # a backend that counts its steps: 2 GFLOP a forge step, 3 a training step, per image
+        name = "counted"
+
+        def step_flops(self, imgsz, classes):
+            return 2e9 * (imgsz / 64) ** 2, 3e9 * (imgsz / 64) ** 2
+
+    class Uncounted:
+        name = "uncounted"
+
+    h100 = get_gpu("H100")
+    costs = FlopCosts(h100)
+    assert costs.train(Counted(), 128, 16, 20) == pytest.approx(16 * 12e9 / (h100.train_tflops * 1e12 * EFFICIENCY))
+    assert costs.forge(Counted(), 64, 4, 20) == pytest.approx(4 * 2e9 / (h100.forge_tflops * 1e12 * EFFICIENCY))
+    assert costs.train(Uncounted(), 128, 16, 20) is None
+    cell = CellConfig("random", "yolov3-tiny", 0.05, 0, get_protocol("smoke"), DATA)
+    est = estimate([cell], {cell.cell_name(): "pending"}, {DATA: 40}, tmp_path, costs=costs)
+    assert est.gpu == "H100" and "a model, not a measurement" in est.text() and est.student_s > 0

@@ -17,6 +17,7 @@ FORBIDDEN = {
     "leaderboard": ("dcbench.harness", "dcbench.methods", "dcbench.detectors", "dcbench.plugins", "dcbench.cli"),
     "results.py": ("dcbench.harness", "dcbench.leaderboard", "dcbench.methods", "dcbench.detectors", "dcbench.api"),
     "harness": ("dcbench.cli", "dcbench.leaderboard", "dcbench.runner"),
+    "detectors": ("dcbench.harness", "dcbench.leaderboard", "dcbench.cli", "dcbench.runner", "dcbench.methods"),
     "data": ("dcbench.harness", "dcbench.leaderboard", "dcbench.methods", "dcbench.detectors", "dcbench.cli"),
 }
 

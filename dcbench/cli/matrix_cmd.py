@@ -21,6 +21,12 @@ def matrix(
         "without a shared disk (default: runs/<spec name>).",
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="List the cells and their state; run nothing."),
+    gpu: str | None = typer.Option(
+        None,
+        "--gpu",
+        help="With --dry-run: the time left as GPU-hours on one V100, A100, H100 or RTX4090, modelled from counted "
+        "FLOPs and the GPU's datasheet peak at an assumed efficiency (a model, not a measurement).",
+    ),
     executor: str = typer.Option("local", "--executor", "-e", help="local (sequential) or ray."),
     address: str | None = typer.Option(
         None, "--address", help="Ray cluster address (default: a private local instance)."
@@ -56,6 +62,7 @@ def matrix(
     from dcbench.harness.staleness import damaged_result
     from dcbench.runner import plan_matrix
 
+    costs = _gpu_costs(gpu, dry_run)  # before the datasets are loaded: a typo costs nothing
     plan = plan_matrix(
         spec,
         out,
@@ -70,7 +77,7 @@ def matrix(
         if problem:
             console.warn(f"{problem}; {'the cell is to run again' if dry_run else 'running the cell again'}")
     if dry_run:
-        _show_plan(plan, device)
+        _show_plan(plan, device, costs)
         return
     console.info(
         f"{plan.spec.name}: {len(plan.cells)} cells ({plan.summary()}); running {len(plan.todo)} with the "
@@ -80,7 +87,19 @@ def matrix(
     _run(plan, executor, device, options)
 
 
-def _show_plan(plan, device: str | None) -> None:
+def _gpu_costs(gpu: str | None, dry_run: bool):
+    """The FLOP model of the GPU named by --gpu, or None (measured costs)."""
+    from dcbench.errors import ConfigError
+    from dcbench.harness.gpu_cost import FlopCosts, get_gpu
+
+    if gpu is None:
+        return None
+    if not dry_run:
+        raise ConfigError("--gpu models the time of a --dry-run; a run uses the --device it is given")
+    return FlopCosts(get_gpu(gpu))
+
+
+def _show_plan(plan, device: str | None, costs=None) -> None:
     """--dry-run: every cell with its state, and the estimated time of those still to run."""
     table = Table(
         "cell",
@@ -91,9 +110,9 @@ def _show_plan(plan, device: str | None) -> None:
     for c in plan.cells:
         table.add_row(c.cell_name(), plan.states[c.cell_name()])
     console.out.print(table)
-    est = _estimate(plan, device)
+    est = _estimate(plan, device, costs)
     console.out.print(f"{len(plan.todo)} cells to run: {est.text()}")
-    side_by_side = _cpu_lanes(device)
+    side_by_side = 1 if costs is not None else _cpu_lanes(device)
     if side_by_side > 1 and est.total_s:
         # measured on the 2-core reference machine: two one-thread students side by side each ran as fast as one
         # two-thread student alone (the small models of the CPU reference do not scale across threads)
@@ -141,14 +160,23 @@ def _run(plan, executor: str, device: str | None, options: dict) -> None:
         raise typer.Exit(1)
 
 
-def _estimate(plan, device: str | None):
+def _estimate(plan, device: str | None, costs=None):
     from dcbench.device import device_name, resolve_device
     from dcbench.harness.estimate import estimate
 
-    # sizes and fingerprints taken when the spec was checked
-    machine = device_name(resolve_device(device))
+    # sizes, class counts and fingerprints taken when the spec was checked
+    machine = device_name(resolve_device(device)) if costs is None else None
     spec = plan.spec
-    return estimate(plan.cells, plan.states, spec.train_sizes, plan.results, spec.fingerprints, machine)
+    return estimate(
+        plan.cells,
+        plan.states,
+        spec.train_sizes,
+        plan.results,
+        spec.fingerprints,
+        machine,
+        costs=costs,
+        classes=spec.classes,
+    )
 
 
 def register(app: typer.Typer) -> None:

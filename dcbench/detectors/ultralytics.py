@@ -18,7 +18,7 @@ import logging
 import os
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -209,6 +209,62 @@ def _train_args(protocol: TrainProtocol, n_images: int, seed: int, workdir: Path
     }
 
 
+# -- counting FLOPs (harness.gpu_cost's GPU estimate, benchmarks/estimate_paper_cost.py) ----------------------------
+# Counted at this size and scaled by pixels: a convolution's FLOPs grow exactly with them (yolov3-spp: 1.38 MFLOP
+# per pixel for a forge step at 64, 128 and 512 px), attention's a little faster (yolo11n's C2PSA: +0.9 % at
+# 512 px). Counting runs the step: 16 s of CPU for yolov3-spp at 512 px, 2 s at 64.
+FLOP_COUNT_PX = 64
+
+
+def flop_model(config: str, classes: int):
+    """A freshly built model of ``config`` with what ``model.loss`` reads (its weights' values change no count)."""
+    _prepare()
+    from ultralytics.cfg import get_cfg
+    from ultralytics.nn.tasks import DetectionModel
+
+    model: Any = DetectionModel(config, nc=classes, verbose=False)
+    model.args = get_cfg()
+    return model
+
+
+def dummy_batch(imgsz: int, n: int = 1, boxes: int = 3) -> dict:
+    """``n`` random images with ``boxes`` boxes each, as ``model.loss`` takes them."""
+    import torch
+
+    return {
+        "img": torch.rand(n, 3, imgsz, imgsz),
+        "cls": torch.zeros(n * boxes, 1),
+        "bboxes": torch.rand(n * boxes, 4) * 0.3 + 0.2,
+        "batch_idx": torch.arange(n).repeat_interleave(boxes).float(),
+    }
+
+
+def forge_step(model, batch: dict) -> None:
+    """What DCOD's forge does per iteration: the loss's gradient to the pixels."""
+    img = batch["img"].requires_grad_(True)
+    total, _ = model.loss({**batch, "img": img})
+    total.sum().backward()
+
+
+def count_step_flops(config: str, imgsz: int, classes: int) -> tuple[float, float, object]:
+    """FLOPs of one image's forge step (weights frozen, BatchNorm in eval mode) and training step at ``imgsz``,
+    and the model, left frozen."""
+    from dcbench.flops import count_flops
+
+    model = flop_model(config, classes)
+    model.train()
+
+    def train_step() -> None:
+        total, _ = model.loss(dummy_batch(imgsz))
+        total.sum().backward()
+
+    train = count_flops(train_step)
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return count_flops(lambda: forge_step(model, dummy_batch(imgsz))), train, model
+
+
 class UltralyticsDetector:
     """Any Ultralytics detection model config. ``ultralytics:yolov8n.yaml`` selects the config by name."""
 
@@ -225,6 +281,12 @@ class UltralyticsDetector:
             config += ".yaml"
         self.config = config
         self.name = f"ultralytics:{config}"
+
+    def step_flops(self, imgsz: int, classes: int) -> tuple[float, float]:
+        """FLOPs of one image's forge step and training step at ``imgsz`` (``dcbench matrix --dry-run --gpu``)."""
+        forge, train, _ = count_step_flops(self.config, FLOP_COUNT_PX, classes)
+        scale = (imgsz / FLOP_COUNT_PX) ** 2
+        return forge * scale, train * scale
 
     # -- training -------------------------------------------------------------------------------------------
     def train(

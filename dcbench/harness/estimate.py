@@ -11,6 +11,9 @@ counts follow from the protocol exactly (``Protocol.epochs_for``); the seconds p
 
 A method tells how many teacher steps it takes through an optional ``estimated_steps(budget, protocol)`` method
 returning ``(iterations, batch)`` (DCOD: its forge); methods without one count as free.
+
+``--gpu NAME`` swaps the seconds per step for a FLOP model of that GPU (``harness.gpu_cost``); the step counts,
+and what is shared or cached, stay as they are.
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
+
+from dcbench.harness.gpu_cost import DEFAULT_CLASSES
 
 # seconds per training step at batch 16 on the reference CPU (2 cores), and what measured them
 MEASURED = {
@@ -32,13 +38,62 @@ MEASURED = {
 FORGE_FACTOR = 1.4  # 0.204 s per iteration of 10 images against 0.237 s per training step of 16, yolo11n at 160 px
 
 
+class StepCosts(Protocol):
+    """Seconds per step of ``batch`` images at ``imgsz`` for a detector backend; None where there is no figure."""
+
+    missing: str  # what a detector without a figure lacks, as the estimate says it
+    gpu: str | None  # the GPU a model of costs is for; None: measured
+
+    def basis(self) -> str:
+        """How the figures were made, when they are a model."""
+        ...
+
+    def train(self, backend, imgsz: int, batch: int, classes: int) -> float | None: ...
+
+    def teacher(self, backend, imgsz: int, batch: int, classes: int) -> float | None: ...
+
+    def forge(self, backend, imgsz: int, batch: int, classes: int) -> float | None: ...
+
+
+@dataclass
+class MeasuredCosts:
+    """Seconds per step from measurements (``MEASURED`` and those of finished results), scaled by pixels."""
+
+    known: dict[tuple[str, int], float]
+    known_teachers: dict[tuple[str, int], float]
+    missing: str = "no measured cost"
+    gpu: str | None = None
+
+    def basis(self) -> str:
+        return ""
+
+    def train(self, backend, imgsz: int, batch: int, classes: int) -> float | None:
+        return step_seconds(backend.name, imgsz, batch, self.known)
+
+    def teacher(self, backend, imgsz: int, batch: int, classes: int) -> float | None:
+        return step_seconds(backend.name, imgsz, batch, self.known_teachers)
+
+    def forge(self, backend, imgsz: int, batch: int, classes: int) -> float | None:
+        step = step_seconds(backend.name, imgsz, batch, self.known)
+        return None if step is None else FORGE_FACTOR * step
+
+
+def measured_costs(out: Path, machine: str | None = None) -> MeasuredCosts:
+    """What a dry run into ``out`` on ``machine`` goes by: the reference figures, overridden by the results'."""
+    known = {**MEASURED, **measured_in(out, machine)}
+    return MeasuredCosts(known, {**known, **teachers_measured_in(out, machine)})
+
+
 @dataclass
 class Estimate:
     teacher_s: float = 0.0
     condense_s: float = 0.0
     student_s: float = 0.0
     teachers: int = 0  # teachers to train
-    unknown: set = field(default_factory=set)  # detectors without a measured cost
+    unknown: set = field(default_factory=set)  # detectors without a figure
+    missing: str = MeasuredCosts.missing
+    gpu: str | None = None  # modelled for this GPU, not taken from measurements
+    basis: str = ""  # how a modelled figure was made
 
     @property
     def total_s(self) -> float:
@@ -48,13 +103,14 @@ class Estimate:
         teachers = (
             f"teachers {self.teacher_s / 3600:.1f} h for {self.teachers}" if self.teachers else "no teacher to train"
         )
-        line = (
-            f"estimated {self.total_s / 3600:.1f} h ({teachers}, condensing "
-            f"{self.condense_s / 3600:.1f} h, students {self.student_s / 3600:.1f} h)"
-        )
+        stages = f"{teachers}, condensing {self.condense_s / 3600:.1f} h, students {self.student_s / 3600:.1f} h"
+        if self.gpu:
+            line = f"modelled {self.total_s / 3600:.1f} GPU-hours on one {self.gpu} ({stages})"
+        else:
+            line = f"estimated {self.total_s / 3600:.1f} h ({stages})"
         if self.unknown:
-            line += f"; no measured cost for {', '.join(sorted(self.unknown))} (not counted)"
-        return line
+            line += f"; {self.missing} for {', '.join(sorted(self.unknown))} (not counted)"
+        return f"{line}\n{self.basis}" if self.basis else line
 
 
 def measured_in(out: Path, machine: str | None = None) -> dict[tuple[str, int], float]:
@@ -155,6 +211,47 @@ def _cached_teachers(cells: list, sizes: dict[str, int], fingerprints: dict) -> 
     return found
 
 
+@dataclass
+class CellCost:
+    """One cell's seconds per stage, nothing shared or cached taken off: its teacher's training (when it uses one),
+    the making of its condensed set (0 for a method without ``estimated_steps``) and its students'."""
+
+    uses_teacher: bool = False
+    teacher_s: float = 0.0
+    condense_s: float = 0.0
+    student_s: float = 0.0
+    unknown: set = field(default_factory=set)  # detectors a stage had no figure for: the cell is not counted
+
+
+def cell_cost(c, n: int, costs: StepCosts, classes: int = DEFAULT_CLASSES) -> CellCost:
+    """The stages of cell ``c`` on a ``n``-image train split of ``classes`` classes, at ``costs``."""
+    from dcbench.budget import budget_for
+    from dcbench.harness.identity import make_detector, make_method
+
+    p, cost = c.protocol, CellCost()
+    condensing, evaluating = make_detector(c.detector), make_detector(c.evaluation_detector)
+
+    def need(seconds: float | None, backend) -> float:
+        if seconds is None:
+            cost.unknown.add(backend.name)
+        return seconds or 0.0
+
+    if c.student_is_teacher() or c.uses_teacher():
+        teacher = evaluating if c.student_is_teacher() else condensing
+        cost.uses_teacher = True
+        cost.teacher_s = _steps(n, p) * need(costs.teacher(teacher, p.imgsz, min(p.batch, n), classes), teacher)
+    if c.student_is_teacher():
+        return cost
+    budget = budget_for(c.ratio, n)
+    hint = getattr(make_method(c.method, c.method_options), "estimated_steps", None)
+    if hint is not None:
+        iterations, batch = hint(budget, p)
+        cost.condense_s = iterations * need(costs.forge(condensing, p.imgsz, batch, classes), condensing)
+    step = need(costs.train(evaluating, p.imgsz, min(p.batch, budget), classes), evaluating)
+    cost.student_s = _steps(budget, p) * step * p.student_repeats
+    return cost
+
+
 def estimate(
     cells: list,
     states: dict[str, str],
@@ -162,18 +259,18 @@ def estimate(
     out: Path,
     fingerprints: dict | None = None,
     machine: str | None = None,
+    *,
+    costs: StepCosts | None = None,
+    classes: dict[str, int] | None = None,
 ) -> Estimate:
     """``cells`` with their ``states`` (by cell name); ``sizes``: train-split size per dataset spec;
     ``fingerprints``: (train, test) fingerprints per (dataset, test dataset). With them, a teacher is taken as
     cached when this machine's teacher cache holds it (on a fresh machine, the teachers of finished cells train
     again); without them, when a finished cell used it. ``machine``: this machine's device model, whose own
-    measurements are preferred."""
-    from dcbench.budget import budget_for
-    from dcbench.harness.identity import make_detector, make_method
-
-    known = {**MEASURED, **measured_in(out, machine)}
-    known_teachers = {**known, **teachers_measured_in(out, machine)}
-    est = Estimate()
+    measurements are preferred. ``costs``: seconds per step (default: measured, ``measured_costs``); ``classes``:
+    class count per dataset spec, for a FLOP count."""
+    steps: StepCosts = costs if costs is not None else measured_costs(out, machine)
+    est = Estimate(missing=steps.missing, gpu=steps.gpu, basis=steps.basis())
     done = [c for c in cells if states[c.cell_name()] == "done"]
     if fingerprints:
         teachers = _cached_teachers(cells, sizes, fingerprints)
@@ -184,27 +281,16 @@ def estimate(
     for c in cells:
         if states[c.cell_name()] == "done":
             continue
-        n, p = sizes[c.dataset], c.protocol
-        det, ev = make_detector(c.detector).name, make_detector(c.evaluation_detector).name
-        budget = n if c.student_is_teacher() else budget_for(c.ratio, n)
-        per_step = step_seconds(det, p.imgsz, p.batch, known)
-        eval_step = step_seconds(ev, p.imgsz, min(p.batch, budget), known)
-        if per_step is None or eval_step is None:
-            est.unknown.add(det if per_step is None else ev)
+        cost = cell_cost(c, sizes[c.dataset], steps, (classes or {}).get(c.dataset, DEFAULT_CLASSES))
+        if cost.unknown:
+            est.unknown |= cost.unknown
             continue
-        if c.student_is_teacher() or c.uses_teacher():
-            key = _teacher_key(c)
-            teacher_step = step_seconds(key[1], p.imgsz, p.batch, known_teachers)
-            if key not in teachers and teacher_step is not None:
-                teachers.add(key)
-                est.teachers += 1
-                est.teacher_s += _steps(n, p) * teacher_step
-        if c.student_is_teacher():
-            continue
-        hint = getattr(make_method(c.method, c.method_options), "estimated_steps", None)
-        if hint is not None and c.condense_name() not in made:
+        if cost.uses_teacher and _teacher_key(c) not in teachers:
+            teachers.add(_teacher_key(c))
+            est.teachers += 1
+            est.teacher_s += cost.teacher_s
+        if cost.condense_s and c.condense_name() not in made:
             made.add(c.condense_name())
-            iterations, batch = hint(budget, p)
-            est.condense_s += iterations * FORGE_FACTOR * per_step * batch / p.batch
-        est.student_s += _steps(budget, p) * eval_step * p.student_repeats
+            est.condense_s += cost.condense_s
+        est.student_s += cost.student_s
     return est

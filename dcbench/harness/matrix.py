@@ -11,6 +11,7 @@
     seeds = [0, 1, 2]
     full_data = true                   # add the full-train-set row (method "full", ratio 1) per evaluation detector
     skip_bad_images = false            # true: leave unreadable images out (listed in each result) instead of failing
+    gpus_per_cell = 0.25               # Ray: GPUs per training task, 0.25 packs four cells on a GPU (default 1)
 
     [[methods]]
     name = "random"
@@ -68,6 +69,7 @@ _KEYS = {
     "labels",
     "label_score",
     "skip_bad_images",
+    "gpus_per_cell",
 }
 _ROW_KEYS = {"name", "options", "labels", "label_score"}
 
@@ -100,10 +102,13 @@ class MatrixSpec:
     full_data: bool = False
     # the bad-image policy of every cell (identity.CellConfig): stop at unreadable images, or leave them out
     skip_bad_images: bool = False
+    # GPUs each Ray training task asks for: how cells are packed on GPUs, never part of a cell or its result
+    gpus_per_cell: float = 1.0
     # (train, test) fingerprints per dataset entry, taken when the spec is checked: what a finished cell must match
     fingerprints: dict[tuple, tuple[str, str]] = field(default_factory=dict)
     identities: dict[str, str] = field(default_factory=dict)  # dataset spec -> data.spec.dataset_identity
     train_sizes: dict[str, int] = field(default_factory=dict)  # dataset spec -> train images (budgets, estimates)
+    classes: dict[str, int] = field(default_factory=dict)  # dataset spec -> classes (the GPU estimate's FLOP count)
 
     def cells(self) -> list[CellConfig]:
         """All cells, seed-major so that a partial run already holds complete seeds; the full-data cells of a seed
@@ -168,6 +173,16 @@ def _flag(raw: dict, key: str, path: Path) -> bool:
     return value
 
 
+def _gpus_per_cell(raw: dict, path: Path) -> float:
+    """A share of one GPU, or whole GPUs: what Ray can schedule (it refuses fractions above 1, such as 1.5, and
+    shares finer than 0.0001)."""
+    value = raw.get("gpus_per_cell", 1)
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or value < 1e-4 or (value > 1 and not float(value).is_integer()):
+        raise _fail(path, f"'gpus_per_cell' is {value!r}: expected a fraction in (0, 1] or a whole number of GPUs")
+    return float(value)
+
+
 def load_spec(path: str | Path, *, skip_bad_images: bool = False) -> MatrixSpec:
     """The spec at ``path``, every name in it checked and every image of its datasets decoded (data.verify); with
     ``skip_bad_images`` (``--skip-bad-images``) bad images are left out whatever the spec says."""
@@ -220,6 +235,7 @@ def load_spec(path: str | Path, *, skip_bad_images: bool = False) -> MatrixSpec:
         methods=methods,
         full_data=full_data,
         skip_bad_images=bool(spec_skip) or skip_bad_images,
+        gpus_per_cell=_gpus_per_cell(raw, path),
     )
     _check_names(spec)
     return spec
@@ -269,6 +285,7 @@ def _check_names(spec: MatrixSpec) -> None:
             split, _ = verified_split(split, spec.skip_bad_images)
             spec.fingerprints[(ds.spec, ds.test)] = (split.train.fingerprint(), split.test.fingerprint())
             spec.train_sizes[ds.spec] = len(split.train)
+            spec.classes[ds.spec] = split.train.num_classes
         for m in spec.methods:
             make_method(m.name, m.options)
             check_method_labels(m.name, m.labels)

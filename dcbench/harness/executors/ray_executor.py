@@ -1,8 +1,9 @@
 """Ray executor: every cell becomes a chain of Ray tasks, teacher -> condense -> evaluate.
 
 One teacher task per distinct teacher and one condense task per distinct condensed set, however many cells share
-them; each evaluate task waits for its condensed set, each condense task for its teacher. Training tasks ask for a
-GPU when the cluster has GPUs (and the device is not ``cpu``); everything else asks for one CPU. With a local
+them; each evaluate task waits for its condensed set, each condense task for its teacher. Training tasks ask for
+``gpus_per_cell`` GPUs (the matrix spec's key, default 1; 0.25 packs four tasks on one GPU) when the cluster has GPUs
+(and the device is not ``cpu``); everything else asks for one CPU. With a local
 ``out``, workers write into the same results folder and caches as the local executor (a shared filesystem when the
 cluster spans machines), with the same atomic files, so the two executors produce the same result files and can
 resume each other's runs. With a store URL (``s3://...``, any fsspec URL) every task works in a node-local folder
@@ -91,17 +92,56 @@ def _start_ray(address: str | None, num_cpus: int | None) -> bool:
     return True
 
 
-def _submit(cells: list[CellConfig], out: Path | str, gpus: float) -> tuple[dict, int, int]:
-    """Every cell as a chain of tasks: one teacher task per distinct teacher and one condense task per distinct
-    condensed set, however many cells share them. Returns the evaluate tasks and the two counts."""
+def worker_device(device: str) -> str:
+    """The device a task really has, decided in the task: ``cuda`` (Ray sets CUDA_VISIBLE_DEVICES to the GPU it
+    assigned, so it is the first one visible) only where torch sees CUDA. A cluster may declare GPUs its nodes do
+    not have (``ray start --num-gpus``, logical resources in tests): ``cpu`` then, not a CUDA error per cell."""
+    if device == "cpu":
+        return "cpu"
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def stage_task(stage, resources: dict):
+    """``stage(config, out, device, ...)`` as a Ray task asking for ``resources``, called with the device its
+    worker really has (``worker_device``)."""
     import ray
 
-    task_device = "cuda" if gpus else "cpu"  # Ray sets CUDA_VISIBLE_DEVICES to the GPU it assigned
-    train_res = {"num_gpus": 1, "num_cpus": 1} if gpus else {"num_cpus": 1}
+    def on_device(config, out, device, *rest):
+        return stage(config, out, worker_device(device), *rest)
+
     # ray's overloads cannot see through a resources dict built at run time
-    teacher_task = ray.remote(**train_res)(_teacher_stage)  # type: ignore[call-overload]
-    condense_task = ray.remote(**train_res)(_condense_stage)  # type: ignore[call-overload]
-    evaluate_task = ray.remote(**train_res)(_evaluate_stage)  # type: ignore[call-overload]
+    return ray.remote(name=stage.__name__, **resources)(on_device)  # type: ignore[call-overload]
+
+
+def train_resources(gpus: float, gpus_per_cell: float) -> dict:
+    """What a training task asks for: ``gpus_per_cell`` GPUs (a share packs several tasks on one) and a CPU when
+    the cluster has GPUs, else one CPU."""
+    return {"num_gpus": gpus_per_cell, "num_cpus": 1} if gpus else {"num_cpus": 1}
+
+
+def _check_fits(gpus_per_cell: float) -> None:
+    """A task asking for more GPUs than any node has would wait for ever: one line instead."""
+    import ray
+
+    from dcbench.errors import ConfigError
+
+    largest = max((n["Resources"].get("GPU", 0) for n in ray.nodes() if n.get("Alive")), default=0)
+    if gpus_per_cell > largest:
+        raise ConfigError(
+            f"gpus_per_cell = {gpus_per_cell:g}, but no node of the Ray cluster has more than {largest:g}"
+        )
+
+
+def _submit(cells: list[CellConfig], out: Path | str, gpus: float, gpus_per_cell: float = 1.0) -> tuple[dict, int, int]:
+    """Every cell as a chain of tasks: one teacher task per distinct teacher and one condense task per distinct
+    condensed set, however many cells share them. Returns the evaluate tasks and the two counts."""
+    task_device = "cuda" if gpus else "cpu"  # what the task asks for; worker_device decides in the task
+    train_res = train_resources(gpus, gpus_per_cell)
+    teacher_task = stage_task(_teacher_stage, train_res)
+    condense_task = stage_task(_condense_stage, train_res)
+    evaluate_task = stage_task(_evaluate_stage, train_res)
     teachers: dict[tuple, object] = {}
     condensed: dict[str, object] = {}
     pending = {}
@@ -137,6 +177,7 @@ def run_ray(
     on_done=None,
     address: str | None = None,
     num_cpus: int | None = None,
+    gpus_per_cell: float = 1.0,
 ) -> list[Outcome]:
     import ray
 
@@ -144,11 +185,14 @@ def run_ray(
     try:
         # None: the cluster's GPUs when it has any (the driver may well be a CPU-only machine); "cpu": never
         gpus = ray.cluster_resources().get("GPU", 0) if device != "cpu" else 0
-        pending, n_teachers, n_condense = _submit(cells, out, gpus)
+        if gpus:
+            _check_fits(gpus_per_cell)
+        pending, n_teachers, n_condense = _submit(cells, out, gpus, gpus_per_cell)
         if reporter is not None:
+            per_task = f", {gpus_per_cell:g} GPU per training task" if gpus else ""
             reporter.note(
                 f"ray: {len(cells)} cells as {n_teachers} teacher, {n_condense} condense and "
-                f"{len(cells)} evaluate tasks ({int(gpus)} GPUs)"
+                f"{len(cells)} evaluate tasks ({gpus:g} GPUs{per_task})"
             )
         results: dict[str, Outcome] = {}
         waiting = list(pending)
