@@ -232,3 +232,15 @@ def test_hsv_jitter_with_unit_gains_is_the_identity():
     turned = hsv_jitter(images, torch.tensor([[1.5, 1.0, 1.0], [1.0, 0.0, 1.0]]))
     assert torch.allclose(turned[1], images[1].max(0).values.expand(3, -1, -1), atol=1e-5)  # no saturation: grey at v
     assert torch.allclose(turned[0].max(0).values, images[0].max(0).values, atol=1e-5)  # a hue turn keeps v
+
+
+@pytest.mark.slow
+def test_step_flops_count_a_training_step_above_a_forge_step_and_scale_with_pixels():
+    from dcbench.detectors.yolo_classic.backend import ClassicYOLOv3Tiny
+
+    backend = ClassicYOLOv3Tiny()
+    forge, train = backend.step_flops(512, 20)
+    forge_small, _ = backend.step_flops(256, 20)
+    # a training step also takes the weights' gradients; a forge step takes only the pixels'
+    assert train > forge > 1e9
+    assert forge == pytest.approx(4 * forge_small)

@@ -71,6 +71,36 @@ class ClassicYOLOv3:
         if arg:
             raise ConfigError(f"{self.name} takes no argument, got {arg!r}")
 
+    def step_flops(self, imgsz: int, classes: int) -> tuple[float, float]:
+        """FLOPs of one image's forge step (frozen, to the pixels) and training step at ``imgsz``, for ``dcbench
+        matrix --dry-run --gpu``. Counted at 64 px and scaled by pixels: every layer is a convolution, whose FLOPs
+        grow exactly with them."""
+        import torch
+
+        from dcbench.detectors.yolo_classic.loss import DIODE, TRAIN, compute_loss, normalised_targets
+        from dcbench.detectors.yolo_classic.model import build
+        from dcbench.flops import count_flops
+
+        size = 64
+        model = build(self.arch, classes)
+        heads = model.heads()
+        targets = normalised_targets([(torch.tensor([[8.0, 8.0, 40.0, 40.0]]), torch.tensor([0]))], size, size)
+
+        def step(gains) -> None:
+            image = torch.rand(1, 3, size, size, requires_grad=True)
+            out = model(image)
+            raws = out if model.training else out[1]  # training returns the raw heads alone
+            compute_loss(raws, targets, heads, classes, gains)[0].backward()
+
+        model.train()
+        train = count_flops(lambda: step(TRAIN))
+        model.eval()
+        for p in model.parameters():
+            p.requires_grad_(False)
+        forge = count_flops(lambda: step(DIODE))
+        scale = (imgsz / size) ** 2
+        return forge * scale, train * scale
+
     def _load(self, checkpoint: Checkpoint, device: str):
         import torch
 
