@@ -233,3 +233,17 @@ def test_ipe_coverage_counts_objects_shown_without_a_box_by_hand():
     shown, kept, bare, area, bare_area = bench.stage_counts([source], views, 1, 0.5)
     assert (shown, kept, bare, area, bare_area) == (2, 1, 1, 400 + 200, 200)
     assert bench.stage_counts([source], views, 1, 0.25)[2] == 0  # a quarter shows: labelled at min_visible 0.25
+
+
+def test_the_one_pass_batchnorm_statistics_equal_torchs_mean_and_variance():
+    import torch
+
+    from dcbench.methods.dcod.priors import statistics_mismatch
+
+    g = torch.Generator().manual_seed(0)
+    for shift, scale in ((0.0, 1.0), (3.0, 0.05), (-1.0, 2.0)):  # a running mean near the batch's and far from it
+        x = shift + scale * torch.randn((4, 8, 10, 12), generator=g)
+        running_mean, running_var = 0.1 * torch.randn(8, generator=g), torch.rand(8, generator=g) + 0.5
+        d_mean, d_var = statistics_mismatch(x, running_mean, running_var, [0, 2, 3])
+        torch.testing.assert_close(d_mean, x.mean([0, 2, 3]) - running_mean, rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(d_var, x.var([0, 2, 3], unbiased=False) - running_var, rtol=1e-4, atol=1e-4)

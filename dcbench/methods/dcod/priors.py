@@ -12,6 +12,20 @@ import torch
 BN_REDUCTIONS = ("l2", "sum", "mean")
 
 
+def statistics_mismatch(x: torch.Tensor, running_mean, running_var, dims: list[int]):
+    """(batch mean - running mean, batch variance - running variance) per channel, in one pass over ``x``.
+
+    The variance is E[y^2] - E[y]^2 of y = x - running_mean rather than ``x.var``: torch's variance over the
+    (N, H, W) dimensions of a channels-first tensor is a slow strided reduction on a CPU (7.5 ms of a 1.16 s forge
+    iteration per layer, 12 % of the Forge, and as much again backwards). Shifting by the running mean keeps the
+    subtraction exact where it matters: near the running statistics, the regime R_bn drives the images to; far
+    from them the error (float32 epsilon times the mean's square) is far below the mean term beside it."""
+    shape = [1, -1] + [1] * (x.dim() - 2)
+    y = x - running_mean.view(shape)
+    d_mean = y.mean(dims)
+    return d_mean, (y * y).mean(dims) - d_mean * d_mean - running_var
+
+
 class BatchNormStatistics:
     """Collects, during one forward pass, R_bn = sum over BatchNorm layers of that layer's statistics mismatch
     (see ``BN_REDUCTIONS``), the first layer to run weighted by ``first_coef`` (DIODE's ``first_bn_coef``)."""
@@ -28,8 +42,7 @@ class BatchNormStatistics:
     def _hook(self, module, inputs, _output) -> None:
         x = inputs[0].float()  # under autocast a layer's input may be bfloat16: its statistics are taken in float32
         dims = [0] + list(range(2, x.dim()))
-        d_mean = x.mean(dims) - module.running_mean
-        d_var = x.var(dims, unbiased=False) - module.running_var
+        d_mean, d_var = statistics_mismatch(x, module.running_mean, module.running_var, dims)
         if self.reduction == "l2":
             term = torch.linalg.vector_norm(d_mean) + torch.linalg.vector_norm(d_var)
         elif self.reduction == "sum":
