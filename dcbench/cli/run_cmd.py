@@ -168,10 +168,9 @@ def run(
     (Options as flags of their own, ``--no-fbd``, still work in this release, with a warning; they go in the next.)
     """
     from dcbench.device import resolve_device
-    from dcbench.harness.cell import run_cell
-    from dcbench.io import usable_dir, writable_dir
+    from dcbench.io import usable_dir
     from dcbench.progress import Reporter
-    from dcbench.runner import cell
+    from dcbench.runner import cell, run_cell
 
     out = usable_dir(out)
     overrides = {
@@ -209,10 +208,11 @@ def run(
     cell_dir = out / config.cell_name()
     if console.shown_existing(cell_dir, force, metrics_table):
         return
-    writable_dir(out)  # after every argument is checked: a bad one leaves nothing behind
     resolved = resolve_device(device)
     console.info(f"cell {config.cell_name()} on {resolved}")
-    result = run_cell(config, out, device=resolved, reporter=Reporter(console=console.err))
+    # the Python API's run_cell: it makes ``out`` only now, after every argument is checked (a bad one leaves
+    # nothing behind); force, since a finished cell was shown above unless --force asked for it again
+    result = run_cell(config, out, device=resolved, force=True, reporter=Reporter(console=console.err))
     _report(result, cell_dir)
 
 
