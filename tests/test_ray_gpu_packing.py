@@ -120,6 +120,7 @@ def _real_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+@pytest.mark.slow  # a Ray instance starts
 def test_a_quarter_gpu_per_cell_runs_four_cells_on_one_gpu(one_logical_gpu, tmp_path):
     started = time.monotonic()
     results = _run(one_logical_gpu, tmp_path, 0.25, tasks=4, together=4)
@@ -129,11 +130,13 @@ def test_a_quarter_gpu_per_cell_runs_four_cells_on_one_gpu(one_logical_gpu, tmp_
     assert {device for device, _ in results} == {_real_device()}
 
 
+@pytest.mark.slow  # a Ray instance starts
 def test_a_whole_gpu_per_cell_runs_one_at_a_time(one_logical_gpu, tmp_path):
     results = _run(one_logical_gpu, tmp_path, 1, tasks=3, together=1)
     assert [running for _, running in results] == [1, 1, 1]
 
 
+@pytest.mark.slow  # a Ray instance starts
 def test_more_gpus_per_cell_than_a_node_has_is_refused(one_logical_gpu):
     from dcbench.harness.executors.ray_executor import _check_fits
 
