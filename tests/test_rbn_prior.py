@@ -4,11 +4,17 @@ values (why R_bn stayed flat at ``smoke``: docs/methods/dcod.md, benchmarks/rbn_
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+from types import SimpleNamespace
+
 import pytest
 import torch
 
 from dcbench.detectors.yolo_classic.model import build
 from dcbench.methods.dcod.priors import BatchNormStatistics
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _data_like(n: int, size: int, seed: int) -> torch.Tensor:
@@ -38,25 +44,22 @@ def _calibrated(arch: str, size: int) -> torch.nn.Module:
 
 
 def _optimise_alone(model: torch.nn.Module, size: int, steps: int, lr: float) -> list[float]:
+    """R_bn before and after ``steps`` Adam steps on it alone, from DCOD's noise start: the benchmark's own loop
+    (benchmarks/rbn_floor.py), so the test checks what the benchmark reports."""
+    bench = _rbn_floor()
     bn = BatchNormStatistics(model, "l2", 1.0)
-    g = torch.Generator().manual_seed(1)
-    x = (0.5 + 0.2 * torch.randn((2, 3, size, size), generator=g)).clamp(0, 1).requires_grad_(True)  # DCOD's noise
-    opt = torch.optim.Adam([x], lr=lr)
-    values = []
     try:
-        for _ in range(steps + 1):
-            bn.reset()
-            model(x)
-            value = bn.value()
-            values.append(value.item())
-            opt.zero_grad()
-            value.backward()
-            opt.step()
-            with torch.no_grad():
-                x.clamp_(0, 1)
+        return list(bench.optimise_alone(SimpleNamespace(module=model), bn, bench._noise(2, size, 1), lr, steps))
     finally:
         bn.close()
-    return values
+
+
+def _rbn_floor():
+    spec = importlib.util.spec_from_file_location("rbn_floor", ROOT / "benchmarks" / "rbn_floor.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.mark.slow
