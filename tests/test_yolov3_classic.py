@@ -244,3 +244,47 @@ def test_step_flops_count_a_training_step_above_a_forge_step_and_scale_with_pixe
     # a training step also takes the weights' gradients; a forge step takes only the pixels'
     assert train > forge > 1e9
     assert forge == pytest.approx(4 * forge_small)
+
+
+def _one_box_image(path, width: int, height: int, box: tuple[int, int, int, int], colour: tuple[int, int, int]):
+    from PIL import Image
+
+    from dcbench.data.model import ImageRecord
+
+    pixels = np.zeros((height, width, 3), dtype=np.uint8)
+    x1, y1, x2, y2 = box
+    pixels[y1:y2, x1:x2] = colour
+    Image.fromarray(pixels).save(path)
+    return ImageRecord(
+        path.stem, path, width, height, np.array([box], np.float32), np.array([0]), np.zeros(1, dtype=bool)
+    )
+
+
+def test_a_mosaics_boxes_lie_on_their_objects(tmp_path):
+    from dcbench.detectors.yolo_classic.mosaic import mosaic
+
+    colours = [(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0)]
+    sizes = [(120, 80), (64, 128), (100, 100), (90, 60)]
+    records = [
+        _one_box_image(tmp_path / f"{i}.png", w, h, (w // 4, h // 4, 3 * w // 4, 3 * h // 4), colours[i])
+        for i, (w, h) in enumerate(sizes)
+    ]
+    for centre in ((1.0, 1.0), (0.6, 1.4), (1.45, 0.55)):
+        image, boxes, labels = mosaic(records, centre, 128)
+        assert image.shape == (128, 128, 3) and len(boxes) == len(labels) >= 1
+        for x1, y1, x2, y2 in boxes.round().astype(int):
+            inside = image[y1 + 1 : y2 - 1, x1 + 1 : x2 - 1].reshape(-1, 3)
+            # every pixel of a kept box is one object's colour: the boxes moved with their images
+            assert len(inside) and (inside.max(1) > 200).all(), (centre, (x1, y1, x2, y2))
+
+
+def test_mosaic_batches_keep_epochbatches_order_and_flips_and_repeat_for_a_seed():
+    from dcbench.detectors.rcnn_loader import EpochBatches
+    from dcbench.detectors.yolo_classic.mosaic import MosaicBatches
+
+    plain, mosaic = list(EpochBatches(10, 4, 2, seed=3)), list(MosaicBatches(10, 4, 2, seed=3))
+    assert [[k[:2] for k in b] for b in mosaic] == plain
+    assert mosaic == list(MosaicBatches(10, 4, 2, seed=3))
+    others = [k[2] for b in mosaic for k in b]
+    assert all(len(o) == 3 and all(0 <= i < 10 for i in o) for o in others)
+    assert all(0.5 <= c <= 1.5 for b in mosaic for k in b for c in k[3])

@@ -92,7 +92,7 @@ class EpochBatches(Sampler[list[tuple[int, bool]]]):
 
 
 class TrainSamples(Dataset):
-    """``prepare(record, flip)`` for an ``(index, flip)`` key: one decoded image and its target, on the CPU.
+    """``prepare(record, flip, ...)`` for an ``(index, flip, ...)`` key: one decoded image and its target, on the CPU.
     ``prepare`` must be picklable (a module-level function or a functools.partial of one) for spawned workers."""
 
     def __init__(self, records: Sequence, prepare: Callable[[Any, bool], Any]):
@@ -102,9 +102,9 @@ class TrainSamples(Dataset):
     def __len__(self) -> int:
         return len(self.records)
 
-    def __getitem__(self, key: tuple[int, bool]) -> Any:
-        index, flip = key
-        return self.prepare(self.records[index], flip)
+    def __getitem__(self, key: tuple) -> Any:
+        index, *rest = key  # (index, flip), or with what else a sampler draws for the sample (a mosaic's parts)
+        return self.prepare(self.records[index], *rest)
 
 
 def as_list(samples: list) -> list:

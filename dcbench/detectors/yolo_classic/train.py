@@ -9,7 +9,8 @@ the objectness target's GIoU share gr 0 to 1; an EMA of the weights, decay 0.999
 what is saved; HSV jitter (gains 0.0138 / 0.678 / 0.36) and horizontal flips (p 0.5) on letterboxed images padded with
 114. Mixed precision (float16 with loss scaling) on a GPU stands in for Apex AMP.
 
-Left out: mosaic and multi-scale training. Each image is letterboxed alone at the protocol's ``imgsz``, the size the
+Every training image is a mosaic of four (``mosaic.py``), as the archive's training set serves them. Left out:
+multi-scale training (320-640 px, a new size each step): every step is at the protocol's ``imgsz``, the size the
 detector is tested at, as dcbench's other backends train; the spec's geometric augmentation is off (zero) anyway.
 The burn-in is not shortened for short runs: a run of fewer than 500 iterations ends still warming up, as the archive
 code's would.
@@ -23,12 +24,11 @@ import logging
 import math
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 
-from dcbench.detectors.rcnn_loader import EpochBatches, resolve_workers, training_batches
+from dcbench.detectors.rcnn_loader import resolve_workers, training_batches
 from dcbench.detectors.yolo_classic.loss import TRAIN, compute_loss
-from dcbench.io import letterbox
+from dcbench.detectors.yolo_classic.mosaic import MosaicBatches, mosaic_sample
 
 log = logging.getLogger(__name__)
 
@@ -53,20 +53,6 @@ HYP = Hyp()
 def lf(epoch: int, epochs: int) -> float:
     """The cosine lr factor, 1 at epoch 0 falling to 0.05."""
     return 0.05 + 0.95 * (1 + math.cos(math.pi * epoch / epochs)) / 2
-
-
-def train_sample(record, flip: bool, *, imgsz: int):
-    """One letterboxed training image (3, S, S) uint8 and its targets (k, 5): class, then centre x, centre y, w, h
-    in 0-1 of the canvas. Module-level so that DataLoader workers can pickle it (with functools.partial)."""
-    canvas, placed = letterbox(record.file, imgsz)
-    keep = ~record.ignore
-    boxes = placed.boxes_to_canvas(record.boxes[keep]) / imgsz
-    if flip:
-        canvas = canvas[:, ::-1]
-        boxes[:, [0, 2]] = 1.0 - boxes[:, [2, 0]]
-    xywh = np.concatenate(((boxes[:, :2] + boxes[:, 2:]) / 2, boxes[:, 2:] - boxes[:, :2]), 1)
-    targets = np.concatenate((record.labels[keep][:, None].astype(np.float32), xywh), 1).astype(np.float32)
-    return torch.from_numpy(np.ascontiguousarray(canvas)).permute(2, 0, 1), torch.from_numpy(targets)
 
 
 def collate(samples: list, device: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -166,14 +152,14 @@ def train(model, dataset, *, protocol, seed: int, device: str, reporter, name: s
     the checkpoint records."""
     batch = min(protocol.batch, len(dataset))
     epochs = protocol.epochs_for(len(dataset))
-    sampler = EpochBatches(len(dataset), batch, epochs, seed)
+    sampler = MosaicBatches(len(dataset), batch, epochs, seed)
     steps = sampler.steps_per_epoch
     n_burn = max(HYP.burn_epochs * steps, HYP.burn_iterations)
     nominal = protocol.nominal_batch
     opt, ema = optimizer(model), ModelEMA(model)
     amp = device.startswith("cuda")
     scaler = torch.amp.GradScaler("cuda", enabled=amp)
-    prepare = functools.partial(train_sample, imgsz=protocol.imgsz)
+    prepare = functools.partial(mosaic_sample, records=dataset.images, imgsz=protocol.imgsz)
     workers = resolve_workers("auto", device)
     feed = training_batches(dataset.images, prepare, sampler, workers=workers, seed=seed, device=device)
     gen = torch.Generator().manual_seed(seed)  # the HSV gains: the sampler draws the order and the flips
