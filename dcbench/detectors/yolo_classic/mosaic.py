@@ -25,7 +25,7 @@ class MosaicBatches(EpochBatches):
     more image indices and the centre as fractions of S, from a generator of their own (the order and flips are
     EpochBatches' own)."""
 
-    def __iter__(self) -> Iterator[list]:  # type: ignore[override]
+    def __iter__(self) -> Iterator[list]:
         gen = torch.Generator().manual_seed(self.seed * 1_000_003 + 4)
         for keys in super().__iter__():
             batch = []
