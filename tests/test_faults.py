@@ -477,7 +477,7 @@ def test_the_skip_bad_images_flag_reaches_every_cell_and_dry_run_runs_nothing(tm
     spec.write_text(SPEC)
     out = tmp_path / "out"
     ran = []
-    monkeypatch.setattr(matrix_cmd, "_run", lambda todo, *a, **k: ran.extend(todo))
+    monkeypatch.setattr(matrix_cmd, "_run", lambda plan, *a, **k: ran.extend(plan.todo))
     assert main(["matrix", str(spec), "--out", str(out), "--skip-bad-images"]) == 0
     assert len(ran) == 2 and all(c.skip_bad_images for c in ran)
     ran.clear()
