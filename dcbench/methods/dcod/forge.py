@@ -99,7 +99,8 @@ class ForgeResult:
     images: list  # (S, S, 3) uint8 arrays, one per slot
     targets: list  # (boxes (n, 4) numpy, labels (n,) numpy), canvas pixels
     history: list  # per batch, per logged iteration: loss terms
-    seconds_per_iteration: float
+    seconds_per_iteration: float  # the mean, PatchExpand's re-layouts included (what a forge costs)
+    iteration_seconds: list[float] = field(default_factory=list)  # each iteration's, in the order they ran
 
 
 class BatchForge:
@@ -233,6 +234,7 @@ def forge(
     finally:
         bn.close()
     result.seconds_per_iteration = float(np.mean(iter_times)) if iter_times else float("nan")
+    result.iteration_seconds = iter_times
     return result
 
 
