@@ -41,24 +41,14 @@ def student_step(detector: str, images: int, imgsz: int, short: int, long: int) 
 
 
 def bare_step(config: str, images: int, imgsz: int, steps: int) -> float:
-    """Seconds per step of the Ultralytics model's own loss, backward and an SGD step on a fixed batch."""
-    from dcbench.detectors.ultralytics import _prepare
+    """Seconds per step of the Ultralytics model's own loss, backward and an SGD step on a fixed batch (the model and
+    batch ``dcbench.detectors.ultralytics`` counts FLOPs on)."""
+    from dcbench.detectors.ultralytics import dummy_batch, flop_model
 
-    _prepare()
-    from ultralytics.cfg import get_cfg
-    from ultralytics.nn.tasks import DetectionModel
-
-    model = DetectionModel(config, nc=3, verbose=False)
-    model.args = get_cfg()
+    torch.manual_seed(0)
+    model = flop_model(config, 3)
     model.train()
-    g = torch.Generator().manual_seed(0)
-    boxes = 3
-    batch = {
-        "img": torch.rand((images, 3, imgsz, imgsz), generator=g),
-        "cls": torch.randint(0, 3, (images * boxes, 1), generator=g).float(),
-        "bboxes": torch.rand((images * boxes, 4), generator=g) * 0.3 + 0.2,
-        "batch_idx": torch.arange(images).repeat_interleave(boxes).float(),
-    }
+    batch = dummy_batch(imgsz, n=images)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.937, nesterov=True)
     for i in range(steps + 2):  # two untimed warm-up steps
         if i == 2:

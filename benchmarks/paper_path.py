@@ -87,10 +87,14 @@ def _stage(name: str, device: str, run) -> dict:
 
 def _full_length(paper, budget: int, rows: dict, gpu: str | None, backend) -> None:
     """The paper protocol's step counts on VOC07+12 at the ratio, times the measured and the modelled cost."""
-    teacher_steps = paper.epochs_for(VOC_TRAIN) * math.ceil(VOC_TRAIN / paper.batch)
+    from dcbench.harness.estimate import training_steps
+
     forge_steps = math.ceil(budget / paper.forge_batch) * paper.forge_iterations
-    student_steps = paper.epochs_for(budget) * math.ceil(budget / min(paper.batch, budget))
-    steps = {"teacher": teacher_steps, "forge": forge_steps, "student": student_steps}
+    steps = {
+        "teacher": training_steps(VOC_TRAIN, paper),
+        "forge": forge_steps,
+        "student": training_steps(budget, paper),
+    }
     print(f"\nfull length on VOC07+12 ({VOC_TRAIN} images), {budget} condensed images: steps {steps}")
     measured = {k: steps[k] * rows[k]["s_per_it"] / 3600 for k in steps}
     print(

@@ -19,7 +19,6 @@ Nothing is trained. The ratio actual/estimate is per cell; its median says how f
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 from collections import defaultdict
@@ -110,9 +109,10 @@ class Bases:
 def check_one(path: Path, bases: Bases, tally: Tally) -> None:
     from dcbench.errors import DcbenchError
     from dcbench.harness.estimate import cell_cost
+    from dcbench.results import read_result_record
 
     try:
-        record = json.loads(path.read_text())
+        record = dict(read_result_record(path))
         cell = cell_of(record)
         actual = actual_seconds(record, cell)
         n, classes = int(record["data"]["train"]), len(record["data"]["categories"])

@@ -183,7 +183,8 @@ def step_seconds(detector: str, imgsz: int, batch: int, known: dict[tuple[str, i
     return s * (imgsz / size) ** 2 * batch / 16
 
 
-def _steps(n: int, protocol) -> int:
+def training_steps(n: int, protocol) -> int:
+    """The batches a detector trained on ``n`` images takes under ``protocol`` (its epochs, step floor included)."""
     return protocol.epochs_for(n) * math.ceil(n / min(protocol.batch, n))
 
 
@@ -239,7 +240,7 @@ def cell_cost(c, n: int, costs: StepCosts, classes: int = DEFAULT_CLASSES) -> Ce
     if c.student_is_teacher() or c.uses_teacher():
         teacher = evaluating if c.student_is_teacher() else condensing
         cost.uses_teacher = True
-        cost.teacher_s = _steps(n, p) * need(costs.teacher(teacher, p.imgsz, min(p.batch, n), classes), teacher)
+        cost.teacher_s = training_steps(n, p) * need(costs.teacher(teacher, p.imgsz, min(p.batch, n), classes), teacher)
     if c.student_is_teacher():
         return cost
     budget = budget_for(c.ratio, n)
@@ -248,7 +249,7 @@ def cell_cost(c, n: int, costs: StepCosts, classes: int = DEFAULT_CLASSES) -> Ce
         iterations, batch = hint(budget, p)
         cost.condense_s = iterations * need(costs.forge(condensing, p.imgsz, batch, classes), condensing)
     step = need(costs.train(evaluating, p.imgsz, min(p.batch, budget), classes), evaluating)
-    cost.student_s = _steps(budget, p) * step * p.student_repeats
+    cost.student_s = training_steps(budget, p) * step * p.student_repeats
     return cost
 
 

@@ -110,6 +110,7 @@ class BatchForge:
     def __init__(self, slots: list[Slot], target, cfg: DCODConfig, starts: list, gen: torch.Generator, bn):
         self.slots, self.target, self.cfg, self.starts, self.gen, self.bn = slots, target, cfg, starts, gen, bn
         self.device, self.size = target.device, target.image_size
+        self.autocast = cfg.autocast_dtype(str(self.device))  # resolved once: it asks CUDA what it supports
         self.k = k_at(starts, 0)
         for s in slots:
             s.plan([kk for kk, _ in starts], self.size, cfg.ipe_fit)
@@ -175,7 +176,7 @@ class BatchForge:
         if cfg.fbd and cfg.erase and cfg.erase_p > 0:
             x_aug = random_erase(x_aug, t_aug, cfg.erase_p, self.gen)
         self.bn.reset()
-        dtype = cfg.autocast_dtype(str(self.device))
+        dtype = self.autocast
         with torch.autocast(torch.device(self.device).type, dtype=dtype or torch.float32, enabled=dtype is not None):
             l_det = self.target.loss(x_aug, t_aug).float()
         r_bn, r_tv, r_l2 = self.bn.value(), total_variation(x, cfg.prior_reduction), l2_prior(x, cfg.prior_reduction)
