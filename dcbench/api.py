@@ -41,6 +41,7 @@ from dcbench.data.spec import split_options
 from dcbench.data.validate import make_record, read_image_size, require_images, safe_join
 from dcbench.errors import ConfigError, DatasetError, DcbenchError, RegistryError
 from dcbench.evaluation.detections import Detections
+from dcbench.flops import count_flops
 from dcbench.io import Letterbox, letterbox
 from dcbench.methods.selection import IndexSelection, rng_for
 from dcbench.plugins.hookspecs import CONTRACT_VERSION  # defined with the hooks, read by the plugin loader
@@ -60,6 +61,7 @@ __all__ = [  # everything a plugin author implements, receives, raises or builds
     "CondenseContext",
     "CondensedSet",
     "ConfigError",
+    "count_flops",
     "CONTRACT_VERSION",
     "DatasetError",
     "DatasetLoader",
@@ -131,7 +133,9 @@ class DetectorBackend(Protocol):
     or with no argument. Heavy libraries are imported inside the methods, never at module import. Every image and
     box crosses this boundary as a DetectionDataset and comes back as Detections, so one evaluator scores all.
     Optional method: ``step_flops(imgsz, classes) -> (forge, train)``, one image's FLOPs of a forge step and of a
-    training step, for ``dcbench matrix --dry-run --gpu``'s model (``harness.gpu_cost``)."""
+    training step, for ``dcbench matrix --dry-run --gpu``'s model (``harness.gpu_cost``). Optional attribute:
+    ``recipe_version`` (an int), bumped when ``train`` changes how it trains under the same name; it is part of
+    the cached teacher's key, so no teacher of an older recipe is reused."""
 
     name: str
 

@@ -375,6 +375,22 @@ def test_teacher_key_follows_what_shapes_the_full_set_training(tiny_voc):
     assert teacher_key(train, "yolov3-tiny", quick, 1) != key and teacher_key(train, "yolov3", quick, 0) != key
 
 
+def test_a_backend_recipe_version_keys_its_teachers_and_its_absence_keeps_the_old_keys(tiny_voc):
+    """A backend that changes how it trains under the same name bumps ``recipe_version``: its old teachers are not
+    reused. One without the attribute (every Ultralytics model) keeps the key it had, so no cache is lost."""
+    from dcbench.data.voc import read_voc
+    from dcbench.harness.identity import make_detector
+    from dcbench.harness.teacher import teacher_detector_id, teacher_key
+    from dcbench.protocols import get_protocol
+
+    train, quick = read_voc(tiny_voc), get_protocol("quick")
+    ultra = make_detector("yolo11n")
+    assert not hasattr(ultra, "recipe_version") and teacher_detector_id(ultra) == ultra.name
+    classic = make_detector("yolov3-tiny-classic")
+    assert teacher_detector_id(classic) == f"yolov3-tiny-classic+recipe{classic.recipe_version}"
+    assert teacher_key(train, teacher_detector_id(classic), quick, 0) != teacher_key(train, classic.name, quick, 0)
+
+
 def test_a_set_condensed_with_other_settings_is_redone_with_one_reason(tmp_path):
     from dcbench.harness.cell import condense_cell
     from dcbench.harness.identity import CellConfig

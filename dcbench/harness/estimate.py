@@ -190,8 +190,13 @@ def training_steps(n: int, protocol) -> int:
 
 def _teacher_key(c) -> tuple:
     from dcbench.harness.identity import make_detector
+    from dcbench.harness.teacher import teacher_detector_id
 
-    return c.dataset, make_detector(c.evaluation_detector if c.student_is_teacher() else c.detector).name, c.seed
+    return (
+        c.dataset,
+        teacher_detector_id(make_detector(c.evaluation_detector if c.student_is_teacher() else c.detector)),
+        c.seed,
+    )
 
 
 def _cached_teachers(cells: list, sizes: dict[str, int], fingerprints: dict) -> set[tuple]:

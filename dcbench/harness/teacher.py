@@ -1,6 +1,7 @@
 """Fetch: the teacher detector trained on the full train split, cached by what determines it.
 
-Key = (train-set fingerprint, detector, the protocol values that shape a training, seed). Every ratio, every method
+Key = (train-set fingerprint, detector and its training recipe's version, the protocol values that shape a training,
+seed). Every ratio, every method
 variant and every protocol that trains the full set the same way (say, one that differs only in DCOD's forge length
 or in the floor of steps for small sets) reuses the one checkpoint. The cache entry is written under a temporary
 name and renamed, so a killed training never leaves a checkpoint that looks finished.
@@ -43,15 +44,25 @@ NOT_TEACHER_FIELDS = (
 )
 
 
-def teacher_key(train: DetectionDataset, detector_name: str, protocol: TrainProtocol, seed: int) -> str:
-    return teacher_key_for(train.fingerprint(), len(train), detector_name, protocol, seed)
+def teacher_detector_id(backend) -> str:
+    """The detector part of a teacher's key: its name, plus ``+recipe<N>`` when the backend declares a
+    ``recipe_version`` (optional, see ``dcbench.api.DetectorBackend``). A backend bumps it when its training recipe
+    changes under the same name (the classic YOLOv3 gaining mosaic), so a teacher trained by the old recipe is never
+    reused as if it were the new one; a backend without one keeps the keys it always had."""
+    version = getattr(backend, "recipe_version", None)
+    return backend.name if version is None else f"{backend.name}+recipe{version}"
 
 
-def teacher_key_for(fingerprint: str, n_train: int, detector_name: str, protocol: TrainProtocol, seed: int) -> str:
+def teacher_key(train: DetectionDataset, detector_id: str, protocol: TrainProtocol, seed: int) -> str:
+    """``detector_id`` is :func:`teacher_detector_id` of the backend (its bare name for most)."""
+    return teacher_key_for(train.fingerprint(), len(train), detector_id, protocol, seed)
+
+
+def teacher_key_for(fingerprint: str, n_train: int, detector_id: str, protocol: TrainProtocol, seed: int) -> str:
     """:func:`teacher_key` from a train set's fingerprint and size, for a caller that holds only those."""
     values = {k: v for k, v in asdict(protocol).items() if k not in NOT_TEACHER_FIELDS}
     values["full_set_epochs"] = protocol.epochs_for(n_train)
-    return stable_hash({"data": fingerprint, "detector": detector_name, "protocol": values, "seed": seed}, 16)
+    return stable_hash({"data": fingerprint, "detector": detector_id, "protocol": values, "seed": seed}, 16)
 
 
 def teacher_in_cache(key: str) -> bool:
@@ -76,7 +87,7 @@ def fetch_teacher(
             raise ConfigError(f"{path}: teacher checkpoint not found")
         ckpt = Checkpoint(backend.name, path, {"given": True})
         return Teacher(backend, ckpt, protocol, device), {"source": "given", "path": str(path)}
-    key = teacher_key(train, backend.name, protocol, seed)
+    key = teacher_key(train, teacher_detector_id(backend), protocol, seed)
     root = cache_dir("teachers") / key
     with exclusive(
         cache_dir("locks") / f"teacher-{key}.lock",
@@ -127,6 +138,7 @@ def _train_into(work: Path, train: DetectionDataset, backend, *, protocol, seed:
         "weights": weights,
         "weights_sha256": sha256_file(work / weights),
         "detector": backend.name,
+        "recipe_version": getattr(backend, "recipe_version", None),
         "train_images": len(train),
         "seed": seed,
         "protocol": protocol.as_dict(),

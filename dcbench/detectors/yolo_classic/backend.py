@@ -66,6 +66,8 @@ class ClassicYOLOv3:
 
     name = "yolov3-classic"
     arch = "yolov3"
+    # 2: mosaic training (train.py); teachers cached by recipe 1 trained without it and overfit small sets
+    recipe_version = 2
 
     def __init__(self, arg: str | None = None):
         if arg:
