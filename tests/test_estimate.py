@@ -6,6 +6,7 @@ import math
 import pytest
 
 from dcbench.harness.estimate import (
+    DISTILL_FACTOR,
     FORGE_FACTOR,
     MEASURED,
     estimate,
@@ -98,6 +99,29 @@ def test_seconds_per_step_learned_from_finished_results(tmp_path):
     )
     # 10 epochs x 3 steps = 30 steps of 8 images in 60 s: 2 s per step, 4 s per 16 images
     assert measured_in(tmp_path) == {("ultralytics:x.yaml", 96): pytest.approx(4.0)}
+
+
+def test_a_distilled_student_costs_its_teachers_forward_too(tmp_path):
+    """A distilled student's step runs the frozen teacher as well: the estimate counts it, and a distilled result
+    in the folder tells the plain step it was measured on, not a dearer one."""
+    smoke = get_protocol("smoke")
+    plain, distilled = (
+        CellConfig("random", "yolov3-tiny", 0.05, 0, smoke, DATA, labels=m) for m in ("stored", "distill")
+    )
+    states = {c.cell_name(): "pending" for c in (plain, distilled)}
+    base = estimate([plain], states, {DATA: 40}, tmp_path).student_s
+    assert base > 0
+    assert estimate([distilled], states, {DATA: 40}, tmp_path).student_s == pytest.approx(DISTILL_FACTOR * base)
+    cell = tmp_path / "c"
+    cell.mkdir()
+    record = {
+        "config": {"protocol": {"batch": 8, "imgsz": 96}, "labels": "distill"},
+        "eval_detector": "ultralytics:x.yaml",
+        "student": {"epochs": 10, "images": 20},  # 30 steps of 8 in 60 s: 4 s per 16 images, distilled
+        "timings": {"train_s": 60.0},
+    }
+    (cell / "result.json").write_text(json.dumps(record))
+    assert measured_in(tmp_path) == {("ultralytics:x.yaml", 96): pytest.approx(4.0 / DISTILL_FACTOR)}
 
 
 def test_a_teachers_seconds_per_step_come_from_the_teachers_results_trained(tmp_path):

@@ -10,7 +10,8 @@ counts follow from the protocol exactly (``Protocol.epochs_for``); the seconds p
    scaled by pixels and batch size to the protocol's. A detector with neither gets no estimate, and says so.
 
 A method tells how many teacher steps it takes through an optional ``estimated_steps(budget, protocol)`` method
-returning ``(iterations, batch)`` (DCOD: its forge); methods without one count as free.
+returning ``(iterations, batch)`` (DCOD: its forge); methods without one count as free. A distilled student's
+step (``labels = distill``) costs ``DISTILL_FACTOR`` plain ones.
 
 ``--gpu NAME`` swaps the seconds per step for a FLOP model of that GPU (``harness.gpu_cost``); the step counts,
 and what is shared or cached, stay as they are.
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Protocol
 
 from dcbench.harness.gpu_cost import DEFAULT_CLASSES
+from dcbench.results import DISTILL
 
 # seconds per training step at batch 16 on the reference CPU (2 cores), and what measured them
 MEASURED = {
@@ -36,6 +38,11 @@ MEASURED = {
 # a forge iteration (forward and backward to the pixels, frozen weights, priors and FBD) against a training step
 # of the same batch, measured with benchmarks/bench_forge.py
 FORGE_FACTOR = 1.4  # 0.204 s per iteration of 10 images against 0.237 s per training step of 16, yolo11n at 160 px
+# a distilled student's step (labels = distill: the frozen teacher's forward on the batch, and PKD) against a plain
+# one: 0.510 s against 0.394 s, yolo11n, 10 images at 160 px (benchmarks/bench_student_step.py --distill); the shapes
+# reference cells of one sitting agree (median train_s 846 s distilled against 625 s stored, leaderboards/results/
+# shapes-quick)
+DISTILL_FACTOR = 1.3
 
 
 class StepCosts(Protocol):
@@ -121,6 +128,8 @@ def measured_in(out: Path, machine: str | None = None) -> dict[tuple[str, int], 
         proto = r["config"]["protocol"]
         student = r.get("student") or {}
         per16 = _per16(r["timings"]["train_s"], student["epochs"], student["images"], proto["batch"])
+        if r["config"].get("labels") == DISTILL:  # the figure is a plain step's: a distilled one costs more
+            per16 /= DISTILL_FACTOR
         return (r["eval_detector"], int(proto["imgsz"])), per16
 
     return _medians(out, student_step, machine)
@@ -254,6 +263,8 @@ def cell_cost(c, n: int, costs: StepCosts, classes: int = DEFAULT_CLASSES) -> Ce
         iterations, batch = hint(budget, p)
         cost.condense_s = iterations * need(costs.forge(condensing, p.imgsz, batch, classes), condensing)
     step = need(costs.train(evaluating, p.imgsz, min(p.batch, budget), classes), evaluating)
+    if c.labels == DISTILL:
+        step *= DISTILL_FACTOR
     cost.student_s = training_steps(budget, p) * step * p.student_repeats
     return cost
 
