@@ -41,6 +41,28 @@ def decomposed(tmp_path):
     return decompose(load_results(root), 0.01, ("dcod",))
 
 
+def test_stale_results_are_left_out_and_said(tmp_path):
+    """A result made by an older version of its method is not the method as it runs now: it must not be paired
+    with current results of the other modes, and the page says how many were left out."""
+    root = tmp_path / "results"
+    for seed in range(3):
+        for mode in ("stored", "distill"):
+            _with_labels(root, "random", mode, seed, 10.0 + seed)
+            _with_labels(root, "dcod", mode, seed, 20.0 + seed if seed else 90.0)
+
+    def drift(record):  # dcod's stored seed-0 result predates a change of its defaults
+        c = record["config"]
+        return ["version"] if (c["method"], c["labels"], c["seed"]) == ("dcod", "stored", 0) else []
+
+    found = decompose(load_results(root, drift), 0.01, ("dcod",))
+    stored = found["cells"]["dcod"]["stored"]
+    assert stored.n == 2 and stored.mean == pytest.approx(21.5) and stored.vs_random.mean == pytest.approx(10.0)
+    assert found["cells"]["dcod"]["distill"].n == 3  # its current results are all kept
+    assert found["stale"] == {"dcod stored": 1}
+    assert "Left out as stale" in "\n".join(to_markdown("t", found))
+    assert "stale" not in "\n".join(to_markdown("t", decompose(load_results(root), 0.01, ("dcod",))))
+
+
 @pytest.mark.slow
 def test_each_mode_is_compared_with_random_in_the_same_mode(decomposed):
     cells = decomposed["cells"]

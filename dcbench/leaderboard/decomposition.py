@@ -60,7 +60,12 @@ def lrs(hlr: float, ior: float) -> float:
 
 
 def decompose(frame: pd.DataFrame, ratio: float, methods: tuple[str, ...]) -> dict:
-    """{method: {mode: Cell}, "scores": {method: {...}}} for one table's frame (collect.load_results) at ``ratio``."""
+    """{method: {mode: Cell}, "scores": {method: {...}}, "stale": {...}} for one table's frame
+    (collect.load_results) at ``ratio``. Stale results (made by an older version of their method) are left out and
+    counted: mixed with current ones they would pair another method's seeds with this one's."""
+    stale = _stale_counts(frame, ratio)
+    if "stale" in frame.columns:
+        frame = frame[frame["stale"].fillna("") == ""]
     cells: dict[str, dict[str, Cell]] = {}
     for method in (REFERENCE, *methods):
         cells[method] = {}
@@ -84,7 +89,16 @@ def decompose(frame: pd.DataFrame, ratio: float, methods: tuple[str, ...]) -> di
         hlr, ior = score["HLR"], score["IOR"]
         score["LRS"] = lrs(hlr, ior) if isinstance(hlr, float) and isinstance(ior, float) else None
         scores[method] = score
-    return {"cells": cells, "scores": scores, "full": _mean(full)}
+    return {"cells": cells, "scores": scores, "full": _mean(full), "stale": stale}
+
+
+def _stale_counts(frame: pd.DataFrame, ratio: float) -> dict[str, int]:
+    """How many stale results each (method, mode) of the table has at ``ratio``, by ``"method mode"``."""
+    if "stale" not in frame.columns:
+        return {}
+    rows = frame[(frame["stale"].fillna("") != "") & (frame["ratio"] == ratio) & ~frame["full"]]
+    counts = rows.groupby(["method", "labels"]).size()
+    return {f"{method} {mode}": int(n) for (method, mode), n in counts.items()}
 
 
 def _interval(c: Comparison | None) -> str:
@@ -114,4 +128,11 @@ def to_markdown(title: str, found: dict) -> list[str]:
         lines.append(f"| {method} | {gains} | {numbers} |")
     full = found["full"]
     lines += ["", f"Full train set (stored labels): {'–' if full is None else f'{full:.2f}'} mAP."]
+    if found.get("stale"):
+        left = ", ".join(f"{row} ({n})" for row, n in sorted(found["stale"].items()))
+        lines += [
+            "",
+            f"Left out as stale (made by an older version of their method; `dcbench matrix` on their spec reruns "
+            f"them): {left}.",
+        ]
     return lines
