@@ -58,7 +58,13 @@ def main() -> int:
     ap.add_argument("--results", type=Path, default=ROOT / "leaderboards" / "results")
     ap.add_argument("--check", action="store_true")
     args = ap.parse_args()
-    text = page(args.results)
+    from dcbench.errors import DcbenchError
+
+    try:
+        text = page(args.results)
+    except DcbenchError as exc:
+        print(f"label_decomposition.py: {exc}", file=sys.stderr)
+        return 2
     if args.check:
         same = OUT.is_file() and OUT.read_text(encoding="utf-8") == text
         print(f"{OUT}: {'up to date' if same else 'stale: run python scripts/label_decomposition.py'}")

@@ -63,6 +63,18 @@ def test_stale_results_are_left_out_and_said(tmp_path):
     assert "stale" not in "\n".join(to_markdown("t", decompose(load_results(root), 0.01, ("dcod",))))
 
 
+def test_two_results_of_a_row_at_one_seed_are_refused_not_overwritten(tmp_path):
+    from dcbench.errors import ConfigError
+
+    root = tmp_path / "results"
+    for seed in range(2):
+        _with_labels(root, "random", "stored", seed, 10.0)
+        fake_result(root, "dcod", 0.01, seed, 12.0)
+        fake_result(root, "dcod", 0.01, seed, 30.0, eval_detector="yolov8n")  # another table's row, same folder
+    with pytest.raises(ConfigError, match="dcod with stored labels has two results at one seed"):
+        decompose(load_results(root), 0.01, ("dcod",))
+
+
 @pytest.mark.slow
 def test_each_mode_is_compared_with_random_in_the_same_mode(decomposed):
     cells = decomposed["cells"]

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from dcbench.errors import ConfigError
 from dcbench.leaderboard.stats import Comparison, compare
 
 MODES = ("stored", "teacher", "distill")
@@ -41,11 +42,22 @@ def _per_seed(frame: pd.DataFrame, method: str, mode: str, ratio: float) -> dict
         & (frame["ratio"] == ratio)
         & ~frame["full"]
     ]
+    _one_per_seed(rows, f"{method} with {mode} labels")
     return {int(s): float(v) for s, v in zip(rows["seed"], rows["mAP"]) if v is not None and not math.isnan(v)}
+
+
+def _one_per_seed(rows: pd.DataFrame, what: str) -> None:
+    """A decomposition is of one table: two results of a row at one seed (another evaluation detector or
+    condensing detector in the same folder) would silently replace each other, so they are refused instead."""
+    twice = rows[rows["seed"].duplicated(keep=False)]
+    if len(twice):
+        cells = ", ".join(sorted(twice["cell"])[:2])
+        raise ConfigError(f"label decomposition: {what} has two results at one seed ({cells}); keep one table")
 
 
 def _full(frame: pd.DataFrame) -> dict[int, float]:
     rows = frame[frame["full"]]
+    _one_per_seed(rows, "the full train set")
     return {int(s): float(v) for s, v in zip(rows["seed"], rows["mAP"]) if v is not None and not math.isnan(v)}
 
 
