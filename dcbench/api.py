@@ -135,7 +135,10 @@ class DetectorBackend(Protocol):
     Optional method: ``step_flops(imgsz, classes) -> (forge, train)``, one image's FLOPs of a forge step and of a
     training step, for ``dcbench matrix --dry-run --gpu``'s model (``harness.gpu_cost``). Optional attribute:
     ``recipe_version`` (an int), bumped when ``train`` changes how it trains under the same name; it is part of
-    the cached teacher's key, so no teacher of an older recipe is reused."""
+    the cached teacher's key, so no teacher of an older recipe is reused. Distilled students (``labels = distill``):
+    ``distills = True``, ``train(..., distill=teacher)`` adding the distillation term, and optionally
+    ``check_distill_teacher(teacher_backend)``, raising ``ConfigError`` in one line, before anything trains, for a
+    teacher whose models this student cannot distil from."""
 
     name: str
 

@@ -71,6 +71,44 @@ def test_a_backend_that_cannot_distil_refuses_in_one_line_before_anything_is_tra
     assert not list(out.rglob("result.json"))
 
 
+@pytest.mark.parametrize(
+    ("student", "teacher", "problem"),
+    [
+        ("ultralytics:yolov8s.yaml", "yolo11n", "differ in the channels of their distilled levels"),
+        ("torchvision", "yolo11n", "a torchvision student distils from a torchvision teacher"),
+        ("yolo11n", "torchvision", "an Ultralytics student distils from an Ultralytics teacher"),
+        ("torchvision", "torchvision:fasterrcnn_resnet50_fpn", "has 2 FPN levels and the teacher"),
+    ],
+)
+def test_a_student_that_cannot_distil_from_the_teacher_is_refused_before_the_teacher_trains(
+    student, teacher, problem, tmp_path, capsys, monkeypatch
+):
+    """No adapter is built: a pair of other widths, families or FPN levels is refused in one line by ``prepare``,
+    before the teacher (hours at a real scale) is trained, and nothing is written."""
+    pytest.importorskip("ultralytics")
+    monkeypatch.setenv("DCBENCH_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "runs"
+    args = smoke_run(out, dataset=SMALL, detector=teacher, extra=("--labels", "distill", "--eval-detector", student))
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    (error,) = [line for line in err.splitlines() if line.startswith("error:")]
+    assert problem in error and "Traceback" not in err, err
+    assert not list(out.rglob("result.json")) and not list((tmp_path / "cache").rglob("teacher.json"))
+
+
+def test_students_of_the_teachers_own_shape_may_distil():
+    pytest.importorskip("ultralytics")
+    from dcbench.harness.identity import make_detector
+    from dcbench.harness.labels import check_distillation
+
+    for student, teacher in [
+        ("ultralytics:yolo11n.yaml", "yolo11n"),
+        ("ultralytics:yolov8n.yaml", "yolo11n"),  # another architecture, the same neck widths (64, 128, 256)
+        ("torchvision:fasterrcnn_resnet50_fpn_v2", "torchvision:fasterrcnn_resnet50_fpn"),
+    ]:
+        check_distillation(make_detector(student), make_detector(teacher))
+
+
 def test_the_full_data_row_refuses_distillation(tmp_path, capsys):
     assert main(smoke_run(tmp_path / "runs", method="full", ratio="1", extra=("--labels", "distill"))) == 2
     assert "labels='distill' does not apply" in capsys.readouterr().err

@@ -45,6 +45,11 @@ ARCHITECTURES = (
 )
 
 
+def _fpn_levels(arch: str) -> int:
+    """The FPN levels a torchvision architecture distils (its pooled level left out): MobileNet's two, ResNet's four."""
+    return 2 if "mobilenet" in arch else 4
+
+
 def _image_tensor(path):
     import torch
 
@@ -203,15 +208,28 @@ class TorchvisionDetector:
             meta["distill"] = {**kd.log.as_dict(PKD_WEIGHT), "levels": "every FPN level but the pooled one"}
         return Checkpoint(self.name, target, meta)
 
+    def check_distill_teacher(self, teacher_backend) -> None:
+        """One line, before anything trains, when this student cannot distil from ``teacher_backend``'s models:
+        another family, or another FPN (ResNet's four levels at strides 4-32 against MobileNet's two coarse ones, which
+        would pair maps of different strides). Every architecture here has 256-channel levels; the loaded models are
+        checked again."""
+        if not isinstance(teacher_backend, TorchvisionDetector):
+            raise ConfigError(
+                f"labels=distill: a torchvision student distils from a torchvision teacher, not {teacher_backend.name}"
+            )
+        if _fpn_levels(self.arch) != _fpn_levels(teacher_backend.arch):
+            raise ConfigError(
+                f"labels=distill: the student {self.name} has {_fpn_levels(self.arch)} FPN levels and the teacher "
+                f"{teacher_backend.name} {_fpn_levels(teacher_backend.arch)}; dcbench distils between models of the "
+                f"same levels only (a ResNet-50 pair or a MobileNet pair)"
+            )
+
     def _distiller(self, model, distill, dataset, protocol, device: str):
         """What adds PKD to a training step: the student's FPN maps on its batch and the frozen teacher's on the
         very same batch tensor (after the student's transform), levels P2-P5 as OD3 distils."""
         from dcbench.detectors.distill import DistillLog, check_widths
 
-        if not isinstance(distill.backend, TorchvisionDetector):
-            raise ConfigError(
-                f"labels=distill: a torchvision student distils from a torchvision teacher, not {distill.backend.name}"
-            )
+        self.check_distill_teacher(distill.backend)
         teacher, _ = distill.backend._load(distill.checkpoint, device)
         frozen(teacher)
         check_widths(

@@ -337,15 +337,26 @@ class UltralyticsDetector:
             meta["distill"] = {**log.as_dict(PKD_WEIGHT), "levels": "P3-P5 (the detection head's inputs)"}
         return Checkpoint(self.name, target, meta)
 
+    def check_distill_teacher(self, teacher_backend, *, build: bool = True) -> None:
+        """One line, before anything trains, when this student cannot distil from ``teacher_backend``'s models:
+        another backend family, or (``build``: both models built from their configs, a fraction of a second)
+        distilled levels of other channel widths. No adapter is built: PKD needs channel c to mean the same."""
+        from dcbench.detectors.distill import check_widths
+
+        if not isinstance(teacher_backend, UltralyticsDetector):
+            raise ConfigError(
+                f"labels=distill: an Ultralytics student distils from an Ultralytics teacher, not from "
+                f"{teacher_backend.name}"
+            )
+        if build and teacher_backend.config != self.config:
+            widths = [_neck_widths(flop_model(c, 1)) for c in (self.config, teacher_backend.config)]
+            check_widths(widths[0], widths[1], self.name, teacher_backend.name)
+
     def _add_distillation(self, model, distill, device: str):
         """Callbacks that put PKD from ``distill``'s frozen teacher into the trainer's loss; the log of its term."""
         from dcbench.detectors.distill import DistillLog, check_widths
 
-        if not isinstance(distill.backend, UltralyticsDetector):
-            raise ConfigError(
-                f"labels=distill: an Ultralytics student distils from an Ultralytics teacher, not from "
-                f"{distill.backend.name}"
-            )
+        self.check_distill_teacher(distill.backend, build=False)
         teacher = distill.backend._torch_model(distill.checkpoint, "cpu" if device == "cpu" else device)
         check_widths(_neck_widths(model.model), _neck_widths(teacher), self.name, distill.backend.name)
         log, state = DistillLog(), {}

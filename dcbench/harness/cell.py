@@ -22,6 +22,7 @@ from dcbench.budget import budget_for
 from dcbench.data.spec import TrainTest, load_dataset, resolve_train_test
 from dcbench.errors import ConfigError
 from dcbench.harness.identity import CellConfig, make_detector, make_method
+from dcbench.harness.labels import check_distillation
 from dcbench.harness.provenance import run_provenance
 from dcbench.harness.staleness import current_settings, settings_drift
 from dcbench.io import atomic_write_text, exclusive, waiting_for_locks
@@ -81,11 +82,8 @@ def prepare(config: CellConfig, reporter: Reporter | None = None) -> CellInputs:
     config.check_labels()
     detector = make_detector(config.detector)
     evaluator = detector if config.evaluation_detector == config.detector else make_detector(config.evaluation_detector)
-    if config.labels == DISTILL and not getattr(evaluator, "distills", False):
-        raise ConfigError(
-            f"labels=distill: the {evaluator.name} backend does not train distilled students (the Ultralytics and "
-            f"torchvision backends do)"
-        )
+    if config.labels == DISTILL:
+        check_distillation(evaluator, detector)
     dataset = load_dataset(config.dataset)
     test_dataset = load_dataset(config.test_dataset) if config.test_dataset else None
     split, images = verified_split(resolve_train_test(dataset, test_dataset), config.skip_bad_images, reporter)

@@ -42,6 +42,20 @@ RELABEL_VERSION = 1  # bump when the same teacher and score would give other box
 RECORD = "condense.json"  # the record beside the set, as for a condensed set (dcbench.artifacts.locate reads it)
 
 
+def check_distillation(student, teacher) -> None:
+    """Before anything trains (a teacher can take hours): the student's backend must train distilled students
+    (``distills``), from the condensing detector's teacher (its optional ``check_distill_teacher`` says whether it
+    can, in one line)."""
+    if not getattr(student, "distills", False):
+        raise ConfigError(
+            f"labels=distill: the {student.name} backend does not train distilled students (the Ultralytics and "
+            f"torchvision backends do)"
+        )
+    check = getattr(student, "check_distill_teacher", None)
+    if check is not None:
+        check(teacher)
+
+
 def check_labels(mode: Any, score: Any) -> float:
     """``score`` as a float when ``mode`` and ``score`` make a label setting; else a one-line ConfigError."""
     if mode not in LABEL_MODES:
