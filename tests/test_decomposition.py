@@ -75,6 +75,27 @@ def test_two_results_of_a_row_at_one_seed_are_refused_not_overwritten(tmp_path):
         decompose(load_results(root), 0.01, ("dcod",))
 
 
+def test_dcbench_decompose_gives_each_tables_decomposition(tmp_path, capsys):
+    """The command a user runs on their own results: one section per table and ratio, what decompose gives."""
+    from dcbench.cli.app import main
+
+    root = tmp_path / "results"
+    for seed in range(3):
+        for mode, random, dcod in (("stored", 10, 8), ("distill", 12, 16)):
+            _with_labels(root, "random", mode, seed, random + seed)
+            _with_labels(root, "dcod", mode, seed, dcod + seed)
+        fake_result(root, "full", 1.0, seed, 50.0 + seed, full=True)
+        fake_result(root, "dcod", 0.01, seed, 99.0, variant={"fbd": False})  # a variant: not a method of its own
+    out = tmp_path / "decomposition.md"
+    assert main(["decompose", str(root), "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert text.count("### ") == 1 and "### shapes · evaluated with yolov3-tiny · protocol quick · 1 % (10" in text
+    assert "| dcod | 9.00 (n=3) / -2.00" in text and "distill: mAP" in text and "Full train set" in text
+    assert out.read_text(encoding="utf-8") == text
+    assert main(["decompose", str(root), "--method", "od3"]) == 2
+    assert "no table has Random and another method of od3" in capsys.readouterr().err
+
+
 @pytest.mark.slow
 def test_each_mode_is_compared_with_random_in_the_same_mode(decomposed):
     cells = decomposed["cells"]

@@ -56,7 +56,17 @@ def _root(
 
 
 def _register_commands() -> None:
-    from dcbench.cli import archive_cmd, data_cmd, eval_cmd, leaderboard_cmd, list_cmd, matrix_cmd, run_cmd, show_cmd
+    from dcbench.cli import (
+        archive_cmd,
+        data_cmd,
+        decompose_cmd,
+        eval_cmd,
+        leaderboard_cmd,
+        list_cmd,
+        matrix_cmd,
+        run_cmd,
+        show_cmd,
+    )
 
     list_cmd.register(app)
     run_cmd.register(app)
@@ -65,6 +75,7 @@ def _register_commands() -> None:
     archive_cmd.register(app)
     matrix_cmd.register(app)
     leaderboard_cmd.register(app)
+    decompose_cmd.register(app)
     app.add_typer(data_cmd.app, name="data")
 
 

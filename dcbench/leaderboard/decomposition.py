@@ -148,3 +148,27 @@ def to_markdown(title: str, found: dict) -> list[str]:
             f"them): {left}.",
         ]
     return lines
+
+
+def decompose_tables(frame: pd.DataFrame, methods: tuple[str, ...] = ()) -> list[tuple[str, dict]]:
+    """The decomposition of every table of ``frame`` (collect.load_results: one per dataset, evaluation detector and
+    protocol) at every ratio where Random and another method ran, as (title, :func:`decompose`'s result). Rows that
+    cannot be paired seed by seed with Random's are left out: fixed sets (``dcbench eval``'s external sets), sets
+    condensed with another detector than the one evaluating them, and method variants. ``methods``: only these
+    (default: every method found beside Random)."""
+    kept = frame[~frame["full"] & ~frame["fixed_set"] & (frame["condensed_with"] == frame["eval_detector"])]
+    kept = kept[kept["variant"] == ""]
+    found = []
+    for (dataset, detector, protocol), table in frame.groupby(["dataset", "eval_detector", "protocol"], sort=True):
+        rows = kept[(kept["dataset"] == dataset) & (kept["eval_detector"] == detector) & (kept["protocol"] == protocol)]
+        for ratio in sorted(rows["ratio"].dropna().unique()):
+            at = rows[rows["ratio"] == ratio]
+            names = sorted(set(at["method"]) - {REFERENCE})
+            chosen = tuple(m for m in names if not methods or m in methods)
+            if REFERENCE not in set(at["method"]) or not chosen:
+                continue
+            budget = int(at["budget"].iloc[0])
+            title = f"{dataset} · evaluated with {detector} · protocol {protocol} · {ratio * 100:g} % ({budget} images)"
+            whole = pd.concat([at, table[table["full"]]])
+            found.append((title, decompose(whole, float(ratio), chosen)))
+    return found
