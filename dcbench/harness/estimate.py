@@ -39,10 +39,10 @@ MEASURED = {
 # of the same batch, measured with benchmarks/bench_forge.py
 FORGE_FACTOR = 1.4  # 0.204 s per iteration of 10 images against 0.237 s per training step of 16, yolo11n at 160 px
 # a distilled student's step (labels = distill: the frozen teacher's forward on the batch, and PKD) against a plain
-# one: 0.510 s against 0.394 s, yolo11n, 10 images at 160 px (benchmarks/bench_student_step.py --distill); the shapes
-# reference cells of one sitting agree (median train_s 846 s distilled against 625 s stored, leaderboards/results/
-# shapes-quick)
-DISTILL_FACTOR = 1.3
+# one, yolo11n at 160 px: 1.29x in benchmarks/bench_student_step.py --distill (0.510 s against 0.394 s, 10 images),
+# 1.35x in the shapes reference cells of one sitting (median train_s 846 s against 625 s, 10 images) and 1.52x in
+# BCCD's (892 s against 587 s with teacher labels, 15 images; leaderboards/results/shapes-quick and bccd-quick)
+DISTILL_FACTOR = 1.4
 
 
 class StepCosts(Protocol):
