@@ -1,9 +1,8 @@
 """Fetch: the teacher detector trained on the full train split, cached by what determines it.
 
 Key = (train-set fingerprint, detector and its training recipe's version, the protocol values that shape a training,
-seed). Every ratio, every method
-variant and every protocol that trains the full set the same way (say, one that differs only in DCOD's forge length
-or in the floor of steps for small sets) reuses the one checkpoint. The cache entry is written under a temporary
+seed). Every ratio, every method variant and every protocol that trains the full set the same way (say, one that
+differs only in DCOD's forge length or in the floor of steps for small sets) reuses the one checkpoint. The cache entry is written under a temporary
 name and renamed, so a killed training never leaves a checkpoint that looks finished.
 """
 
