@@ -11,7 +11,9 @@ from dcbench.errors import ConfigError
 
 
 def decompose(
-    results: Path = typer.Argument(..., metavar="RESULTS", help="Results folder (searched for result.json)."),
+    results: str = typer.Argument(
+        ..., metavar="RESULTS", help="Results folder (searched for result.json), or the store URL a matrix ran into."
+    ),
     method: list[str] = typer.Option(
         [], "--method", "-m", help="Only this method beside Random (repeatable; default: every method found)."
     ),
@@ -20,12 +22,13 @@ def decompose(
     """Each method under stored, teacher and distilled labels against Random in the same mode, seed by seed, and
     how much of its score the labels and the distillation account for (HLR, IOR, LRS), per table and ratio.
     Stale results are left out and counted."""
+    from dcbench.cli.leaderboard_cmd import results_folder
     from dcbench.harness.staleness import drift_check
     from dcbench.io import atomic_write_text
     from dcbench.leaderboard.collect import load_results
     from dcbench.leaderboard.decomposition import decompose_tables, to_markdown
 
-    found = decompose_tables(load_results(results, drift_check()), tuple(method))
+    found = decompose_tables(load_results(results_folder(results), drift_check()), tuple(method))
     if not found:
         missing = f" of {', '.join(method)}" if method else ""
         raise ConfigError(f"{results}: no table has Random and another method{missing} at one ratio to decompose")

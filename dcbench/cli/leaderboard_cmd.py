@@ -42,7 +42,7 @@ def leaderboard(
     from dcbench.leaderboard.write import check_leaderboards, write_leaderboards
 
     metrics = ALL_METRICS if ar else METRICS
-    results = _results_folder(results_arg)
+    results = results_folder(results_arg)
     drift = drift_check()  # rows made by an older version of their installed method are marked [stale]
     if html is not None or latex is not None:
         if check:
@@ -83,7 +83,7 @@ def leaderboard(
             console.out.print(path.read_text(), markup=False, highlight=False)
 
 
-def _results_folder(results: str) -> Path:
+def results_folder(results: str) -> Path:
     """A local folder as given; a store URL's result files mirrored into a local folder first."""
     from dcbench.store import Store, is_url, mirror_dir
 
