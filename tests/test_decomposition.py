@@ -49,10 +49,12 @@ def test_stale_results_are_left_out_and_said(tmp_path):
         for mode in ("stored", "distill"):
             _with_labels(root, "random", mode, seed, 10.0 + seed)
             _with_labels(root, "dcod", mode, seed, 20.0 + seed if seed else 90.0)
+    fake_result(root, "dcod", 0.01, 1, 5.0, variant={"fbd": False})  # a variant, stale too: not in the figures
 
-    def drift(record):  # dcod's stored seed-0 result predates a change of its defaults
+    def drift(record):  # dcod's stored seed-0 result predates a change of its defaults, as does the variant
         c = record["config"]
-        return ["version"] if (c["method"], c["labels"], c["seed"]) == ("dcod", "stored", 0) else []
+        old = (c["method"], c.get("labels"), c["seed"]) == ("dcod", "stored", 0) or record["method"].get("variant")
+        return ["version"] if old else []
 
     found = decompose(load_results(root, drift), 0.01, ("dcod",))
     stored = found["cells"]["dcod"]["stored"]

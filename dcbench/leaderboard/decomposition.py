@@ -75,6 +75,7 @@ def decompose(frame: pd.DataFrame, ratio: float, methods: tuple[str, ...]) -> di
     """{method: {mode: Cell}, "scores": {method: {...}}, "stale": {...}} for one table's frame
     (collect.load_results) at ``ratio``. Stale results (made by an older version of their method) are left out and
     counted: mixed with current ones they would pair another method's seeds with this one's."""
+    frame = pairable(frame)
     stale = _stale_counts(frame, ratio)
     if "stale" in frame.columns:
         frame = frame[frame["stale"].fillna("") == ""]
@@ -150,14 +151,21 @@ def to_markdown(title: str, found: dict) -> list[str]:
     return lines
 
 
+def pairable(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows a decomposition pairs seed by seed with Random's: not fixed sets (``dcbench eval``'s external sets,
+    whose seed seeds only the student), not sets condensed with another detector than the one evaluating them, not
+    method variants (``-O`` options); the full-data rows are kept, for HLR."""
+    fixed = frame["fixed_set"] if "fixed_set" in frame.columns else False
+    own = frame["condensed_with"] == frame["eval_detector"]
+    return frame[frame["full"] | (~fixed & own & (frame["variant"] == ""))]
+
+
 def decompose_tables(frame: pd.DataFrame, methods: tuple[str, ...] = ()) -> list[tuple[str, dict]]:
     """The decomposition of every table of ``frame`` (collect.load_results: one per dataset, evaluation detector and
-    protocol) at every ratio where Random and another method ran, as (title, :func:`decompose`'s result). Rows that
-    cannot be paired seed by seed with Random's are left out: fixed sets (``dcbench eval``'s external sets), sets
-    condensed with another detector than the one evaluating them, and method variants. ``methods``: only these
-    (default: every method found beside Random)."""
-    kept = frame[~frame["full"] & ~frame["fixed_set"] & (frame["condensed_with"] == frame["eval_detector"])]
-    kept = kept[kept["variant"] == ""]
+    protocol) at every ratio where Random and another method ran, as (title, :func:`decompose`'s result), of the
+    :func:`pairable` rows. ``methods``: only these (default: every method found beside Random)."""
+    kept = pairable(frame)
+    kept = kept[~kept["full"]]
     found = []
     for (dataset, detector, protocol), table in frame.groupby(["dataset", "eval_detector", "protocol"], sort=True):
         rows = kept[(kept["dataset"] == dataset) & (kept["eval_detector"] == detector) & (kept["protocol"] == protocol)]
