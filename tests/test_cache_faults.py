@@ -31,7 +31,7 @@ def teacher_setup(tmp_path, monkeypatch):
     monkeypatch.setenv("DCBENCH_CACHE", str(tmp_path / "cache"))
     train = tiny_dataset(n_train=8, n_test=2).split("train")
     backend, smoke = make_detector("yolov3-tiny"), get_protocol("smoke")
-    return train, backend, smoke, cache_dir("teachers") / teacher_key(train, backend.name, smoke, 0)
+    return train, backend, smoke, cache_dir("teachers") / teacher_key(train, backend, smoke, 0)
 
 
 def _fetch(setup, notes=None):

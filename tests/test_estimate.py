@@ -62,7 +62,7 @@ def test_a_teacher_the_cache_holds_is_not_counted(tmp_path, monkeypatch):
     pending = {c.cell_name(): "pending" for c in cells}
     sizes = {DATA: len(split.train)}
     assert estimate(cells, pending, sizes, tmp_path, fingerprints).teacher_s > 0
-    root = cache_dir("teachers") / teacher_key(split.train, make_detector("yolov3-tiny").name, smoke, 0)
+    root = cache_dir("teachers") / teacher_key(split.train, make_detector("yolov3-tiny"), smoke, 0)
     root.mkdir(parents=True)
     (root / "teacher.json").write_text("{}")  # what fetch_teacher writes last
     cached = estimate(cells, pending, sizes, tmp_path, fingerprints)

@@ -353,26 +353,26 @@ def test_results_made_with_other_protocol_values_or_method_defaults_are_stale(tm
 def test_teacher_key_follows_what_shapes_the_full_set_training(tiny_voc):
     """Protocols that train the full set the same way share a teacher; any change to that training does not."""
     from dcbench.data.voc import read_voc
+    from dcbench.harness.identity import make_detector
     from dcbench.harness.teacher import teacher_key
     from dcbench.protocols import get_protocol
 
     train = read_voc(tiny_voc)  # 4 images: one optimiser step per epoch
     quick = get_protocol("quick")
-    key = teacher_key(train, "yolov3-tiny", quick, 0)
+    tiny = make_detector("yolov3-tiny")
+    key = teacher_key(train, tiny, quick, 0)
     # the forge's settings, and a step floor the full set's 30 epochs already exceed, leave the training alone
-    assert teacher_key(train, "yolov3-tiny", quick.with_overrides(forge_iterations=50, forge_batch=4), 0) == key
+    assert teacher_key(train, tiny, quick.with_overrides(forge_iterations=50, forge_batch=4), 0) == key
     long = quick.with_overrides(epochs=2000)  # above the 1500-step floor, which binds for 4 images
-    assert teacher_key(train, "yolov3-tiny", long.with_overrides(min_iterations=100), 0) == teacher_key(
-        train, "yolov3-tiny", long, 0
-    )
+    assert teacher_key(train, tiny, long.with_overrides(min_iterations=100), 0) == teacher_key(train, tiny, long, 0)
     for changed in (
         long,
         quick.with_overrides(min_iterations=10_000),
         quick.with_overrides(imgsz=96),
         quick.with_overrides(batch=8),
     ):
-        assert teacher_key(train, "yolov3-tiny", changed, 0) != key
-    assert teacher_key(train, "yolov3-tiny", quick, 1) != key and teacher_key(train, "yolov3", quick, 0) != key
+        assert teacher_key(train, tiny, changed, 0) != key
+    assert teacher_key(train, tiny, quick, 1) != key and teacher_key(train, make_detector("yolov3"), quick, 0) != key
 
 
 def test_a_backend_recipe_version_keys_its_teachers_and_its_absence_keeps_the_old_keys(tiny_voc):
@@ -380,7 +380,7 @@ def test_a_backend_recipe_version_keys_its_teachers_and_its_absence_keeps_the_ol
     reused. One without the attribute (every Ultralytics model) keeps the key it had, so no cache is lost."""
     from dcbench.data.voc import read_voc
     from dcbench.harness.identity import make_detector
-    from dcbench.harness.teacher import teacher_detector_id, teacher_key
+    from dcbench.harness.teacher import teacher_detector_id, teacher_key, teacher_key_for
     from dcbench.protocols import get_protocol
 
     train, quick = read_voc(tiny_voc), get_protocol("quick")
@@ -388,7 +388,9 @@ def test_a_backend_recipe_version_keys_its_teachers_and_its_absence_keeps_the_ol
     assert not hasattr(ultra, "recipe_version") and teacher_detector_id(ultra) == ultra.name
     classic = make_detector("yolov3-tiny-classic")
     assert teacher_detector_id(classic) == f"yolov3-tiny-classic+recipe{classic.recipe_version}"
-    assert teacher_key(train, teacher_detector_id(classic), quick, 0) != teacher_key(train, classic.name, quick, 0)
+    by_name = teacher_key_for(train.fingerprint(), len(train), classic.name, quick, 0)
+    assert teacher_key(train, classic, quick, 0) != by_name
+    assert teacher_key(train, ultra, quick, 0) == teacher_key_for(train.fingerprint(), len(train), ultra.name, quick, 0)
 
 
 def test_a_set_condensed_with_other_settings_is_redone_with_one_reason(tmp_path):

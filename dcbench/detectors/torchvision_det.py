@@ -120,7 +120,7 @@ class TorchvisionDetector:
 
     def anchor_sizes(self, imgsz: int) -> tuple[tuple[int, ...], ...]:
         scaled = scaled_anchor_sizes(imgsz)
-        if "mobilenet" in self.arch:  # two feature maps (plus pool), each with every size
+        if _fpn_levels(self.arch) == 2:  # MobileNet: two feature maps (plus pool), each with every size
             return (scaled,) * 3
         return tuple((s,) for s in scaled)  # one size per FPN level
 

@@ -432,12 +432,12 @@ def cell_teacher_id(config: CellConfig, inputs: CellInputs) -> str:
     """What names the condensing detector's teacher before it is fetched: its cache key, or for a checkpoint
     given with ``--teacher`` its path (as the cell's name has it), so a cached relabelled copy is found without
     loading, let alone training, a teacher."""
-    from dcbench.harness.teacher import teacher_detector_id, teacher_key
+    from dcbench.harness.teacher import teacher_key
     from dcbench.io import stable_hash
 
     if config.teacher_checkpoint:
         return "given-" + stable_hash(str(Path(config.teacher_checkpoint).resolve()), 8)
-    return teacher_key(inputs.split.train, teacher_detector_id(inputs.detector), config.protocol, config.seed)
+    return teacher_key(inputs.split.train, inputs.detector, config.protocol, config.seed)
 
 
 def teacher_labelled(

@@ -52,13 +52,14 @@ def teacher_detector_id(backend) -> str:
     return backend.name if version is None else f"{backend.name}+recipe{version}"
 
 
-def teacher_key(train: DetectionDataset, detector_id: str, protocol: TrainProtocol, seed: int) -> str:
-    """``detector_id`` is :func:`teacher_detector_id` of the backend (its bare name for most)."""
-    return teacher_key_for(train.fingerprint(), len(train), detector_id, protocol, seed)
+def teacher_key(train: DetectionDataset, backend, protocol: TrainProtocol, seed: int) -> str:
+    """The cache key of ``backend``'s teacher on ``train``; its recipe version included (:func:`teacher_detector_id`)."""
+    return teacher_key_for(train.fingerprint(), len(train), teacher_detector_id(backend), protocol, seed)
 
 
 def teacher_key_for(fingerprint: str, n_train: int, detector_id: str, protocol: TrainProtocol, seed: int) -> str:
-    """:func:`teacher_key` from a train set's fingerprint and size, for a caller that holds only those."""
+    """:func:`teacher_key` from a train set's fingerprint and size and the backend's :func:`teacher_detector_id`, for a
+    caller that holds only those."""
     values = {k: v for k, v in asdict(protocol).items() if k not in NOT_TEACHER_FIELDS}
     values["full_set_epochs"] = protocol.epochs_for(n_train)
     return stable_hash({"data": fingerprint, "detector": detector_id, "protocol": values, "seed": seed}, 16)
@@ -86,7 +87,7 @@ def fetch_teacher(
             raise ConfigError(f"{path}: teacher checkpoint not found")
         ckpt = Checkpoint(backend.name, path, {"given": True})
         return Teacher(backend, ckpt, protocol, device), {"source": "given", "path": str(path)}
-    key = teacher_key(train, teacher_detector_id(backend), protocol, seed)
+    key = teacher_key(train, backend, protocol, seed)
     root = cache_dir("teachers") / key
     with exclusive(
         cache_dir("locks") / f"teacher-{key}.lock",

@@ -77,8 +77,7 @@ def decompose(frame: pd.DataFrame, ratio: float, methods: tuple[str, ...]) -> di
     counted: mixed with current ones they would pair another method's seeds with this one's."""
     frame = pairable(frame)
     stale = _stale_counts(frame, ratio)
-    if "stale" in frame.columns:
-        frame = frame[frame["stale"].fillna("") == ""]
+    frame = frame[frame["stale"] == ""]
     cells: dict[str, dict[str, Cell]] = {}
     for method in (REFERENCE, *methods):
         cells[method] = {}
@@ -107,9 +106,7 @@ def decompose(frame: pd.DataFrame, ratio: float, methods: tuple[str, ...]) -> di
 
 def _stale_counts(frame: pd.DataFrame, ratio: float) -> dict[str, int]:
     """How many stale results each (method, mode) of the table has at ``ratio``, by ``"method mode"``."""
-    if "stale" not in frame.columns:
-        return {}
-    rows = frame[(frame["stale"].fillna("") != "") & (frame["ratio"] == ratio) & ~frame["full"]]
+    rows = frame[(frame["stale"] != "") & (frame["ratio"] == ratio) & ~frame["full"]]
     counts = rows.groupby(["method", "labels"]).size()
     return {f"{method} {mode}": int(n) for (method, mode), n in counts.items()}
 
@@ -155,20 +152,17 @@ def pairable(frame: pd.DataFrame) -> pd.DataFrame:
     """The rows a decomposition pairs seed by seed with Random's: not fixed sets (``dcbench eval``'s external sets,
     whose seed seeds only the student), not sets condensed with another detector than the one evaluating them, not
     method variants (``-O`` options); the full-data rows are kept, for HLR."""
-    fixed = frame["fixed_set"] if "fixed_set" in frame.columns else False
     own = frame["condensed_with"] == frame["eval_detector"]
-    return frame[frame["full"] | (~fixed & own & (frame["variant"] == ""))]
+    return frame[frame["full"] | (~frame["fixed_set"] & own & (frame["variant"] == ""))]
 
 
 def decompose_tables(frame: pd.DataFrame, methods: tuple[str, ...] = ()) -> list[tuple[str, dict]]:
     """The decomposition of every table of ``frame`` (collect.load_results: one per dataset, evaluation detector and
     protocol) at every ratio where Random and another method ran, as (title, :func:`decompose`'s result), of the
     :func:`pairable` rows. ``methods``: only these (default: every method found beside Random)."""
-    kept = pairable(frame)
-    kept = kept[~kept["full"]]
     found = []
-    for (dataset, detector, protocol), table in frame.groupby(["dataset", "eval_detector", "protocol"], sort=True):
-        rows = kept[(kept["dataset"] == dataset) & (kept["eval_detector"] == detector) & (kept["protocol"] == protocol)]
+    for (dataset, detector, protocol), table in pairable(frame).groupby(["dataset", "eval_detector", "protocol"]):
+        rows = table[~table["full"]]
         for ratio in sorted(rows["ratio"].dropna().unique()):
             at = rows[rows["ratio"] == ratio]
             names = sorted(set(at["method"]) - {REFERENCE})
@@ -177,6 +171,5 @@ def decompose_tables(frame: pd.DataFrame, methods: tuple[str, ...] = ()) -> list
                 continue
             budget = int(at["budget"].iloc[0])
             title = f"{dataset} · evaluated with {detector} · protocol {protocol} · {ratio * 100:g} % ({budget} images)"
-            whole = pd.concat([at, table[table["full"]]])
-            found.append((title, decompose(whole, float(ratio), chosen)))
+            found.append((title, decompose(table, float(ratio), chosen)))
     return found

@@ -120,9 +120,9 @@ def pull_for(stage: str, config: CellConfig, store: Store, out: Path) -> None:
 
 
 def _teacher_key(config: CellConfig, inputs, backend) -> str:
-    from dcbench.harness.teacher import teacher_detector_id, teacher_key
+    from dcbench.harness.teacher import teacher_key
 
-    return teacher_key(inputs.split.train, teacher_detector_id(backend), config.protocol, config.seed)
+    return teacher_key(inputs.split.train, backend, config.protocol, config.seed)
 
 
 def _pull_teacher(store: Store, key: str | None) -> None:
