@@ -126,3 +126,19 @@ def test_the_checked_in_decomposition_is_what_the_results_give():
         [sys.executable, str(ROOT / "scripts" / "label_decomposition.py"), "--check"], capture_output=True, text=True
     )
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_a_table_explains_each_label_mode_it_shows_and_no_other(tmp_path):
+    from dcbench.leaderboard.tables import summarise
+    from dcbench.leaderboard.tables import to_markdown as table_markdown
+
+    root = tmp_path / "results"
+    for seed in range(3):
+        for mode in ("stored", "distill"):
+            _with_labels(root, "random", mode, seed, 10.0 + seed)
+            _with_labels(root, "dcod", mode, seed, 12.0 + seed)
+    (table,) = summarise(load_results(root))
+    md = table_markdown(table)
+    assert "| dcod [distilled] |" in md
+    assert "Rows marked [distilled] trained their students on the condensed set's own boxes plus PKD" in md
+    assert "Rows marked [teacher labels]" not in md  # no such row here

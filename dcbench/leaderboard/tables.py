@@ -20,7 +20,7 @@ from dcbench.evaluation.coco_eval import METRICS
 from dcbench.leaderboard.collect import REFERENCE_METHOD, is_stale
 from dcbench.leaderboard.stats import MIN_PAIRS, Comparison, compare, rank_groups, seeds_for
 from dcbench.leaderboard.verdict import GLANCE_HEADING, glance
-from dcbench.results import STORED
+from dcbench.results import DISTILL, STORED, TEACHER
 
 KEY = ("dataset", "eval_detector", "protocol")
 # mAP: the paired half-width at the lowest ratio that the reference tables aim at (issue #15), so that a method a
@@ -42,7 +42,7 @@ class Table:
     total_s: float = 0.0  # wall time the table's cells recorded, added up (teachers included)
     n_cells: int = 0
     fixed_sets: tuple[str, ...] = ()  # labels of rows that are one set whatever the seed (dcbench eval's)
-    relabelled: tuple[str, ...] = ()  # labels of rows whose students trained on other than the stored boxes
+    label_modes: tuple[str, ...] = ()  # the label modes other than stored that some row's students trained with
     stale: tuple[tuple[str, str], ...] = ()  # (method, its settings that changed since) where rows are stale
     timed_on: tuple[tuple[str | None, int], ...] = ()  # (machine as collect.timed_on says it, cells), most first
     # (label, ratio, mean number of test classes without a box in the row's sets) where that is not 0; the number
@@ -171,7 +171,7 @@ def summarise(frame: pd.DataFrame, metrics: tuple[str, ...] = METRICS) -> list[T
                 total_s=float(total),
                 n_cells=len(group),
                 fixed_sets=tuple(sorted(set(group.loc[group["fixed_set"], "label"]))) if "fixed_set" in group else (),
-                relabelled=tuple(sorted(lb for lb, mode in setting.items() if mode != STORED)),
+                label_modes=tuple(sorted(set(setting.values()) - {STORED})),
                 stale=_stale_rows(group),
                 timed_on=_timed_on(group),
                 **_missing_classes(group),
@@ -347,8 +347,8 @@ def to_markdown(table: Table) -> str:
     ]
     if set(table.fixed_sets) & set(s.loc[~ratioless, "label"]):  # only where they are compared with Random
         lines += [_FIXED_SETS_NOTE, ""]
-    if table.relabelled:  # only in tables that have such rows: the others stay as they were
-        lines += [_RELABELLED_NOTE, ""]
+    for mode in table.label_modes:  # only in tables that have such rows: the others stay as they were
+        lines += [_LABEL_MODE_NOTES[mode], ""]
     if table.missing_classes:
         lines += [_missing_classes_note(table), ""]
     if table.stale:
@@ -395,12 +395,20 @@ _FIXED_SETS_NOTE = (
 )
 
 
-_RELABELLED_NOTE = (
-    "Rows marked [teacher labels] trained their students on the Fetch teacher's boxes on the condensed images "
-    "(`labels = teacher`; the score the boxes were kept at is shown when not 0.25): their ΔmAP is against Random "
-    "trained on teacher labels the same way, so it shows what is left of a method's difference to Random once both "
-    "students see the teacher's boxes."
-)
+_LABEL_MODE_NOTES = {
+    TEACHER: (
+        "Rows marked [teacher labels] trained their students on the Fetch teacher's boxes on the condensed images "
+        "(`labels = teacher`; the score the boxes were kept at is shown when not 0.25): their ΔmAP is against Random "
+        "trained on teacher labels the same way, so it shows what is left of a method's difference to Random once "
+        "both students see the teacher's boxes."
+    ),
+    DISTILL: (
+        "Rows marked [distilled] trained their students on the condensed set's own boxes plus PKD feature "
+        "distillation from the frozen Fetch teacher (`labels = distill`, OD3's evaluation protocol): their ΔmAP is "
+        "against Random's distilled student, so it shows what a method's images are worth when both students learn "
+        "from the teacher too."
+    ),
+}
 
 
 def _ratioless_lines(rows: pd.DataFrame, metrics: tuple[str, ...] = METRICS) -> list[str]:
