@@ -20,7 +20,7 @@ from dcbench.evaluation.coco_eval import METRICS
 from dcbench.leaderboard.collect import REFERENCE_METHOD, is_stale
 from dcbench.leaderboard.stats import MIN_PAIRS, Comparison, compare, rank_groups, seeds_for
 from dcbench.leaderboard.verdict import GLANCE_HEADING, glance
-from dcbench.results import DISTILL, STORED, TEACHER
+from dcbench.results import DISTILL, STORED, TEACHER, row_suffix
 
 KEY = ("dataset", "eval_detector", "protocol")
 # mAP: the paired half-width at the lowest ratio that the reference tables aim at (issue #15), so that a method a
@@ -395,15 +395,16 @@ _FIXED_SETS_NOTE = (
 )
 
 
+# each named by the suffix its rows carry (results.row_suffix), so a renamed mode cannot leave its note behind
 _LABEL_MODE_NOTES = {
     TEACHER: (
-        "Rows marked [teacher labels] trained their students on the Fetch teacher's boxes on the condensed images "
+        f"Rows marked{row_suffix(TEACHER, None)} trained their students on the Fetch teacher's boxes on the condensed images "
         "(`labels = teacher`; the score the boxes were kept at is shown when not 0.25): their ΔmAP is against Random "
         "trained on teacher labels the same way, so it shows what is left of a method's difference to Random once "
         "both students see the teacher's boxes."
     ),
     DISTILL: (
-        "Rows marked [distilled] trained their students on the condensed set's own boxes plus PKD feature "
+        f"Rows marked{row_suffix(DISTILL, None)} trained their students on the condensed set's own boxes plus PKD feature "
         "distillation from the frozen Fetch teacher (`labels = distill`, OD3's evaluation protocol): their ΔmAP is "
         "against Random's distilled student, so it shows what a method's images are worth when both students learn "
         "from the teacher too."
